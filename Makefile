@@ -1,0 +1,22 @@
+# clm: customer lifecycle management for PostgreSQL (PGXS build)
+EXTENSION    = clm
+EXTVERSION   = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
+MODULE_big   = clm
+OBJS         = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+DATA         = $(wildcard $(EXTENSION)--*.sql)
+PG_CPPFLAGS  = -I$(srcdir)/src
+override PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+
+# every sql/*.sql runs against expected/*.out; each test file creates what it needs
+REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --load-extension=$(EXTENSION)
+EXTRA_CLEAN  = results regression.diffs regression.out
+
+PG_CONFIG   ?= pg_config
+PGXS        := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# pgTAP suite against a running cluster (PG* environment variables apply)
+.PHONY: installcheck-pgtap
+installcheck-pgtap:
+	pg_prove test/*.sql

@@ -1,0 +1,505 @@
+/*-------------------------------------------------------------------------
+ *
+ * rfm.c
+ *	  clm.rfm_summary: the per-customer recency/frequency/monetary summary
+ *	  of the "buy 'til you die" literature.
+ *
+ * Events are bucketed into periods (day by default); purchases in one
+ * period count once and their amounts are summed.  With p periods:
+ *   frequency = p - 1 (repeat periods),
+ *   recency   = time from the first to the last purchase period,
+ *   t         = time from the first purchase period to the as_of period,
+ *   monetary  = mean amount of the repeat periods (first period excluded),
+ * as lifetimes' summary_data_from_transaction_data defines them.
+ *
+ * The state is one small struct per customer (an aggregate grouped by
+ * customer), hence STYPE = internal with serialize/deserialize functions.
+ *
+ * IDENTIFICATION
+ *	  src/rfm.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "funcapi.h"
+#include "libpq/pqformat.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "clm.h"
+#include "period.h"
+
+#define RFM_INLINE_PERIODS 4
+#define RFM_SERIAL_VERSION 1
+
+typedef struct RfmState
+{
+	TimestampTz as_of;
+	int64		asof_idx;
+	ClmPeriodUnit period;
+	ClmPeriodUnit unit;
+	int64		events;
+	double		total;			/* sum of all amounts */
+	double		first_sum;		/* sum of the amounts in the first period */
+	TimestampTz first_at;
+	TimestampTz last_at;
+	int32		n;				/* distinct periods in idx[] */
+	int32		cap;
+	int64	   *idx;			/* sorted distinct period indexes */
+	int64		inline_idx[RFM_INLINE_PERIODS];
+} RfmState;
+
+/* per-call cache of parsed arguments, in fn_extra */
+typedef struct RfmCallCache
+{
+	ClmTzCache	tzcache;
+	char		period_name[16];
+	char		unit_name[16];
+	ClmPeriodUnit period;
+	ClmPeriodUnit unit;
+	bool		have_units;
+} RfmCallCache;
+
+PG_FUNCTION_INFO_V1(clm_rfm_accum);
+PG_FUNCTION_INFO_V1(clm_rfm_combine);
+PG_FUNCTION_INFO_V1(clm_rfm_serialize);
+PG_FUNCTION_INFO_V1(clm_rfm_deserialize);
+PG_FUNCTION_INFO_V1(clm_rfm_final);
+
+static RfmState *
+RfmNew(MemoryContext cxt)
+{
+	RfmState   *s = MemoryContextAllocZero(cxt, sizeof(RfmState));
+
+	s->idx = s->inline_idx;
+	s->cap = RFM_INLINE_PERIODS;
+	return s;
+}
+
+/*
+ * Make room for one more period; the array lives in the state's context.
+ */
+static void
+RfmGrow(RfmState *s, int32 need)
+{
+	int64	   *nidx;
+	int32		ncap = s->cap;
+
+	if (need <= s->cap)
+		return;
+	while (ncap < need)
+		ncap *= 2;
+	if ((Size) ncap * sizeof(int64) > MaxAllocSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many distinct periods for one customer")));
+	nidx = MemoryContextAlloc(GetMemoryChunkContext(s), ncap * sizeof(int64));
+	memcpy(nidx, s->idx, s->n * sizeof(int64));
+	if (s->idx != s->inline_idx)
+		pfree(s->idx);
+	s->idx = nidx;
+	s->cap = ncap;
+}
+
+/*
+ * Record a purchase in period "p" with amount "amount".
+ */
+static void
+RfmAddPeriod(RfmState *s, int64 p, double amount)
+{
+	int32		lo = 0,
+				hi = s->n;
+
+	if (s->n == 0 || p < s->idx[0])
+		s->first_sum = amount;
+	else if (p == s->idx[0])
+		s->first_sum += amount;
+
+	/* events usually arrive in time order: check the end first */
+	if (s->n > 0 && p > s->idx[s->n - 1])
+		lo = s->n;
+	else
+	{
+		while (lo < hi)
+		{
+			int32		mid = lo + (hi - lo) / 2;
+
+			if (s->idx[mid] < p)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < s->n && s->idx[lo] == p)
+			return;
+	}
+	RfmGrow(s, s->n + 1);
+	if (lo < s->n)
+		memmove(&s->idx[lo + 1], &s->idx[lo], (s->n - lo) * sizeof(int64));
+	s->idx[lo] = p;
+	s->n++;
+}
+
+/*
+ * Compare a text argument with a cached C string without detoasting copies.
+ */
+static bool
+TextEquals(text *t, const char *s)
+{
+	int			len = VARSIZE_ANY_EXHDR(t);
+
+	return len == (int) strlen(s) && memcmp(VARDATA_ANY(t), s, len) == 0;
+}
+
+static RfmCallCache *
+RfmGetCache(FunctionCallInfo fcinfo)
+{
+	RfmCallCache *c = (RfmCallCache *) fcinfo->flinfo->fn_extra;
+
+	if (c == NULL || c->tzcache.tz != session_timezone)
+	{
+		if (c == NULL)
+			c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(RfmCallCache));
+		clm_tzcache_init(&c->tzcache, session_timezone);
+		fcinfo->flinfo->fn_extra = c;
+	}
+	return c;
+}
+
+/*
+ * Resolve the period and time_unit arguments (defaults: day, the period).
+ */
+static void
+RfmUnits(FunctionCallInfo fcinfo, RfmCallCache *c)
+{
+	int			nargs = PG_NARGS();
+	text	   *ptxt = NULL,
+			   *utxt = NULL;
+
+	if (nargs > 4)
+	{
+		if (PG_ARGISNULL(4))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("period must not be NULL")));
+		ptxt = PG_GETARG_TEXT_PP(4);
+	}
+	if (nargs > 5)
+	{
+		if (PG_ARGISNULL(5))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("time_unit must not be NULL")));
+		utxt = PG_GETARG_TEXT_PP(5);
+	}
+
+	if (c->have_units &&
+		(ptxt == NULL || TextEquals(ptxt, c->period_name)) &&
+		(utxt == NULL || TextEquals(utxt, c->unit_name)))
+		return;
+
+	c->period = ptxt ? clm_period_parse_text(ptxt, "period") : CLM_DAY;
+	c->unit = utxt ? clm_period_parse_text(utxt, "time_unit") : c->period;
+	if (ptxt && VARSIZE_ANY_EXHDR(ptxt) < (int) sizeof(c->period_name))
+		text_to_cstring_buffer(ptxt, c->period_name, sizeof(c->period_name));
+	else
+		c->period_name[0] = '\0';
+	if (utxt && VARSIZE_ANY_EXHDR(utxt) < (int) sizeof(c->unit_name))
+		text_to_cstring_buffer(utxt, c->unit_name, sizeof(c->unit_name));
+	else
+		c->unit_name[0] = '\0';
+	c->have_units = true;
+}
+
+/*
+ * Transition function of all clm.rfm_summary overloads:
+ * (state, event_at, amount, as_of [, period [, time_unit]]).
+ * Rows with a NULL event_at, amount or as_of are skipped; events after
+ * as_of are left out.
+ */
+Datum
+clm_rfm_accum(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt;
+	RfmState   *s;
+	RfmCallCache *c;
+	TimestampTz at,
+				as_of;
+	double		amount;
+	int64		p;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		elog(ERROR, "clm_rfm_accum called in non-aggregate context");
+
+	s = PG_ARGISNULL(0) ? NULL : (RfmState *) PG_GETARG_POINTER(0);
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+	{
+		if (s == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(s);
+	}
+
+	at = PG_GETARG_TIMESTAMPTZ(1);
+	amount = PG_GETARG_FLOAT8(2);
+	as_of = PG_GETARG_TIMESTAMPTZ(3);
+
+	c = RfmGetCache(fcinfo);
+	RfmUnits(fcinfo, c);
+	clm_check_timestamp(at, "event_at");
+	clm_check_finite(amount, "amount");
+	if (amount < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("amount must not be negative"),
+				 errdetail("Got %g.", amount),
+				 errhint("Net refunds against their purchases before summarising, or filter them out.")));
+
+	if (s == NULL)
+	{
+		clm_check_timestamp(as_of, "as_of");
+		s = RfmNew(aggcxt);
+		s->as_of = as_of;
+		s->period = c->period;
+		s->unit = c->unit;
+		s->asof_idx = clm_period_index(&c->tzcache, as_of, c->period);
+		s->first_at = DT_NOEND;
+		s->last_at = DT_NOBEGIN;
+	}
+	else if (s->as_of != as_of || s->period != c->period || s->unit != c->unit)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("as_of, period and time_unit must be the same for all rows of a group")));
+
+	if (at > as_of)
+		PG_RETURN_POINTER(s);
+
+	p = clm_period_index(&c->tzcache, at, c->period);
+	RfmAddPeriod(s, p, amount);
+	s->events++;
+	s->total += amount;
+	if (at < s->first_at)
+		s->first_at = at;
+	if (at > s->last_at)
+		s->last_at = at;
+	PG_RETURN_POINTER(s);
+}
+
+/*
+ * Merge state b into state a (both of the same parameters).
+ */
+static void
+RfmMerge(RfmState *a, const RfmState *b)
+{
+	int64	   *merged;
+	int32		i = 0,
+				j = 0,
+				k = 0;
+	MemoryContext cxt = GetMemoryChunkContext(a);
+
+	if (a->as_of != b->as_of || a->period != b->period || a->unit != b->unit)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("as_of, period and time_unit must be the same for all rows of a group")));
+	if (b->n == 0)
+	{
+		a->events += b->events;
+		return;
+	}
+	if (a->n == 0 || b->idx[0] < a->idx[0])
+		a->first_sum = b->first_sum;
+	else if (b->idx[0] == a->idx[0])
+		a->first_sum += b->first_sum;
+
+	merged = MemoryContextAlloc(cxt, (a->n + b->n) * sizeof(int64));
+	while (i < a->n || j < b->n)
+	{
+		int64		v;
+
+		if (j >= b->n || (i < a->n && a->idx[i] < b->idx[j]))
+			v = a->idx[i++];
+		else if (i >= a->n || b->idx[j] < a->idx[i])
+			v = b->idx[j++];
+		else
+		{
+			v = a->idx[i++];
+			j++;
+		}
+		merged[k++] = v;
+	}
+	if (a->idx != a->inline_idx)
+		pfree(a->idx);
+	a->idx = merged;
+	a->cap = a->n + b->n;
+	a->n = k;
+	a->events += b->events;
+	a->total += b->total;
+	if (b->first_at < a->first_at)
+		a->first_at = b->first_at;
+	if (b->last_at > a->last_at)
+		a->last_at = b->last_at;
+}
+
+static RfmState *
+RfmCopy(MemoryContext cxt, const RfmState *src)
+{
+	RfmState   *s = RfmNew(cxt);
+	int64	   *keep = s->idx;
+
+	memcpy(s, src, offsetof(RfmState, idx));
+	s->idx = keep;
+	s->cap = RFM_INLINE_PERIODS;
+	s->n = 0;
+	RfmGrow(s, src->n);
+	memcpy(s->idx, src->idx, src->n * sizeof(int64));
+	s->n = src->n;
+	return s;
+}
+
+Datum
+clm_rfm_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt;
+	RfmState   *a,
+			   *b;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		elog(ERROR, "clm_rfm_combine called in non-aggregate context");
+
+	a = PG_ARGISNULL(0) ? NULL : (RfmState *) PG_GETARG_POINTER(0);
+	b = PG_ARGISNULL(1) ? NULL : (RfmState *) PG_GETARG_POINTER(1);
+	if (b == NULL)
+	{
+		if (a == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(a);
+	}
+	if (a == NULL)
+		PG_RETURN_POINTER(RfmCopy(aggcxt, b));
+	RfmMerge(a, b);
+	PG_RETURN_POINTER(a);
+}
+
+Datum
+clm_rfm_serialize(PG_FUNCTION_ARGS)
+{
+	RfmState   *s;
+	StringInfoData buf;
+	int32		i;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "clm_rfm_serialize called in non-aggregate context");
+	s = (RfmState *) PG_GETARG_POINTER(0);
+
+	pq_begintypsend(&buf);
+	pq_sendbyte(&buf, RFM_SERIAL_VERSION);
+	pq_sendbyte(&buf, (int) s->period);
+	pq_sendbyte(&buf, (int) s->unit);
+	pq_sendint64(&buf, s->as_of);
+	pq_sendint64(&buf, s->asof_idx);
+	pq_sendint64(&buf, s->events);
+	pq_sendfloat8(&buf, s->total);
+	pq_sendfloat8(&buf, s->first_sum);
+	pq_sendint64(&buf, s->first_at);
+	pq_sendint64(&buf, s->last_at);
+	pq_sendint32(&buf, s->n);
+	for (i = 0; i < s->n; i++)
+		pq_sendint64(&buf, s->idx[i]);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+Datum
+clm_rfm_deserialize(PG_FUNCTION_ARGS)
+{
+	bytea	   *b = PG_GETARG_BYTEA_PP(0);
+	StringInfoData buf;
+	RfmState   *s;
+	int			version,
+				period,
+				unit;
+	int32		n,
+				i;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "clm_rfm_deserialize called in non-aggregate context");
+
+	buf.data = VARDATA_ANY(b);
+	buf.len = VARSIZE_ANY_EXHDR(b);
+	buf.maxlen = buf.len;
+	buf.cursor = 0;
+
+	version = pq_getmsgbyte(&buf);
+	period = pq_getmsgbyte(&buf);
+	unit = pq_getmsgbyte(&buf);
+	if (version != RFM_SERIAL_VERSION || period < CLM_HOUR || period > CLM_YEAR ||
+		unit < CLM_HOUR || unit > CLM_YEAR)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid clm.rfm_summary state")));
+	s = RfmNew(CurrentMemoryContext);
+	s->period = (ClmPeriodUnit) period;
+	s->unit = (ClmPeriodUnit) unit;
+	s->as_of = pq_getmsgint64(&buf);
+	s->asof_idx = pq_getmsgint64(&buf);
+	s->events = pq_getmsgint64(&buf);
+	s->total = pq_getmsgfloat8(&buf);
+	s->first_sum = pq_getmsgfloat8(&buf);
+	s->first_at = pq_getmsgint64(&buf);
+	s->last_at = pq_getmsgint64(&buf);
+	n = pq_getmsgint(&buf, 4);
+	if (n < 0 || (int64) n * 8 != buf.len - buf.cursor)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid clm.rfm_summary state"),
+				 errdetail("Period count %d does not match the state's length.", n)));
+	RfmGrow(s, n);
+	for (i = 0; i < n; i++)
+		s->idx[i] = pq_getmsgint64(&buf);
+	s->n = n;
+	pq_getmsgend(&buf);
+	PG_RETURN_POINTER(s);
+}
+
+/*
+ * Final function: the clm.rfm composite, or NULL when the customer has no
+ * purchase up to as_of.
+ */
+Datum
+clm_rfm_final(PG_FUNCTION_ARGS)
+{
+	RfmState   *s;
+	TupleDesc	tupdesc;
+	Datum		values[9];
+	bool		nulls[9] = {0};
+	int32		frequency;
+	double		monetary = 0.0;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "clm_rfm_final called in non-aggregate context");
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	s = (RfmState *) PG_GETARG_POINTER(0);
+	if (s->n == 0)
+		PG_RETURN_NULL();
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "clm_rfm_final: return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	frequency = s->n - 1;
+	if (frequency > 0)
+		monetary = (s->total - s->first_sum) / frequency;
+
+	values[0] = Int32GetDatum(frequency);
+	values[1] = Float8GetDatum(clm_period_span(session_timezone, s->idx[0], s->idx[s->n - 1],
+											   s->period, s->unit));
+	values[2] = Float8GetDatum(clm_period_span(session_timezone, s->idx[0], s->asof_idx,
+											   s->period, s->unit));
+	values[3] = Float8GetDatum(monetary);
+	values[4] = TimestampTzGetDatum(s->first_at);
+	values[5] = TimestampTzGetDatum(s->last_at);
+	values[6] = Int32GetDatum(s->n);
+	values[7] = Float8GetDatum(s->total);
+	values[8] = Int64GetDatum(s->events);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
