@@ -352,6 +352,8 @@ CREATE POLICY refresh_queue_owner ON @extschema@.refresh_queue FOR ALL
 	WITH CHECK (source IN (SELECT name FROM @extschema@.sources WHERE pg_catalog.pg_has_role(owner, 'USAGE')));
 GRANT SELECT, DELETE ON @extschema@.refresh_queue TO PUBLIC;
 GRANT SELECT ON @extschema@.segment_map TO PUBLIC;
+-- non-superusers register, refresh and read their own sources
+GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
 
 /*
  * Audited SECURITY DEFINER: the statement triggers that register() puts on an
