@@ -735,6 +735,10 @@ BEGIN
 		RAISE EXCEPTION 'must be a member of role % to refresh source "%"', src.owner, name
 			USING ERRCODE = 'insufficient_privilege', HINT = 'Readers of a source can read its scores, not refresh it.';
 	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = src.events) THEN
+		RAISE EXCEPTION 'the events table of source "%" (OID %) no longer exists', name, src.events::oid
+			USING ERRCODE = 'undefined_table', HINT = 'Unregister the source, or register it again.';
+	END IF;
 	IF by_worker THEN
 		-- the worker holds the lock across its transactions; skip a busy source
 		IF NOT pg_try_advisory_lock(7105901, @extschema@.source_lock_key(name)) THEN
@@ -1002,6 +1006,9 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
 		ok.finished_at, ok.as_of,
 		CASE
 			WHEN last.id IS NULL THEN s.registered_at
+			-- a source whose table was dropped is due (its run fails and is logged)
+			WHEN last.status = 'ok' AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = s.events)
+				THEN last.started_at + s.refresh_interval
 			WHEN last.status = 'error' THEN last.finished_at
 				+ least(s.refresh_interval * power(2, least(coalesce(err.n, 1), 20) - 1),
 						greatest(s.refresh_interval, interval '1 hour'))
