@@ -96,3 +96,186 @@ CREATE AGGREGATE @extschema@.rfm_summary(event_at timestamptz, amount double pre
 );
 COMMENT ON AGGREGATE @extschema@.rfm_summary(timestamptz, double precision, timestamptz, text, text) IS
 'Customer RFM summary bucketed by period, recency and t expressed in time_unit (e.g. day buckets in weeks for CDNOW)';
+
+------------------------------------------------------------------------------
+-- Probabilistic CLV models: BG/NBD, modified BG/NBD, Pareto/NBD, BG/BB,
+-- Gamma-Gamma (fits and scoring)
+------------------------------------------------------------------------------
+
+CREATE TYPE @extschema@.clv_state;
+CREATE FUNCTION @extschema@.clv_state_in(cstring) RETURNS @extschema@.clv_state
+AS 'MODULE_PATHNAME', 'clm_clv_state_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.clv_state_out(@extschema@.clv_state) RETURNS cstring
+AS 'MODULE_PATHNAME', 'clm_clv_state_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.clv_state_recv(internal) RETURNS @extschema@.clv_state
+AS 'MODULE_PATHNAME', 'clm_clv_state_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.clv_state_send(@extschema@.clv_state) RETURNS bytea
+AS 'MODULE_PATHNAME', 'clm_clv_state_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE @extschema@.clv_state (
+	INPUT = @extschema@.clv_state_in,
+	OUTPUT = @extschema@.clv_state_out,
+	RECEIVE = @extschema@.clv_state_recv,
+	SEND = @extschema@.clv_state_send,
+	INTERNALLENGTH = VARIABLE,
+	ALIGNMENT = double,
+	STORAGE = extended
+);
+COMMENT ON TYPE @extschema@.clv_state IS
+'Transition state of the CLV model fits: distinct customer patterns (frequency, recency, t or monetary) with their total weight; text form kind;penalizer;rows;x,tx,T,w;...';
+COMMENT ON FUNCTION @extschema@.clv_state_in(cstring) IS 'I/O';
+COMMENT ON FUNCTION @extschema@.clv_state_out(@extschema@.clv_state) IS 'I/O';
+COMMENT ON FUNCTION @extschema@.clv_state_recv(internal) IS 'I/O';
+COMMENT ON FUNCTION @extschema@.clv_state_send(@extschema@.clv_state) IS 'I/O';
+
+CREATE TYPE @extschema@.bgnbd AS (
+	r double precision, alpha double precision, a double precision, b double precision,
+	loglik double precision, n double precision, iterations integer, converged boolean,
+	r_se double precision, alpha_se double precision, a_se double precision, b_se double precision,
+	patterns integer
+);
+COMMENT ON TYPE @extschema@.bgnbd IS
+'BG/NBD model (Fader, Hardie & Lee 2005): purchase rate ~ Gamma(r, alpha), dropout probability ~ Beta(a, b); loglik in the data''s time unit, n = customers (total weight), standard errors from the observed information';
+CREATE TYPE @extschema@.mbgnbd AS (
+	r double precision, alpha double precision, a double precision, b double precision,
+	loglik double precision, n double precision, iterations integer, converged boolean,
+	r_se double precision, alpha_se double precision, a_se double precision, b_se double precision,
+	patterns integer
+);
+COMMENT ON TYPE @extschema@.mbgnbd IS
+'Modified BG/NBD model (Batislam, Denizel & Filiztekin 2007): as BG/NBD but customers may also drop out right after the first purchase';
+CREATE TYPE @extschema@.pareto_nbd AS (
+	r double precision, alpha double precision, s double precision, beta double precision,
+	loglik double precision, n double precision, iterations integer, converged boolean,
+	r_se double precision, alpha_se double precision, s_se double precision, beta_se double precision,
+	patterns integer
+);
+COMMENT ON TYPE @extschema@.pareto_nbd IS
+'Pareto/NBD model (Schmittlein, Morrison & Colombo 1987): purchase rate ~ Gamma(r, alpha), dropout rate ~ Gamma(s, beta)';
+CREATE TYPE @extschema@.bgbb AS (
+	alpha double precision, beta double precision, gamma double precision, delta double precision,
+	loglik double precision, n double precision, iterations integer, converged boolean,
+	alpha_se double precision, beta_se double precision, gamma_se double precision, delta_se double precision,
+	patterns integer
+);
+COMMENT ON TYPE @extschema@.bgbb IS
+'BG/BB model (Fader, Hardie & Shang 2010) for discrete opportunities: transaction probability ~ Beta(alpha, beta), dropout probability ~ Beta(gamma, delta)';
+CREATE TYPE @extschema@.gamma_gamma AS (
+	p double precision, q double precision, v double precision,
+	loglik double precision, n double precision, iterations integer, converged boolean,
+	p_se double precision, q_se double precision, v_se double precision,
+	patterns integer
+);
+COMMENT ON TYPE @extschema@.gamma_gamma IS
+'Gamma-Gamma spend model (Fader, Hardie & Lee 2005): transaction value ~ Gamma(p, nu), nu ~ Gamma(q, v); fitted on repeat customers';
+
+CREATE FUNCTION @extschema@.clv_combine(@extschema@.clv_state, @extschema@.clv_state)
+RETURNS @extschema@.clv_state AS 'MODULE_PATHNAME', 'clm_clv_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.clv_combine(@extschema@.clv_state, @extschema@.clv_state) IS
+'Combine function of the CLV model fits (merges customer patterns)';
+CREATE FUNCTION @extschema@.bgnbd_final(@extschema@.clv_state) RETURNS @extschema@.bgnbd
+AS 'MODULE_PATHNAME', 'clm_clv_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.bgnbd_final(@extschema@.clv_state) IS 'Final function of clm.bgnbd_fit (maximum likelihood)';
+CREATE FUNCTION @extschema@.mbgnbd_final(@extschema@.clv_state) RETURNS @extschema@.mbgnbd
+AS 'MODULE_PATHNAME', 'clm_clv_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.mbgnbd_final(@extschema@.clv_state) IS 'Final function of clm.mbgnbd_fit (maximum likelihood)';
+CREATE FUNCTION @extschema@.pareto_nbd_final(@extschema@.clv_state) RETURNS @extschema@.pareto_nbd
+AS 'MODULE_PATHNAME', 'clm_clv_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.pareto_nbd_final(@extschema@.clv_state) IS 'Final function of clm.pareto_nbd_fit (maximum likelihood)';
+CREATE FUNCTION @extschema@.bgbb_final(@extschema@.clv_state) RETURNS @extschema@.bgbb
+AS 'MODULE_PATHNAME', 'clm_clv_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.bgbb_final(@extschema@.clv_state) IS 'Final function of clm.bgbb_fit (maximum likelihood)';
+CREATE FUNCTION @extschema@.gamma_gamma_final(@extschema@.clv_state) RETURNS @extschema@.gamma_gamma
+AS 'MODULE_PATHNAME', 'clm_clv_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.gamma_gamma_final(@extschema@.clv_state) IS 'Final function of clm.gamma_gamma_fit (maximum likelihood)';
+
+DO $clv$
+DECLARE
+	m record;
+	sig record;
+BEGIN
+	FOR m IN SELECT * FROM (VALUES
+		('bgnbd', 'frequency double precision, recency double precision, t double precision', 'BG/NBD'),
+		('mbgnbd', 'frequency double precision, recency double precision, t double precision', 'modified BG/NBD'),
+		('pareto_nbd', 'frequency double precision, recency double precision, t double precision', 'Pareto/NBD'),
+		('bgbb', 'frequency double precision, recency double precision, n_periods double precision', 'BG/BB'),
+		('gamma_gamma', 'frequency double precision, monetary double precision', 'Gamma-Gamma'))
+		AS v(kind, args, label)
+	LOOP
+		FOR sig IN SELECT * FROM (VALUES
+			('', ''),
+			(', weight double precision', ' with customer weights'),
+			(', weight double precision, penalizer double precision', ' with customer weights and an L2 penalty penalizer * sum(parameter^2) on the mean log-likelihood'))
+			AS s(extra, what)
+		LOOP
+			EXECUTE format('CREATE FUNCTION @extschema@.%1$s_accum(@extschema@.clv_state, %2$s%3$s) '
+				'RETURNS @extschema@.clv_state AS ''MODULE_PATHNAME'', ''clm_%1$s_accum'' '
+				'LANGUAGE C IMMUTABLE PARALLEL SAFE', m.kind, m.args, sig.extra);
+			EXECUTE format('COMMENT ON FUNCTION @extschema@.%1$s_accum(@extschema@.clv_state, %2$s%3$s) IS %4$L',
+				m.kind, m.args, sig.extra, 'Transition function of clm.' || m.kind || '_fit');
+			EXECUTE format('CREATE AGGREGATE @extschema@.%1$s_fit(%2$s%3$s) ('
+				'SFUNC = @extschema@.%1$s_accum, STYPE = @extschema@.clv_state, '
+				'FINALFUNC = @extschema@.%1$s_final, COMBINEFUNC = @extschema@.clv_combine, '
+				'PARALLEL = SAFE)', m.kind, m.args, sig.extra);
+			EXECUTE format('COMMENT ON AGGREGATE @extschema@.%1$s_fit(%2$s%3$s) IS %4$L',
+				m.kind, m.args, sig.extra,
+				'Maximum-likelihood fit of the ' || m.label || ' model' || sig.what ||
+				'; NULL rows skipped, NULL when there is no row');
+		END LOOP;
+	END LOOP;
+END
+$clv$;
+
+DO $clvscore$
+DECLARE
+	m record;
+BEGIN
+	FOR m IN SELECT * FROM (VALUES
+		('bgnbd', 't', 'BG/NBD', 'time units'),
+		('mbgnbd', 't', 'modified BG/NBD', 'time units'),
+		('pareto_nbd', 't', 'Pareto/NBD', 'time units'),
+		('bgbb', 'n_periods', 'BG/BB', 'periods'))
+		AS v(kind, tname, label, unit)
+	LOOP
+		EXECUTE format('CREATE FUNCTION @extschema@.p_alive(model @extschema@.%1$s, frequency double precision, '
+			'recency double precision, %2$s double precision) RETURNS double precision '
+			'AS ''MODULE_PATHNAME'', ''clm_%1$s_p_alive'' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE',
+			m.kind, m.tname);
+		EXECUTE format('COMMENT ON FUNCTION @extschema@.p_alive(@extschema@.%1$s, double precision, double precision, double precision) IS %2$L',
+			m.kind, 'Probability that a customer with this history is still alive under the ' || m.label ||
+			' model' || CASE WHEN m.kind = 'bgbb' THEN ' (alive in period n_periods + 1)' ELSE ' (at t)' END);
+		EXECUTE format('CREATE FUNCTION @extschema@.expected_purchases(model @extschema@.%1$s, horizon double precision, '
+			'frequency double precision, recency double precision, %2$s double precision) RETURNS double precision '
+			'AS ''MODULE_PATHNAME'', ''clm_%1$s_expected_purchases'' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE',
+			m.kind, m.tname);
+		EXECUTE format('COMMENT ON FUNCTION @extschema@.expected_purchases(@extschema@.%1$s, double precision, double precision, double precision, double precision) IS %2$L',
+			m.kind, 'Expected purchases in the next horizon ' || m.unit || ' of a customer with this history under the ' || m.label || ' model');
+		EXECUTE format('CREATE FUNCTION @extschema@.expected_purchases(model @extschema@.%1$s, horizon double precision) '
+			'RETURNS double precision '
+			'AS ''MODULE_PATHNAME'', ''clm_%1$s_expected_purchases_new'' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE',
+			m.kind);
+		EXECUTE format('COMMENT ON FUNCTION @extschema@.expected_purchases(@extschema@.%1$s, double precision) IS %2$L',
+			m.kind, 'Expected repeat purchases of a new customer in the first horizon ' || m.unit || ' under the ' || m.label || ' model');
+		EXECUTE format('CREATE FUNCTION @extschema@.probability_of_purchases(model @extschema@.%1$s, n integer, horizon double precision) '
+			'RETURNS double precision '
+			'AS ''MODULE_PATHNAME'', ''clm_%1$s_probability_of_purchases'' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE',
+			m.kind);
+		EXECUTE format('COMMENT ON FUNCTION @extschema@.probability_of_purchases(@extschema@.%1$s, integer, double precision) IS %2$L',
+			m.kind, 'Probability that a new customer makes exactly n repeat purchases in the first horizon ' || m.unit || ' under the ' || m.label || ' model');
+		IF m.kind <> 'bgbb' THEN
+			EXECUTE format('CREATE FUNCTION @extschema@.clv(model @extschema@.%1$s, spend @extschema@.gamma_gamma, '
+				'frequency double precision, recency double precision, t double precision, monetary double precision, '
+				'months integer DEFAULT 12, monthly_discount double precision DEFAULT 0.01, time_unit text DEFAULT ''week'') '
+				'RETURNS double precision '
+				'AS ''MODULE_PATHNAME'', ''clm_%1$s_clv'' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE',
+				m.kind);
+			EXECUTE format('COMMENT ON FUNCTION @extschema@.clv(@extschema@.%1$s, @extschema@.gamma_gamma, double precision, double precision, double precision, double precision, integer, double precision, text) IS %2$L',
+				m.kind, 'Discounted customer lifetime value over the next months: sum over months k of expected spend (Gamma-Gamma) times the expected purchases in month k (' || m.label || '), discounted by (1 + monthly_discount)^k; recency and t are in time_unit');
+		END IF;
+	END LOOP;
+END
+$clvscore$;
+
+CREATE FUNCTION @extschema@.expected_spend(model @extschema@.gamma_gamma, frequency double precision, monetary double precision)
+RETURNS double precision AS 'MODULE_PATHNAME', 'clm_gamma_gamma_expected_spend' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.expected_spend(@extschema@.gamma_gamma, double precision, double precision) IS
+'Expected mean transaction value of a customer with frequency repeat purchases of mean value monetary under the Gamma-Gamma model (frequency 0: the population mean p v / (q - 1))';

@@ -148,70 +148,58 @@ clm_log1pexp(double x)
 }
 
 /*
- * Direct hypergeometric series sum_n (a)_n (b)_n / ((c)_n n!) z^n summed
- * with a floating scale so that neither huge nor tiny terms over/underflow.
- * Returns log|sum| and the sign.
+ * Direct hypergeometric series sum_n (a)_n (b)_n / ((c)_n n!) z^n.  Terms
+ * are multiplied in linear space (no logarithm per term) and the running
+ * term and sum share a scale that is renormalised before either could
+ * overflow; the result is log|sum| + the accumulated scale.
  */
 static double
 LogHypSeries(double a, double b, double c, double z, int *sign)
 {
-	double		lt = 0.0;		/* log |term n| */
-	int			ts = 1;			/* sign of term n */
-	double		shift = 0.0;	/* sum is stored as exp(-shift) * S */
-	double		s = 1.0;
-	double		lz;
+	double		t = 1.0;		/* term n / exp(shift) */
+	double		s = 1.0;		/* sum / exp(shift) */
+	double		shift = 0.0;
 	int			n;
 
 	*sign = 1;
 	if (z == 0.0)
 		return 0.0;
-	lz = log(fabs(z));
 	for (n = 0; n < HYP2F1_MAX_TERMS; n++)
 	{
 		double		fa = a + n,
 					fb = b + n,
 					fc = c + n,
 					ratio,
-					rb,
-					tail;
+					rb;
 
 		if (fa == 0.0 || fb == 0.0)
 			break;				/* the series terminates */
 		if (fc == 0.0)
 			return NAN;
-		lt += log(fabs(fa)) + log(fabs(fb)) - log(fabs(fc)) - log(n + 1.0) + lz;
-		if ((fa < 0) != (fb < 0))
-			ts = -ts;
-		if (fc < 0)
-			ts = -ts;
-		if (z < 0)
-			ts = -ts;
-		if (lt > shift + 300.0)
+		t *= fa * fb / (fc * (n + 1.0)) * z;
+		if (fabs(t) > 1e250)
 		{
-			s *= exp(shift - lt);
-			shift = lt;
+			t *= 1e-250;
+			s *= 1e-250;
+			shift += 250.0 * M_LN10;
 		}
-		s += ts * exp(lt - shift);
+		s += t;
 		if (!isfinite(s))
 			return NAN;
 
 		/* stop once the remaining tail is negligible */
 		ratio = fabs((fa + 1) * (fb + 1) / ((fc + 1) * (n + 2.0)) * z);
 		rb = fmax(ratio, fabs(z));
-		if (rb < 1.0 && fa + 1 > 0 && fb + 1 > 0 && fc + 1 > 0)
-		{
-			tail = exp(lt - shift) * rb / (1.0 - rb);
-			if (tail <= HYP2F1_EPS * fabs(s))
-				break;
-		}
+		if (rb < 1.0 && fa + 1 > 0 && fb + 1 > 0 && fc + 1 > 0 &&
+			fabs(t) * rb <= HYP2F1_EPS * (1.0 - rb) * fabs(s))
+			break;
+		if (t == 0.0)
+			break;
 	}
 	if (n >= HYP2F1_MAX_TERMS)
 		return NAN;
 	if (s == 0.0)
-	{
-		*sign = 1;
 		return -INFINITY;
-	}
 	*sign = s > 0 ? 1 : -1;
 	return shift + log(fabs(s));
 }
