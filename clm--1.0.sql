@@ -173,20 +173,20 @@ RETURNS @extschema@.clv_state AS 'MODULE_PATHNAME', 'clm_clv_combine' LANGUAGE C
 COMMENT ON FUNCTION @extschema@.clv_combine(@extschema@.clv_state, @extschema@.clv_state) IS
 'Combine function of the CLV model fits (merges customer patterns)';
 CREATE FUNCTION @extschema@.bgnbd_final(@extschema@.clv_state) RETURNS @extschema@.bgnbd
-AS 'MODULE_PATHNAME', 'clm_clv_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.bgnbd_final(@extschema@.clv_state) IS 'Final function of clm.bgnbd_fit (maximum likelihood)';
+AS 'MODULE_PATHNAME', 'clm_bgnbd_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.bgnbd_final(@extschema@.clv_state) IS 'Final function of clm.bgnbd_fit (maximum likelihood); also fits a stored state of the same model';
 CREATE FUNCTION @extschema@.mbgnbd_final(@extschema@.clv_state) RETURNS @extschema@.mbgnbd
-AS 'MODULE_PATHNAME', 'clm_clv_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.mbgnbd_final(@extschema@.clv_state) IS 'Final function of clm.mbgnbd_fit (maximum likelihood)';
+AS 'MODULE_PATHNAME', 'clm_mbgnbd_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.mbgnbd_final(@extschema@.clv_state) IS 'Final function of clm.mbgnbd_fit (maximum likelihood); also fits a stored state of the same model';
 CREATE FUNCTION @extschema@.pareto_nbd_final(@extschema@.clv_state) RETURNS @extschema@.pareto_nbd
-AS 'MODULE_PATHNAME', 'clm_clv_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.pareto_nbd_final(@extschema@.clv_state) IS 'Final function of clm.pareto_nbd_fit (maximum likelihood)';
+AS 'MODULE_PATHNAME', 'clm_pareto_nbd_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.pareto_nbd_final(@extschema@.clv_state) IS 'Final function of clm.pareto_nbd_fit (maximum likelihood); also fits a stored state of the same model';
 CREATE FUNCTION @extschema@.bgbb_final(@extschema@.clv_state) RETURNS @extschema@.bgbb
-AS 'MODULE_PATHNAME', 'clm_clv_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.bgbb_final(@extschema@.clv_state) IS 'Final function of clm.bgbb_fit (maximum likelihood)';
+AS 'MODULE_PATHNAME', 'clm_bgbb_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.bgbb_final(@extschema@.clv_state) IS 'Final function of clm.bgbb_fit (maximum likelihood); also fits a stored state of the same model';
 CREATE FUNCTION @extschema@.gamma_gamma_final(@extschema@.clv_state) RETURNS @extschema@.gamma_gamma
-AS 'MODULE_PATHNAME', 'clm_clv_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.gamma_gamma_final(@extschema@.clv_state) IS 'Final function of clm.gamma_gamma_fit (maximum likelihood)';
+AS 'MODULE_PATHNAME', 'clm_gamma_gamma_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.gamma_gamma_final(@extschema@.clv_state) IS 'Final function of clm.gamma_gamma_fit (maximum likelihood); also fits a stored state of the same model';
 
 DO $clv$
 DECLARE

@@ -550,12 +550,18 @@ clv_fit(FunctionCallInfo fcinfo, ClvData *data)
 	fd.penalizer = pen_saved;
 	se_ok = best.converged &&
 		clm_optim_stderr_log(fn, &fd, np, bestx, &opt, fd.wsum, se);
+	if (best.converged && !se_ok)
+	{
+		/* a stationary point on a ridge: the parameters are not identified */
+		best.converged = false;
+		best.message = "the likelihood is flat in some direction at the optimum (the data do not identify all parameters)";
+	}
 
 	if (!best.converged)
 		ereport(WARNING,
 				(errmsg("%s fit did not converge after %d iterations",
 						clv_kind_name(data->kind), best.iterations),
-				 errdetail("%s.", best.message),
+				 errdetail("The optimizer stopped: %s.", best.message),
 				 errhint("The data may not identify the model (too few customers or repeat purchases); a penalizer > 0 stabilises the fit.")));
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)

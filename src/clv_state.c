@@ -27,6 +27,7 @@
 
 #include <math.h>
 
+#include "common/shortest_dec.h"
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
 #include "utils/expandeddatum.h"
@@ -85,7 +86,11 @@ PG_FUNCTION_INFO_V1(clm_pareto_nbd_accum);
 PG_FUNCTION_INFO_V1(clm_bgbb_accum);
 PG_FUNCTION_INFO_V1(clm_gamma_gamma_accum);
 PG_FUNCTION_INFO_V1(clm_clv_combine);
-PG_FUNCTION_INFO_V1(clm_clv_final);
+PG_FUNCTION_INFO_V1(clm_bgnbd_final);
+PG_FUNCTION_INFO_V1(clm_mbgnbd_final);
+PG_FUNCTION_INFO_V1(clm_pareto_nbd_final);
+PG_FUNCTION_INFO_V1(clm_bgbb_final);
+PG_FUNCTION_INFO_V1(clm_gamma_gamma_final);
 
 /*
  * Name of a model kind (as in the aggregate names, without _fit).
@@ -568,10 +573,11 @@ clm_clv_combine(PG_FUNCTION_ARGS)
 
 /*
  * Final function of every fit aggregate: NULL for no input, else the
- * fitted model composite.
+ * fitted model composite.  Also callable on a stored state value (e.g. a
+ * rollup of states), which must then be of the same model.
  */
-Datum
-clm_clv_final(PG_FUNCTION_ARGS)
+static Datum
+ClvFinal(FunctionCallInfo fcinfo, ClvKind kind)
 {
 	ClvData		d;
 	ClvPattern *copy;
@@ -579,6 +585,11 @@ clm_clv_final(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	clv_state_data(PG_GETARG_DATUM(0), &d);
+	if (d.kind != kind)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot fit a %s model to a %s fit state",
+						clv_kind_name(kind), clv_kind_name(d.kind))));
 	if (d.npat == 0)
 		PG_RETURN_NULL();
 	/* the fit sorts the patterns: work on a copy, the state stays as is */
@@ -588,10 +599,49 @@ clm_clv_final(PG_FUNCTION_ARGS)
 	return clv_fit(fcinfo, &d);
 }
 
+Datum
+clm_bgnbd_final(PG_FUNCTION_ARGS)
+{
+	return ClvFinal(fcinfo, CLV_BGNBD);
+}
+
+Datum
+clm_mbgnbd_final(PG_FUNCTION_ARGS)
+{
+	return ClvFinal(fcinfo, CLV_MBGNBD);
+}
+
+Datum
+clm_pareto_nbd_final(PG_FUNCTION_ARGS)
+{
+	return ClvFinal(fcinfo, CLV_PARETO);
+}
+
+Datum
+clm_bgbb_final(PG_FUNCTION_ARGS)
+{
+	return ClvFinal(fcinfo, CLV_BGBB);
+}
+
+Datum
+clm_gamma_gamma_final(PG_FUNCTION_ARGS)
+{
+	return ClvFinal(fcinfo, CLV_GG);
+}
+
 /*
  * Text form: kind;penalizer;rows;x,tx,T,w;x,tx,T,w;...
- * (doubles with 17 significant digits, so the text round-trips exactly).
+ * (doubles in their shortest exact form, so the text round-trips exactly).
  */
+static void
+AppendNum(StringInfo buf, double v)
+{
+	char		tmp[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+	double_to_shortest_decimal_buf(v, tmp);
+	appendStringInfoString(buf, tmp);
+}
+
 Datum
 clm_clv_state_out(PG_FUNCTION_ARGS)
 {
@@ -601,11 +651,20 @@ clm_clv_state_out(PG_FUNCTION_ARGS)
 
 	clv_state_data(PG_GETARG_DATUM(0), &d);
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "%s;%.17g;" INT64_FORMAT, clv_kind_name(d.kind),
-					 d.penalizer, d.rows);
+	appendStringInfo(&buf, "%s;", clv_kind_name(d.kind));
+	AppendNum(&buf, d.penalizer);
+	appendStringInfo(&buf, ";" INT64_FORMAT, d.rows);
 	for (i = 0; i < d.npat; i++)
-		appendStringInfo(&buf, ";%.17g,%.17g,%.17g,%.17g",
-						 d.pat[i].x, d.pat[i].tx, d.pat[i].T, d.pat[i].w);
+	{
+		appendStringInfoChar(&buf, ';');
+		AppendNum(&buf, d.pat[i].x);
+		appendStringInfoChar(&buf, ',');
+		AppendNum(&buf, d.pat[i].tx);
+		appendStringInfoChar(&buf, ',');
+		AppendNum(&buf, d.pat[i].T);
+		appendStringInfoChar(&buf, ',');
+		AppendNum(&buf, d.pat[i].w);
+	}
 	PG_RETURN_CSTRING(buf.data);
 }
 

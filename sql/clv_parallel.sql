@@ -1,0 +1,51 @@
+-- CLV model fits under partial aggregation: the plan splits into Partial and
+-- Finalize aggregates (the clm.clv_state values of the workers are flattened,
+-- sent to the leader and merged by clm.clv_combine) and the fitted models are
+-- identical to the serial ones.
+SET extra_float_digits = 0;
+CREATE TABLE clv_par (id int, x float8, t_x float8, t float8, zbar float8);
+\copy clv_par FROM program 'tr -d ''\r'' < data/cdnow_customers_summary_with_transactions.csv' WITH (FORMAT csv, HEADER)
+-- eight copies of every customer, two segments
+INSERT INTO clv_par SELECT id + 10000 * g, x, t_x, t, zbar FROM clv_par, generate_series(1, 7) g;
+ALTER TABLE clv_par ADD COLUMN segment int;
+UPDATE clv_par SET segment = id % 2;
+ANALYZE clv_par;
+
+SET max_parallel_workers_per_gather = 0;
+CREATE TABLE clv_par_serial AS
+SELECT clm.bgnbd_fit(x, t_x, t) AS bg, clm.pareto_nbd_fit(x, t_x, t) AS pn,
+       clm.gamma_gamma_fit(x, zbar) FILTER (WHERE x > 0) AS gg
+FROM clv_par;
+CREATE TABLE clv_par_serial_seg AS
+SELECT segment, clm.bgnbd_fit(x, t_x, t) AS bg FROM clv_par GROUP BY segment;
+
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF)
+SELECT clm.bgnbd_fit(x, t_x, t), clm.pareto_nbd_fit(x, t_x, t),
+       clm.gamma_gamma_fit(x, zbar) FILTER (WHERE x > 0)
+FROM clv_par;
+CREATE TABLE clv_par_parallel AS
+SELECT clm.bgnbd_fit(x, t_x, t) AS bg, clm.pareto_nbd_fit(x, t_x, t) AS pn,
+       clm.gamma_gamma_fit(x, zbar) FILTER (WHERE x > 0) AS gg
+FROM clv_par;
+EXPLAIN (COSTS OFF)
+SELECT segment, clm.bgnbd_fit(x, t_x, t) FROM clv_par GROUP BY segment;
+CREATE TABLE clv_par_parallel_seg AS
+SELECT segment, clm.bgnbd_fit(x, t_x, t) AS bg FROM clv_par GROUP BY segment;
+
+-- identical models (every field, bit for bit) and the published parameters
+SELECT s.bg::text = p.bg::text AS same_bgnbd, s.pn::text = p.pn::text AS same_pareto,
+       s.gg::text = p.gg::text AS same_gamma_gamma,
+       round((p.bg).r::numeric, 3) AS r, round((p.bg).alpha::numeric, 3) AS alpha,
+       round((p.bg).loglik::numeric, 1) AS loglik_x8, (p.bg).n, (p.bg).patterns
+FROM clv_par_serial s, clv_par_parallel p;
+SELECT s.segment, s.bg::text = p.bg::text AS same_bgnbd, (p.bg).n, (p.bg).converged
+FROM clv_par_serial_seg s JOIN clv_par_parallel_seg p USING (segment)
+ORDER BY s.segment;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
