@@ -279,3 +279,98 @@ CREATE FUNCTION @extschema@.expected_spend(model @extschema@.gamma_gamma, freque
 RETURNS double precision AS 'MODULE_PATHNAME', 'clm_gamma_gamma_expected_spend' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.expected_spend(@extschema@.gamma_gamma, double precision, double precision) IS
 'Expected mean transaction value of a customer with frequency repeat purchases of mean value monetary under the Gamma-Gamma model (frequency 0: the population mean p v / (q - 1))';
+
+CREATE TYPE @extschema@.holdout_summary AS (
+	frequency_cal integer,
+	recency_cal double precision,
+	t_cal double precision,
+	monetary_cal double precision,
+	frequency_holdout integer,
+	monetary_holdout double precision,
+	duration_holdout double precision
+);
+COMMENT ON TYPE @extschema@.holdout_summary IS
+'Calibration/holdout split of one customer: the calibration summary up to calibration_end (as clm.rfm_summary), the distinct purchase periods and their mean amount in (calibration_end, observation_end], and the holdout length, all in the time unit';
+
+CREATE FUNCTION @extschema@.holdout_accum(internal, timestamptz, double precision, timestamptz, timestamptz)
+RETURNS internal AS 'MODULE_PATHNAME', 'clm_holdout_accum' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.holdout_accum(internal, timestamptz, double precision, timestamptz, timestamptz) IS
+'Transition function of clm.calibration_holdout(event_at, amount, calibration_end, observation_end)';
+CREATE FUNCTION @extschema@.holdout_accum(internal, timestamptz, double precision, timestamptz, timestamptz, text)
+RETURNS internal AS 'MODULE_PATHNAME', 'clm_holdout_accum' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.holdout_accum(internal, timestamptz, double precision, timestamptz, timestamptz, text) IS
+'Transition function of clm.calibration_holdout(event_at, amount, calibration_end, observation_end, period)';
+CREATE FUNCTION @extschema@.holdout_accum(internal, timestamptz, double precision, timestamptz, timestamptz, text, text)
+RETURNS internal AS 'MODULE_PATHNAME', 'clm_holdout_accum' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.holdout_accum(internal, timestamptz, double precision, timestamptz, timestamptz, text, text) IS
+'Transition function of clm.calibration_holdout(event_at, amount, calibration_end, observation_end, period, time_unit)';
+CREATE FUNCTION @extschema@.holdout_combine(internal, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'clm_holdout_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.holdout_combine(internal, internal) IS 'Combine function of clm.calibration_holdout';
+CREATE FUNCTION @extschema@.holdout_serialize(internal)
+RETURNS bytea AS 'MODULE_PATHNAME', 'clm_holdout_serialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.holdout_serialize(internal) IS 'Serialize function of clm.calibration_holdout';
+CREATE FUNCTION @extschema@.holdout_deserialize(bytea, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'clm_holdout_deserialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.holdout_deserialize(bytea, internal) IS 'Deserialize function of clm.calibration_holdout';
+CREATE FUNCTION @extschema@.holdout_final(internal)
+RETURNS @extschema@.holdout_summary AS 'MODULE_PATHNAME', 'clm_holdout_final' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.holdout_final(internal) IS
+'Final function of clm.calibration_holdout (NULL for a customer without purchase up to calibration_end)';
+
+DO $clvho$
+DECLARE
+	sig record;
+BEGIN
+	FOR sig IN SELECT * FROM (VALUES
+		('', 'daily periods, recency and t in days'),
+		(', period text', 'the given period unit, recency and t in that unit'),
+		(', period text, time_unit text', 'periods of the given unit, recency, t and the holdout length in time_unit'))
+		AS s(extra, what)
+	LOOP
+		EXECUTE format('CREATE AGGREGATE @extschema@.calibration_holdout(event_at timestamptz, amount double precision, '
+			'calibration_end timestamptz, observation_end timestamptz%1$s) ('
+			'SFUNC = @extschema@.holdout_accum, STYPE = internal, SSPACE = 256, '
+			'FINALFUNC = @extschema@.holdout_final, FINALFUNC_MODIFY = READ_WRITE, '
+			'COMBINEFUNC = @extschema@.holdout_combine, SERIALFUNC = @extschema@.holdout_serialize, '
+			'DESERIALFUNC = @extschema@.holdout_deserialize, PARALLEL = SAFE)', sig.extra);
+		EXECUTE format('COMMENT ON AGGREGATE @extschema@.calibration_holdout(timestamptz, double precision, timestamptz, timestamptz%1$s) IS %2$L',
+			replace(replace(sig.extra, 'period ', ''), 'time_unit ', ''),
+			'Per customer calibration summary up to calibration_end and holdout purchases to observation_end, ' || sig.what ||
+			'; NULL for customers first seen after calibration_end');
+	END LOOP;
+END
+$clvho$;
+
+DO $clvcheck$
+DECLARE
+	m record;
+BEGIN
+	FOR m IN SELECT * FROM (VALUES ('bgnbd', 'BG/NBD'), ('mbgnbd', 'modified BG/NBD'), ('pareto_nbd', 'Pareto/NBD')) AS v(kind, label)
+	LOOP
+		EXECUTE format($f$
+CREATE FUNCTION @extschema@.holdout_check(model @extschema@.%1$s, summary regclass, max_frequency integer DEFAULT 7)
+RETURNS TABLE (frequency_cal integer, customers bigint, actual double precision, predicted double precision)
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SET search_path = pg_catalog AS $body$
+BEGIN
+	IF max_frequency IS NULL OR max_frequency < 0 THEN
+		RAISE EXCEPTION 'max_frequency must be a non-negative integer'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN QUERY EXECUTE format(
+		'SELECT LEAST(s.frequency_cal, $2)::integer, count(*), '
+		'avg(s.frequency_holdout)::double precision, '
+		'avg(@extschema@.expected_purchases($1, s.duration_holdout::double precision, '
+		's.frequency_cal::double precision, s.recency_cal::double precision, s.t_cal::double precision)) '
+		'FROM %%s s WHERE s.frequency_cal IS NOT NULL '
+		'GROUP BY 1 ORDER BY 1', summary)
+		USING model, max_frequency;
+END
+$body$;
+$f$, m.kind);
+		EXECUTE format('COMMENT ON FUNCTION @extschema@.holdout_check(@extschema@.%1$s, regclass, integer) IS %2$L', m.kind,
+			'Model check table: per calibration frequency (the last row gathers max_frequency and more), the customers, the mean actual holdout purchases and the mean ' ||
+			m.label || ' prediction, read from a table or view with the columns of clm.holdout_summary');
+	END LOOP;
+END
+$clvcheck$;

@@ -45,6 +45,31 @@ FROM clv_par_serial s, clv_par_parallel p;
 SELECT s.segment, s.bg::text = p.bg::text AS same_bgnbd, (p.bg).n, (p.bg).converged
 FROM clv_par_serial_seg s JOIN clv_par_parallel_seg p USING (segment)
 ORDER BY s.segment;
+
+-- clm.calibration_holdout (per customer, internal state) with partial
+-- aggregation per customer over eight copies of every purchase
+CREATE TABLE clv_par_events AS
+SELECT e.* FROM clv_events e, generate_series(1, 8) g ORDER BY g, id;
+ANALYZE clv_par_events;
+SET max_parallel_workers_per_gather = 0;
+CREATE TABLE clv_par_ho_serial AS
+SELECT id, clm.calibration_holdout(at, amount, '1997-09-30', '1998-06-30', 'day', 'week') AS h
+FROM clv_par_events GROUP BY id;
+SET max_parallel_workers_per_gather = 2;
+SET enable_hashagg = off;
+EXPLAIN (COSTS OFF)
+SELECT id, clm.calibration_holdout(at, amount, '1997-09-30', '1998-06-30', 'day', 'week')
+FROM clv_par_events GROUP BY id;
+CREATE TABLE clv_par_ho AS
+SELECT id, clm.calibration_holdout(at, amount, '1997-09-30', '1998-06-30', 'day', 'week') AS h
+FROM clv_par_events GROUP BY id;
+RESET enable_hashagg;
+-- identical to the serial result; frequencies as for one copy (amounts x 8)
+SELECT count(*) AS customers, count(*) FILTER (WHERE p.h::text = s.h::text) AS same_as_serial,
+       sum((p.h).frequency_holdout) AS holdout_purchases,
+       round(sum((p.h).monetary_cal)::numeric / 8, 2) AS monetary_cal_one_copy,
+       round(sum(c.monetary_cal)::numeric, 2) AS monetary_cal
+FROM clv_par_ho p JOIN clv_par_ho_serial s USING (id) JOIN clv_ho c USING (id);
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
