@@ -718,7 +718,8 @@ COMMENT ON FUNCTION @extschema@.revoke_scores(text, regrole) IS
  * clm.refresh() runs them all in the caller's transaction.  They run with the
  * caller's rights (the worker switches to the source's owner first).
  */
-CREATE FUNCTION @extschema@.refresh_start(name text, want_full boolean, by_worker boolean)
+CREATE FUNCTION @extschema@.refresh_start(name text, want_full boolean, by_worker boolean,
+	as_of timestamptz DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
@@ -730,6 +731,13 @@ BEGIN
 	SELECT * INTO src FROM @extschema@.sources s WHERE s.name = refresh_start.name;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'source "%" does not exist', name USING ERRCODE = 'undefined_object';
+	END IF;
+	IF as_of IS NOT NULL AND NOT want_full THEN
+		RAISE EXCEPTION 'as_of needs a full refresh' USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Scoring a few customers at another time than the others would mix two points in time; pass full => true.';
+	END IF;
+	IF NOT isfinite(as_of) THEN
+		RAISE EXCEPTION 'as_of must be finite' USING ERRCODE = 'datetime_field_overflow';
 	END IF;
 	IF NOT pg_has_role(src.owner, 'USAGE') THEN
 		RAISE EXCEPTION 'must be a member of role % to refresh source "%"', src.owner, name
@@ -760,13 +768,13 @@ BEGIN
 		mode := 'full';
 	END IF;
 	INSERT INTO @extschema@.refresh_runs (source, mode, as_of, by_worker, version)
-	VALUES (name, mode, now(), by_worker,
+	VALUES (name, mode, coalesce(as_of, now()), by_worker,
 			(SELECT max(v.version) FROM @extschema@.score_versions v WHERE v.source = name))
 	RETURNING id INTO run;
 	RETURN run;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.refresh_start(text, boolean, boolean) IS
+COMMENT ON FUNCTION @extschema@.refresh_start(text, boolean, boolean, timestamptz) IS
 'First step of a refresh: lock the source, choose full or incremental, log the run (used by clm.refresh and the worker)';
 
 CREATE FUNCTION @extschema@.refresh_prepare(run_id bigint) RETURNS bigint
@@ -777,6 +785,11 @@ DECLARE
 	n bigint;
 	v bigint;
 	bs integer := greatest(coalesce(current_setting('clm.batch_size', true)::integer, 10000), 1);
+	mp jsonb;
+	sp jsonb;
+	diag jsonb := '{}';
+	t0 timestamptz;
+	t1 timestamptz;
 BEGIN
 	SELECT * INTO r FROM @extschema@.refresh_runs x WHERE x.id = run_id AND x.status = 'running';
 	IF NOT FOUND THEN
@@ -800,23 +813,48 @@ BEGIN
 	USING src.name, run_id, r.as_of, bs;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	SELECT coalesce(max(x.version), 0) + 1 INTO v FROM @extschema@.score_versions x WHERE x.source = src.name;
-	-- TODO(issue 4): fit src.model and Gamma-Gamma here once clm.bgnbd_fit /
-	-- clm.pareto_nbd_fit / clm.gamma_gamma_fit exist; until then the model
-	-- columns stay NULL (model_params NULL), never made up.
+	-- fit the purchase model on every customer's (frequency, recency, t) and
+	-- Gamma-Gamma on the repeat customers with positive spend; a fit that
+	-- fails leaves the model scores NULL and says why in fit_diagnostics
+	t0 := clock_timestamp();
+	BEGIN
+		IF src.model = 'bgnbd' THEN
+			SELECT to_jsonb(@extschema@.bgnbd_fit((st.s).frequency, (st.s).recency, (st.s).t)) INTO mp
+			FROM @extschema@.refresh_stage st WHERE st.run_id = refresh_prepare.run_id;
+		ELSE
+			SELECT to_jsonb(@extschema@.pareto_nbd_fit((st.s).frequency, (st.s).recency, (st.s).t)) INTO mp
+			FROM @extschema@.refresh_stage st WHERE st.run_id = refresh_prepare.run_id;
+		END IF;
+	EXCEPTION WHEN OTHERS THEN
+		diag := diag || jsonb_build_object('model_error', SQLSTATE || ': ' || SQLERRM);
+	END;
+	t1 := clock_timestamp();
+	BEGIN
+		SELECT to_jsonb(@extschema@.gamma_gamma_fit((st.s).frequency, (st.s).monetary)) INTO sp
+		FROM @extschema@.refresh_stage st
+		WHERE st.run_id = refresh_prepare.run_id AND (st.s).frequency > 0 AND (st.s).monetary > 0;
+	EXCEPTION WHEN OTHERS THEN
+		diag := diag || jsonb_build_object('spend_error', SQLSTATE || ': ' || SQLERRM);
+	END;
+	diag := diag || jsonb_build_object(
+		'model_fit_seconds', round(extract(epoch FROM t1 - t0)::numeric, 3),
+		'spend_fit_seconds', round(extract(epoch FROM clock_timestamp() - t1)::numeric, 3),
+		'model_used', coalesce((mp->>'converged')::boolean, false),
+		'spend_used', coalesce((sp->>'converged')::boolean AND (sp->>'q')::float8 > 1, false));
 	INSERT INTO @extschema@.score_versions (source, version, created_at, as_of, customers,
 		r_breaks, f_breaks, m_breaks, model, model_params, spend_params, fit_diagnostics)
 	SELECT src.name, v, clock_timestamp(), r.as_of, n,
 		coalesce(@extschema@.quintile_breaks(array_agg(extract(epoch FROM (st.s).last_at)::double precision ORDER BY (st.s).last_at)), '{NULL,NULL,NULL,NULL}'),
 		coalesce(@extschema@.quintile_breaks(array_agg((st.s).periods::double precision ORDER BY (st.s).periods)), '{NULL,NULL,NULL,NULL}'),
 		coalesce(@extschema@.quintile_breaks(array_agg((st.s).total ORDER BY (st.s).total)), '{NULL,NULL,NULL,NULL}'),
-		src.model, NULL, NULL, NULL
+		src.model, mp, sp, diag
 	FROM @extschema@.refresh_stage st WHERE st.run_id = refresh_prepare.run_id;
 	UPDATE @extschema@.refresh_runs x SET version = v WHERE x.id = run_id;
 	RETURN n;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.refresh_prepare(bigint) IS
-'Second step of a full refresh: summarise every customer in one scan and store the quintile breakpoints as a new version';
+'Second step of a full refresh: summarise every customer in one scan, fit the purchase and spend models, store them with the quintile breakpoints as a new version';
 
 CREATE FUNCTION @extschema@.refresh_step(run_id bigint) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC' AS $fn$
@@ -830,6 +868,13 @@ DECLARE
 	track_sql text := '';
 	handled bigint;
 	scored bigint;
+	use_model boolean;
+	use_spend boolean;
+	model_param text;
+	horizon double precision;
+	bg @extschema@.bgnbd;
+	pn @extschema@.pareto_nbd;
+	gg @extschema@.gamma_gamma;
 BEGIN
 	SELECT * INTO r FROM @extschema@.refresh_runs x WHERE x.id = run_id AND x.status = 'running';
 	IF NOT FOUND THEN
@@ -867,21 +912,42 @@ BEGIN
 			src.customer_column, src.time_column, src.amount_column, src.period, src.time_unit,
 			src.events, bs, src.customer_type);
 	END IF;
-	-- TODO(issue 4): p_alive, expected_purchases, clv and churn_risk = 1 - p_alive
-	-- from the version's fitted model once the CLV functions are merged.
-	upsert_sql := $q$,
-		i AS (SELECT s.customer_key, (s.s).frequency, (s.s).recency, (s.s).t, (s.s).monetary, (s.s).total,
-					 (s.s).first_at, (s.s).last_at,
-					 @extschema@.quintile_score(extract(epoch FROM (s.s).last_at)::double precision, $5) AS r_score,
-					 @extschema@.quintile_score((s.s).periods, $6) AS f_score,
-					 @extschema@.quintile_score((s.s).total, $7) AS m_score,
-					 NULL::double precision AS p_alive
-			  FROM s WHERE (s.s).last_at IS NOT NULL),
+	-- model scores from the version's fits (NULL when a fit is not usable)
+	use_model := coalesce((ver.fit_diagnostics->>'model_used')::boolean, false);
+	use_spend := use_model AND coalesce((ver.fit_diagnostics->>'spend_used')::boolean, false);
+	IF src.model = 'bgnbd' THEN
+		model_param := '$15';
+		bg := jsonb_populate_record(NULL::@extschema@.bgnbd, ver.model_params);
+	ELSE
+		model_param := '$23';
+		pn := jsonb_populate_record(NULL::@extschema@.pareto_nbd, ver.model_params);
+	END IF;
+	gg := jsonb_populate_record(NULL::@extschema@.gamma_gamma, ver.spend_params);
+	horizon := src.horizon_months * CASE src.time_unit
+		WHEN 'hour' THEN 30.436875 * 24 WHEN 'day' THEN 30.436875 WHEN 'week' THEN 30.436875 / 7
+		WHEN 'month' THEN 1 WHEN 'quarter' THEN 1.0 / 3 ELSE 1.0 / 12 END;
+	upsert_sql := format($q$,
+		i0 AS (SELECT s.customer_key, (s.s).frequency, (s.s).recency, (s.s).t, (s.s).monetary, (s.s).total,
+					  (s.s).first_at, (s.s).last_at, (s.s).periods,
+					  CASE WHEN $16 THEN @extschema@.p_alive(%1$s,
+							(s.s).frequency, (s.s).recency, (s.s).t) END AS p_alive,
+					  CASE WHEN $16 THEN @extschema@.expected_purchases(%1$s, $19,
+							(s.s).frequency, (s.s).recency, (s.s).t) END AS expected_purchases,
+					  CASE WHEN $18 THEN @extschema@.clv(%1$s, $17,
+							(s.s).frequency, (s.s).recency, (s.s).t, (s.s).monetary, $20, $21, $22) END AS clv
+			   FROM s WHERE (s.s).last_at IS NOT NULL),$q$, model_param) || $q$
+		i AS (SELECT i0.customer_key, i0.frequency, i0.recency, i0.t, i0.monetary, i0.total,
+					 i0.first_at, i0.last_at, i0.p_alive, i0.expected_purchases, i0.clv,
+					 @extschema@.quintile_score(extract(epoch FROM i0.last_at)::double precision, $5) AS r_score,
+					 @extschema@.quintile_score(i0.periods, $6) AS f_score,
+					 @extschema@.quintile_score(i0.total, $7) AS m_score
+			  FROM i0),
+
 		up AS (INSERT INTO @extschema@.scores AS sc (source, customer_key, frequency, recency, t, monetary,
 					total, first_at, last_at, r_score, f_score, m_score, segment, p_alive,
 					expected_purchases, clv, churn_risk, stage, stage_since, version, scored_at, run_id)
 			SELECT $1, i.customer_key, i.frequency, i.recency, i.t, i.monetary, i.total, i.first_at,
-				   i.last_at, i.r_score, i.f_score, i.m_score, m.segment, i.p_alive, NULL, NULL,
+				   i.last_at, i.r_score, i.f_score, i.m_score, m.segment, i.p_alive, i.expected_purchases, i.clv,
 				   1 - i.p_alive,
 				   @extschema@.behavioral_stage(i.first_at, i.last_at, $3, i.p_alive, $9, $10, $11, $12, $13, $14),
 				   $3, $4, $3, $2
@@ -913,7 +979,8 @@ BEGIN
 	INTO handled, scored
 	USING src.name, run_id, r.as_of, ver.version, ver.r_breaks, ver.f_breaks, ver.m_breaks,
 		  src.segment_map, src.new_within, src.at_risk_after, src.dormant_after, src.churned_after,
-		  src.at_risk_p_alive, src.churned_p_alive;
+		  src.at_risk_p_alive, src.churned_p_alive, bg, use_model, gg, use_spend,
+		  horizon, src.horizon_months, src.monthly_discount, src.time_unit, pn;
 	UPDATE @extschema@.refresh_runs x SET rows = x.rows + scored WHERE x.id = run_id;
 	RETURN handled;
 END
@@ -950,7 +1017,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.refresh_finish(bigint) IS
 'Last step of a refresh: drop customers without events (full), mark the run ok, purge runs older than clm.run_retention';
 
-CREATE FUNCTION @extschema@.refresh(name text, full boolean DEFAULT false)
+CREATE FUNCTION @extschema@.refresh(name text, full boolean DEFAULT false, as_of timestamptz DEFAULT NULL)
 RETURNS SETOF @extschema@.refresh_runs
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
@@ -959,15 +1026,15 @@ BEGIN
 	IF $1 IS NULL OR $2 IS NULL THEN
 		RAISE EXCEPTION 'name and full must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	run := @extschema@.refresh_start($1, $2, false);
+	run := @extschema@.refresh_start($1, $2, false, $3);
 	PERFORM @extschema@.refresh_prepare(run);
 	WHILE @extschema@.refresh_step(run) > 0 LOOP
 	END LOOP;
 	RETURN NEXT @extschema@.refresh_finish(run);
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.refresh(text, boolean) IS
-'Refreshes the scores of a source now, in the caller''s transaction (waits for a running refresh of the same source); returns its run';
+COMMENT ON FUNCTION @extschema@.refresh(text, boolean, timestamptz) IS
+'Refreshes the scores of a source now, in the caller''s transaction (waits for a running refresh of the same source); as_of (full refresh only) scores as of a past time; returns its run';
 
 CREATE FUNCTION @extschema@.refresh_failed(run_id bigint, name text, message text) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
