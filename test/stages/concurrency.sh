@@ -27,7 +27,7 @@ check() {	# check "description" "got" "expected"
 }
 echo "1..9"
 
-$PSQL -d postgres -c 'DROP DATABASE IF EXISTS clm_stages_conc' -c 'CREATE DATABASE clm_stages_conc'
+$PSQL -d postgres -c 'CREATE DATABASE clm_stages_conc'
 $PSQL -d clm_stages_conc <<'SQL'
 CREATE EXTENSION clm;
 CREATE TABLE cust (id int PRIMARY KEY, stage text);
@@ -79,7 +79,7 @@ got=$($PSQL -d clm_stages_conc -c "
 check "the last history row of each customer is its current stage" "$got" "0"
 
 # pg_dump keeps user models, the registry, the history and the triggers
-$PSQL -d postgres -c 'DROP DATABASE IF EXISTS clm_stages_dump' -c 'DROP DATABASE IF EXISTS clm_stages_restored' \
+$PSQL -d postgres \
 	-c 'CREATE DATABASE clm_stages_dump' -c 'CREATE DATABASE clm_stages_restored'
 $PSQL -d clm_stages_dump <<'SQL'
 CREATE EXTENSION clm;
