@@ -324,20 +324,25 @@ COMMENT ON FUNCTION @extschema@.transition_matrix(regclass, timestamptz, timesta
 'Stage changes recorded in [from_at, to_at): counts and probabilities normalised per from_stage (from_stage NULL = entries, to_stage NULL = stage cleared)';
 
 CREATE FUNCTION @extschema@.stage_funnel(tbl regclass, from_at timestamptz, to_at timestamptz,
-	strict boolean DEFAULT true)
+	strict boolean DEFAULT true, steps text[] DEFAULT NULL)
 RETURNS TABLE (step integer, stage text, customers bigint, step_conversion double precision,
 	cumulative_conversion double precision)
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	m text;
 	n integer;
+	bad text;
+	names text[];
 	reached bigint[];
 	cur text;
 	lvl integer := 0;
 	r record;
 BEGIN
+	IF tbl IS NULL OR from_at IS NULL OR to_at IS NULL OR strict IS NULL THEN
+		RAISE EXCEPTION 'tbl, from_at, to_at and strict must not be NULL' USING ERRCODE = '22004';
+	END IF;
 	IF from_at >= to_at THEN
 		RAISE EXCEPTION 'from_at must be earlier than to_at'
 			USING ERRCODE = '22023', DETAIL = format('Got %s and %s.', from_at, to_at);
@@ -351,18 +356,34 @@ BEGIN
 		RAISE EXCEPTION 'table % has no stage model', tbl
 			USING ERRCODE = '55000', HINT = 'Track it with clm.track().';
 	END IF;
-	SELECT count(*) INTO n FROM @extschema@.stage s WHERE s.model = m;
-	reached := array_fill(0::bigint, ARRAY[n]);
+	IF steps IS NOT NULL THEN
+		SELECT x INTO bad FROM unnest(steps) x
+		WHERE x IS NULL OR NOT EXISTS (SELECT 1 FROM @extschema@.stage s WHERE s.model = m AND s.stage = x)
+		LIMIT 1;
+		IF FOUND OR cardinality(steps) = 0 OR
+		   (SELECT count(DISTINCT x) FROM unnest(steps) x) <> cardinality(steps) THEN
+			RAISE EXCEPTION 'funnel steps must be distinct stages of model %', m
+				USING ERRCODE = '22023',
+					  DETAIL = coalesce(format('Stage %s is not in the model.', quote_nullable(bad)), 'Got ' || steps::text || '.');
+		END IF;
+	END IF;
+	IF steps IS NULL THEN
+		SELECT array_agg(s.stage ORDER BY s.position) INTO names
+		FROM @extschema@.stage s WHERE s.model = m;
+	ELSE
+		names := steps;
+	END IF;
+	n := coalesce(cardinality(names), 0);
+	reached := array_fill(0::bigint, ARRAY[greatest(n, 1)]);
 	IF strict THEN
 		-- greedy in time order: a customer reaches step k+1 when it enters
 		-- stage k+1 at or after reaching step k
 		FOR r IN
 			SELECT h.customer_key AS k, st.step AS s
 			FROM @extschema@.stage_history h
-			JOIN (SELECT s.stage, row_number() OVER (ORDER BY s.position)::integer AS step
-				  FROM @extschema@.stage s WHERE s.model = m) st ON st.stage = h.to_stage
+			JOIN unnest(names) WITH ORDINALITY st(stage, step) ON st.stage = h.to_stage
 			WHERE h.table_oid = tbl AND h.changed_at >= from_at AND h.changed_at < to_at
-			ORDER BY h.customer_key, h.changed_at, st.step
+			ORDER BY h.customer_key, h.changed_at, h.id
 		LOOP
 			IF cur IS DISTINCT FROM r.k THEN
 				cur := r.k;
@@ -375,25 +396,23 @@ BEGIN
 		END LOOP;
 	ELSE
 		SELECT array_agg(coalesce(c.cnt, 0) ORDER BY st.step) INTO reached
-		FROM (SELECT s.stage, row_number() OVER (ORDER BY s.position)::integer AS step
-			  FROM @extschema@.stage s WHERE s.model = m) st
+		FROM unnest(names) WITH ORDINALITY st(stage, step)
 		LEFT JOIN (SELECT h.to_stage, count(DISTINCT h.customer_key) AS cnt
 				   FROM @extschema@.stage_history h
 				   WHERE h.table_oid = tbl AND h.changed_at >= from_at AND h.changed_at < to_at
 				   GROUP BY h.to_stage) c ON c.to_stage = st.stage;
 	END IF;
 	RETURN QUERY
-	SELECT st.step, st.stage, reached[st.step],
+	SELECT st.step::integer, st.stage, reached[st.step],
 		CASE WHEN st.step > 1 AND reached[st.step - 1] > 0
 			THEN reached[st.step]::float8 / reached[st.step - 1] END,
 		CASE WHEN reached[1] > 0 THEN reached[st.step]::float8 / reached[1] END
-	FROM (SELECT s.stage, row_number() OVER (ORDER BY s.position)::integer AS step
-		  FROM @extschema@.stage s WHERE s.model = m) st
+	FROM unnest(names) WITH ORDINALITY st(stage, step)
 	ORDER BY st.step;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.stage_funnel(regclass, timestamptz, timestamptz, boolean) IS
-'Funnel over the model''s stages in position order for changes in [from_at, to_at): customers reaching each step, step and cumulative conversion; strict = stages entered in order (skipping drops out), else any order';
+COMMENT ON FUNCTION @extschema@.stage_funnel(regclass, timestamptz, timestamptz, boolean, text[]) IS
+'Funnel for changes in [from_at, to_at) over steps (default: the model''s stages in position order): customers reaching each step, step and cumulative conversion; strict = steps entered in order (skipping drops out), else any order';
 
 CREATE VIEW @extschema@.time_in_stage AS
 SELECT sp.model, sp.stage, s.position, s.terminal,

@@ -258,6 +258,15 @@ SELECT step, stage, customers, round(step_conversion::numeric, 4) AS step_conv,
 FROM clm.stage_funnel('fun', '2024-01-01', '2024-01-05', strict => false) ORDER BY step;
 -- the window is half-open: including d5 adds c4's s2
 SELECT step, customers FROM clm.stage_funnel('fun', '2024-01-01', '2024-01-06', false) ORDER BY step;
+-- chosen steps s2 > s4: s2 {c1, c3}; s4 after s2 only c1 (c2 reached s4 without s2)
+SELECT step, stage, customers, round(step_conversion::numeric, 4) AS step_conv
+FROM clm.stage_funnel('fun', '2024-01-01', '2024-01-05', true, ARRAY['s2', 's4']) ORDER BY step;
+SELECT step, stage, customers
+FROM clm.stage_funnel('fun', '2024-01-01', '2024-01-05', false, ARRAY['s4', 's2']) ORDER BY step;
+SELECT error_of($$SELECT * FROM clm.stage_funnel('fun', '2024-01-01', '2024-01-05', true, ARRAY['s2', 'zz'])$$) AS step_not_in_model;
+SELECT error_of($$SELECT * FROM clm.stage_funnel('fun', '2024-01-01', '2024-01-05', true, ARRAY['s2', 's2'])$$) AS repeated_step;
+SELECT error_of($$SELECT * FROM clm.stage_funnel('fun', '2024-01-01', '2024-01-05', true, '{}')$$) AS no_steps;
+SELECT error_of($$SELECT * FROM clm.stage_funnel('fun', NULL, '2024-01-05')$$) AS null_bound;
 SELECT error_of($$SELECT * FROM clm.stage_funnel('fun', '2024-01-05', '2024-01-01')$$) AS reversed_window;
 SELECT error_of($$SELECT * FROM clm.stage_funnel('keyed_v', '2024-01-01', '2024-01-05')$$) AS no_model;
 
