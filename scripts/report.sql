@@ -76,8 +76,10 @@ ORDER BY from_stage NULLS FIRST, transitions DESC, to_stage;
 \echo 'Funnel new > active > at_risk > dormant > churned, strict order vs any order'
 SELECT f.step, f.stage, f.customers AS strict_customers, round(f.cumulative_conversion::numeric, 3) AS strict_cum,
        a.customers AS any_order_customers, round(a.cumulative_conversion::numeric, 3) AS any_order_cum
-FROM clm.stage_funnel('demo_customers', '1997-01-01', '1998-07-01', true) f
-JOIN clm.stage_funnel('demo_customers', '1997-01-01', '1998-07-01', false) a USING (step)
+FROM clm.stage_funnel('demo_customers', '1997-01-01', '1998-07-01', true,
+                      ARRAY['new', 'active', 'at_risk', 'dormant', 'churned']) f
+JOIN clm.stage_funnel('demo_customers', '1997-01-01', '1998-07-01', false,
+                      ARRAY['new', 'active', 'at_risk', 'dormant', 'churned']) a USING (step)
 ORDER BY f.step;
 
 \echo 'Time in stage (completed stays)'
