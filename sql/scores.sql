@@ -48,7 +48,7 @@ SELECT segment, count(*) FROM clm.segment_map WHERE map = 'mine' GROUP BY 1 ORDE
 -- only user maps are kept by pg_dump
 SELECT c.relname, x.cond
 FROM pg_extension e, unnest(e.extconfig, e.extcondition) x(oid, cond) JOIN pg_class c ON c.oid = x.oid
-WHERE e.extname = 'clm' ORDER BY 1;
+WHERE e.extname = 'clm' AND c.relname IN ('sources', 'segment_map') ORDER BY 1;
 
 -- stage rules
 SELECT d AS days_since_last, clm.behavioral_stage(now() - interval '400 days', now() - d * interval '1 day', now(), NULL,

@@ -28,6 +28,7 @@ void
 _PG_init(void)
 {
 	clm_worker_define_gucs();
+	clm_stages_define_gucs();
 
 	MarkGUCPrefixReserved("clm");
 	clm_worker_register();

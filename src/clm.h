@@ -21,6 +21,9 @@ extern bool clm_worker_enabled;
 extern void clm_worker_define_gucs(void);
 extern void clm_worker_register(void);
 
+/* setting definitions, one per feature file, called from _PG_init */
+extern void clm_stages_define_gucs(void);
+
 /*
  * Ensure a float8 input is finite; "what" names the argument in the error.
  */

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Stage tracking cost, measured with pgbench on 1M-row customer tables
+# (run by bench/run, which sets PSQL and the PG* variables):
+#   track  UPDATE of the stage column, tracked by clm (C trigger)
+#   floor  the same UPDATE plus a hand-written INSERT into a history table with
+#          the same columns and indexes, one statement (data-modifying CTE)
+#   plpgsql the same UPDATE, tracked by a plpgsql AFTER trigger that validates
+#          the stage against clm.stage and inserts the history row
+#   nochange_plain / nochange_track  UPDATE that rewrites the same stage, on an
+#          untracked and a tracked table
+# Every UPDATE moves the customer to the next stage, so every transaction
+# writes one history row in all three tracked variants.  Runs alternate
+# (ROUNDS rounds of SECS seconds each) and the median TPS of each is reported.
+set -euo pipefail
+ROUNDS=${ROUNDS:-3}
+SECS=${SECS:-10}
+CLIENTS=${CLIENTS:-1}
+PGBENCH="$(dirname "${PSQL%% *}")/pgbench"   # next to the psql bench/run uses
+tmp=$(mktemp -d /tmp/clm-bench-stages.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+$PSQL -q <<'SQL'
+SELECT setseed(0.42);
+CREATE TABLE cust_base AS
+SELECT g::bigint AS id, md5(g::text) AS name,
+       (ARRAY['acquisition','activation','retention','expansion','churn'])[1 + floor(random() * 5)::int] AS stage
+FROM generate_series(1, 1000000) g;
+CREATE TABLE cust_track (LIKE cust_base);
+CREATE TABLE cust_floor (LIKE cust_base);
+CREATE TABLE cust_plpgsql (LIKE cust_base);
+CREATE TABLE cust_plain (LIKE cust_base);
+INSERT INTO cust_track SELECT * FROM cust_base;
+INSERT INTO cust_floor SELECT * FROM cust_base;
+INSERT INTO cust_plpgsql SELECT * FROM cust_base;
+INSERT INTO cust_plain SELECT * FROM cust_base;
+ALTER TABLE cust_track ADD PRIMARY KEY (id);
+ALTER TABLE cust_floor ADD PRIMARY KEY (id);
+ALTER TABLE cust_plpgsql ADD PRIMARY KEY (id);
+ALTER TABLE cust_plain ADD PRIMARY KEY (id);
+SELECT clm.track('cust_track', 'id', 'stage', 'acquisition_churn', record_existing => false);
+-- history tables of the hand-written variants: the columns and indexes of clm.stage_history
+CREATE TABLE hist_floor (LIKE clm.stage_history INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
+CREATE TABLE hist_plpgsql (LIKE clm.stage_history INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
+CREATE FUNCTION plpgsql_stage_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.stage IS NOT NULL AND NOT EXISTS
+		(SELECT 1 FROM clm.stage s WHERE s.model = 'acquisition_churn' AND s.stage = NEW.stage) THEN
+		RAISE EXCEPTION 'stage "%" is not in model "acquisition_churn"', NEW.stage USING ERRCODE = '23514';
+	END IF;
+	INSERT INTO hist_plpgsql (table_oid, customer_key, model, from_stage, to_stage, changed_at, xid, changed_by, source)
+	VALUES (TG_RELID, NEW.id::text, 'acquisition_churn', OLD.stage, NEW.stage, now(), pg_current_xact_id(), current_user, 'trigger');
+	RETURN NULL;
+END $$;
+CREATE TRIGGER plpgsql_stage AFTER UPDATE OF stage, id ON cust_plpgsql FOR EACH ROW
+	WHEN (OLD.stage IS DISTINCT FROM NEW.stage OR OLD.id IS DISTINCT FROM NEW.id)
+	EXECUTE FUNCTION plpgsql_stage_trigger();
+VACUUM ANALYZE;
+SQL
+
+next="CASE stage WHEN 'acquisition' THEN 'activation' WHEN 'activation' THEN 'retention' WHEN 'retention' THEN 'expansion' WHEN 'expansion' THEN 'churn' ELSE 'acquisition' END"
+printf '\\set id random(1, 1000000)\nUPDATE cust_track SET stage = %s WHERE id = :id;\n' "$next" >"$tmp/track.sql"
+printf '\\set id random(1, 1000000)\nWITH u AS (UPDATE cust_floor SET stage = %s WHERE id = :id RETURNING id, stage)\nINSERT INTO hist_floor (table_oid, customer_key, model, from_stage, to_stage, changed_at, xid, changed_by, source) SELECT '"'"'cust_floor'"'"'::regclass, u.id::text, '"'"'acquisition_churn'"'"', NULL, u.stage, now(), pg_current_xact_id(), current_user, '"'"'trigger'"'"' FROM u;\n' "$next" >"$tmp/floor.sql"
+printf '\\set id random(1, 1000000)\nUPDATE cust_plpgsql SET stage = %s WHERE id = :id;\n' "$next" >"$tmp/plpgsql.sql"
+printf '\\set id random(1, 1000000)\nUPDATE cust_plain SET stage = stage WHERE id = :id;\n' >"$tmp/nochange_plain.sql"
+printf '\\set id random(1, 1000000)\nUPDATE cust_track SET stage = stage WHERE id = :id;\n' >"$tmp/nochange_track.sql"
+
+variants="track floor plpgsql nochange_plain nochange_track"
+for v in $variants; do : >"$tmp/$v.tps"; done
+# warm-up, then alternating rounds
+for v in $variants; do
+	"$PGBENCH" -n -M prepared -c "$CLIENTS" -T 2 --random-seed=7 -f "$tmp/$v.sql" postgres >/dev/null 2>&1
+done
+for r in $(seq "$ROUNDS"); do
+	for v in $variants; do
+		"$PGBENCH" -n -M prepared -c "$CLIENTS" -T "$SECS" --random-seed="$r" -f "$tmp/$v.sql" postgres >"$tmp/out" 2>&1
+		sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$tmp/out" >>"$tmp/$v.tps"
+		$PSQL -q -c 'CHECKPOINT' >/dev/null
+	done
+done
+median() { sort -g "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+echo "pgbench -M prepared, $CLIENTS client(s), $ROUNDS rounds x ${SECS}s, median TPS (all rounds)"
+for v in $variants; do
+	printf '%-16s %10s   (%s)\n' "$v" "$(median "$tmp/$v.tps")" "$(tr '\n' ' ' <"$tmp/$v.tps")"
+done
+t=$(median "$tmp/track.tps"); f=$(median "$tmp/floor.tps"); p=$(median "$tmp/plpgsql.tps")
+np=$(median "$tmp/nochange_plain.tps"); nt=$(median "$tmp/nochange_track.tps")
+awk -v t="$t" -v f="$f" -v p="$p" -v np="$np" -v nt="$nt" 'BEGIN {
+	printf "time per stage change: clm C trigger / hand-written floor = %.3f\n", f / t;
+	printf "time per stage change: plpgsql trigger / clm C trigger    = %.3f\n", t / p;
+	printf "no-change update: tracked / untracked                      = %.3f\n", np / nt }'
+# every tracked stage change wrote exactly one row, like the hand-written variants
+$PSQL -At -c "SELECT 'history rows: clm ' || (SELECT count(*) FROM clm.stage_history WHERE table_oid = 'cust_track'::regclass)
+	|| ', floor ' || (SELECT count(*) FROM hist_floor) || ', plpgsql ' || (SELECT count(*) FROM hist_plpgsql)"
+$PSQL -At -c "SELECT 'clm history rows that are not real changes: ' || count(*) FROM clm.stage_history
+	WHERE table_oid = 'cust_track'::regclass AND from_stage IS NOT DISTINCT FROM to_stage"
+$PSQL -At -c "SELECT 'clm and plpgsql histories agree on (from, to) pairs per move: ' ||
+	((SELECT count(*) FROM (SELECT from_stage, to_stage FROM clm.stage_history WHERE table_oid = 'cust_track'::regclass
+	   EXCEPT SELECT from_stage, to_stage FROM hist_plpgsql) d) = 0)"
