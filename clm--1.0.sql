@@ -273,11 +273,12 @@ CREATE TABLE @extschema@.refresh_runs (
 	error text,
 	as_of timestamptz,
 	version bigint,
-	by_worker boolean NOT NULL DEFAULT false
+	by_worker boolean NOT NULL DEFAULT false,
+	stages_skipped bigint NOT NULL DEFAULT 0
 );
 CREATE INDEX refresh_runs_source ON @extschema@.refresh_runs (source, started_at);
 COMMENT ON TABLE @extschema@.refresh_runs IS
-'Log of every refresh (manual or by the worker): running, ok or error; purged after clm.run_retention';
+'Log of every refresh (manual or by the worker): running, ok or error, customers scored, stage moves left out of the tracked table because its stage model forbids them; purged after clm.run_retention';
 
 -- changed customers, filled by statement triggers on the events tables
 CREATE TABLE @extschema@.refresh_queue (
@@ -872,6 +873,8 @@ DECLARE
 	use_spend boolean;
 	model_param text;
 	horizon double precision;
+	count_sql text := ' SELECT (SELECT count(*) FROM s) + (SELECT count(*) FROM gone), (SELECT count(*) FROM up), 0';
+	skipped bigint;
 	bg @extschema@.bgnbd;
 	pn @extschema@.pareto_nbd;
 	gg @extschema@.gamma_gamma;
@@ -966,22 +969,45 @@ BEGIN
 				version = EXCLUDED.version, scored_at = EXCLUDED.scored_at, run_id = EXCLUDED.run_id
 			RETURNING sc.customer_key, sc.stage)$q$;
 	IF src.tracked_table IS NOT NULL THEN
-		-- write the stage into the user's customer table (stage triggers record the history)
+		-- write the stage into the user's customer table; when clm.track() tracks
+		-- it, its trigger records the history, and moves its model forbids (the
+		-- same rules as the trigger's) are left out and counted, not raised
 		track_sql := format($q$,
-		tr AS (UPDATE %1$s c SET %3$I = up.stage FROM up
-			   WHERE c.%2$I = up.customer_key::%4$s AND c.%3$I IS DISTINCT FROM up.stage)$q$,
+		tm AS (SELECT t.model, m.policy FROM @extschema@.tracked_table t
+			   JOIN @extschema@.stage_model m ON m.model = t.model WHERE t.table_oid = %5$s::oid),
+		st AS (SELECT x.stage, x.position, x.position = min(x.position) OVER () AS first
+			   FROM @extschema@.stage x JOIN tm ON x.model = tm.model),
+		mv AS (SELECT c.ctid AS row_id, up.stage,
+					  NOT EXISTS (SELECT 1 FROM tm)
+					  OR (up.stage IN (SELECT st.stage FROM st)
+						  AND ((c.%3$I IS NOT NULL AND c.%3$I NOT IN (SELECT st.stage FROM st))
+							   OR (SELECT tm.policy FROM tm) = 'any'
+							   OR ((SELECT tm.policy FROM tm) = 'forward_only'
+								   AND (c.%3$I IS NULL OR (SELECT st.position FROM st WHERE st.stage = up.stage)
+														 >= (SELECT st.position FROM st WHERE st.stage = c.%3$I)))
+							   OR ((SELECT tm.policy FROM tm) = 'graph'
+								   AND ((c.%3$I IS NULL AND (SELECT st.first FROM st WHERE st.stage = up.stage))
+										OR EXISTS (SELECT 1 FROM @extschema@.stage_transition e, tm
+												   WHERE e.model = tm.model AND e.from_stage IS NOT DISTINCT FROM c.%3$I
+													 AND e.to_stage = up.stage))))) AS allowed
+			   FROM up JOIN %1$s c ON c.%2$I = up.customer_key::%4$s
+			   WHERE c.%3$I IS DISTINCT FROM up.stage),
+		tr AS (UPDATE %1$s c SET %3$I = mv.stage FROM mv WHERE c.ctid = mv.row_id AND mv.allowed)$q$,
 			src.tracked_table, src.tracked_key_column, src.tracked_stage_column,
 			(SELECT a.atttypid::regtype FROM pg_attribute a
-			 WHERE a.attrelid = src.tracked_table AND a.attname = src.tracked_key_column));
+			 WHERE a.attrelid = src.tracked_table AND a.attname = src.tracked_key_column),
+			src.tracked_table::oid);
+		count_sql := ' SELECT (SELECT count(*) FROM s) + (SELECT count(*) FROM gone), (SELECT count(*) FROM up),
+			(SELECT count(*) FROM mv WHERE NOT mv.allowed)';
 	END IF;
-	EXECUTE batch_sql || upsert_sql || track_sql ||
-		' SELECT (SELECT count(*) FROM s) + (SELECT count(*) FROM gone), (SELECT count(*) FROM up)'
-	INTO handled, scored
+	EXECUTE batch_sql || upsert_sql || track_sql || count_sql
+	INTO handled, scored, skipped
 	USING src.name, run_id, r.as_of, ver.version, ver.r_breaks, ver.f_breaks, ver.m_breaks,
 		  src.segment_map, src.new_within, src.at_risk_after, src.dormant_after, src.churned_after,
 		  src.at_risk_p_alive, src.churned_p_alive, bg, use_model, gg, use_spend,
 		  horizon, src.horizon_months, src.monthly_discount, src.time_unit, pn;
-	UPDATE @extschema@.refresh_runs x SET rows = x.rows + scored WHERE x.id = run_id;
+	UPDATE @extschema@.refresh_runs x SET rows = x.rows + scored, stages_skipped = x.stages_skipped + skipped
+	WHERE x.id = run_id;
 	RETURN handled;
 END
 $fn$;

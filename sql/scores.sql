@@ -106,6 +106,27 @@ SELECT id, stage FROM sc_customers ORDER BY id;
 SELECT pg_typeof(customer), count(*) FROM public.sc_scores GROUP BY 1;
 SELECT pending_customers, last_status, last_mode FROM clm.worker_status() WHERE source = 'sc';
 
+-- a customer table tracked by clm.track() with the shipped behavioral graph:
+-- the refresh writes the stages, the tracking trigger records the history;
+-- moves the graph forbids (it lets customers enter only at new) are left out
+-- and counted in the run (in a transaction rolled back: the history is
+-- append-only and sql/stages.sql lists all of it)
+BEGIN;
+CREATE TABLE tr_events AS SELECT * FROM sc_events;
+CREATE TABLE tr_customers (id int PRIMARY KEY, stage text);
+INSERT INTO tr_customers SELECT g, NULL FROM generate_series(1, 10) g;
+SELECT clm.track('tr_customers', 'id', 'stage', 'behavioral');
+SELECT name FROM clm.register('tr', 'tr_events', 'customer', 'at', 'amount',
+	tracked_table => 'tr_customers', tracked_key_column => 'id', tracked_stage_column => 'stage');
+SELECT mode, rows, stages_skipped, status FROM clm.refresh('tr');
+SELECT id, stage FROM tr_customers WHERE stage IS NOT NULL ORDER BY id;
+-- customer 4's only purchase moves to 100 days ago: new -> at_risk is an edge
+UPDATE tr_events SET at = current_date - 100 WHERE customer = 4;
+SELECT mode, rows, stages_skipped, status FROM clm.refresh('tr');
+SELECT customer_key, from_stage, to_stage FROM clm.stage_history
+WHERE table_oid = 'tr_customers'::regclass ORDER BY customer_key::int, from_stage NULLS FIRST;
+ROLLBACK;
+
 -- incremental: customer 1 buys again today (churned -> reactivated), customer 2's
 -- events are deleted (its scores go), nobody else is rescored
 INSERT INTO sc_events VALUES (1, current_date, 15);
