@@ -133,6 +133,7 @@ CREATE TABLE @extschema@.sources (
 	churned_after interval NOT NULL DEFAULT '365 days',
 	at_risk_p_alive double precision NOT NULL DEFAULT 0.5 CHECK (at_risk_p_alive BETWEEN 0 AND 1),
 	churned_p_alive double precision NOT NULL DEFAULT 0.1 CHECK (churned_p_alive BETWEEN 0 AND 1),
+	min_fit_customers integer NOT NULL DEFAULT 100 CHECK (min_fit_customers > 0),
 	stage_model text,
 	tracked_table regclass,
 	tracked_key_column name,
@@ -840,8 +841,9 @@ BEGIN
 	diag := diag || jsonb_build_object(
 		'model_fit_seconds', round(extract(epoch FROM t1 - t0)::numeric, 3),
 		'spend_fit_seconds', round(extract(epoch FROM clock_timestamp() - t1)::numeric, 3),
-		'model_used', coalesce((mp->>'converged')::boolean, false),
-		'spend_used', coalesce((sp->>'converged')::boolean AND (sp->>'q')::float8 > 1, false));
+		'model_used', coalesce((mp->>'converged')::boolean AND (mp->>'n')::float8 >= src.min_fit_customers, false),
+		'spend_used', coalesce((sp->>'converged')::boolean AND (sp->>'q')::float8 > 1
+							   AND (sp->>'n')::float8 >= src.min_fit_customers, false));
 	INSERT INTO @extschema@.score_versions (source, version, created_at, as_of, customers,
 		r_breaks, f_breaks, m_breaks, model, model_params, spend_params, fit_diagnostics)
 	SELECT src.name, v, clock_timestamp(), r.as_of, n,
