@@ -76,7 +76,8 @@ SELECT extract(epoch FROM clock_timestamp() - :'t0') AS hand_total \gset
 
 -- the same rows?  (the hand-run fit may run as a parallel aggregate, which
 -- combines the states in another order: the parameters, hence the model
--- scores, can differ in the last bits; compared to 1e-9 relative)
+-- scores, can differ in the last bits; compared to 1e-9 relative, CLV
+-- (Gamma-Gamma over a flat likelihood) to 1e-6)
 SELECT (SELECT jsonb_build_object('r', (m).r, 'alpha', (m).alpha, 'a', (m).a, 'b', (m).b) FROM h_fit) AS hand_model,
        (SELECT jsonb_build_object('r', model_params->'r', 'alpha', model_params->'alpha', 'a', model_params->'a',
                                   'b', model_params->'b') FROM clm.score_versions WHERE source = 'bench') AS clm_model;
@@ -86,8 +87,11 @@ SELECT count(*) AS customers,
                           AND coalesce(abs(c.p_alive - h.p_alive) <= 1e-9 * abs(h.p_alive), h.p_alive IS NULL AND c.p_alive IS NULL)
                           AND coalesce(abs(c.expected_purchases - h.expected_purchases) <= 1e-9 * abs(h.expected_purchases),
                                        h.expected_purchases IS NULL AND c.expected_purchases IS NULL)
-                          AND coalesce(abs(c.clv - h.clv) <= 1e-9 * abs(h.clv), h.clv IS NULL AND c.clv IS NULL)) AS same,
-       max(abs(c.p_alive - h.p_alive)) AS max_p_alive_diff, max(abs(c.clv - h.clv)) AS max_clv_diff
+                          AND coalesce(abs(c.clv - h.clv) <= 1e-6 * abs(h.clv), h.clv IS NULL AND c.clv IS NULL)) AS same,
+       max(abs(c.p_alive - h.p_alive)) AS max_p_alive_diff, max(abs(c.clv - h.clv) / h.clv) AS max_clv_rel_diff,
+       count(*) FILTER (WHERE (c.r_score, c.f_score, c.m_score) = (h.r_score, h.f_score, h.m_score)) AS same_rfm,
+       count(*) FILTER (WHERE c.segment IS NOT DISTINCT FROM h.segment) AS same_segment,
+       count(*) FILTER (WHERE c.stage = h.stage) AS same_stage
 FROM clm.scores c JOIN h_scores h USING (customer_key) WHERE c.source = 'bench';
 
 -- incremental: 1% of the customers buy again
