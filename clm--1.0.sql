@@ -766,7 +766,10 @@ BEGIN
 	SELECT max(v.created_at) INTO last_version FROM @extschema@.score_versions v WHERE v.source = name;
 	IF want_full OR NOT src.incremental OR last_version IS NULL
 	   OR last_version <= now() - src.full_refresh_interval
-	   OR EXISTS (SELECT 1 FROM @extschema@.refresh_queue q WHERE q.source = name AND q.customer_key IS NULL) THEN
+	   OR EXISTS (SELECT 1 FROM @extschema@.refresh_queue q WHERE q.source = name AND q.customer_key IS NULL)
+	   -- a full run that failed half-way left customers scored with two versions
+	   OR (SELECT l.mode = 'full' AND l.status = 'error' FROM @extschema@.refresh_runs l
+		   WHERE l.source = name ORDER BY l.id DESC LIMIT 1) THEN
 		mode := 'full';
 	END IF;
 	INSERT INTO @extschema@.refresh_runs (source, mode, as_of, by_worker, version)
@@ -1068,15 +1071,17 @@ CREATE FUNCTION @extschema@.refresh_failed(run_id bigint, name text, message tex
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
 	id bigint;
+	worker boolean;
 BEGIN
 	UPDATE @extschema@.refresh_runs x SET status = 'error', error = message, finished_at = clock_timestamp()
-	WHERE x.id = run_id AND x.status = 'running' RETURNING x.id INTO id;
+	WHERE x.id = run_id AND x.status = 'running' RETURNING x.id, x.by_worker INTO id, worker;
 	IF id IS NULL THEN
 		INSERT INTO @extschema@.refresh_runs (source, mode, status, error, finished_at, by_worker)
 		VALUES (name, 'incremental', 'error', message, clock_timestamp(), true) RETURNING refresh_runs.id INTO id;
 	END IF;
 	DELETE FROM @extschema@.refresh_stage st WHERE st.source = name;
-	IF EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = pg_backend_pid() AND l.locktype = 'advisory'
+	-- the worker's session-level lock (a manual run's lock ends with its transaction)
+	IF coalesce(worker, true) AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = pg_backend_pid() AND l.locktype = 'advisory'
 			   AND l.classid = 7105901::oid AND l.objid = @extschema@.source_lock_key(name)::oid
 			   AND l.objsubid = 2) THEN
 		PERFORM pg_advisory_unlock(7105901, @extschema@.source_lock_key(name));

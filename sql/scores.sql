@@ -169,6 +169,13 @@ SELECT mode, rows, status, error FROM clm.refresh_runs WHERE source = 'sc' ORDER
 UPDATE clm.refresh_runs SET finished_at = now() - interval '8 days' WHERE source = 'sc' AND mode = 'incremental';
 SELECT count(*) FROM clm.refresh('sc');
 SELECT mode, count(*) FROM clm.refresh_runs WHERE source = 'sc' GROUP BY 1 ORDER BY 1;
+-- a full run that fails half-way (here: its steps called by hand, then the
+-- failure recorded as the worker does) makes the next run a full one
+SELECT clm.refresh_failed(r, 'sc', 'simulated failure') > 0 AS failed
+FROM (SELECT clm.refresh_start('sc', true, false) AS r) q, LATERAL (SELECT clm.refresh_prepare(q.r)) p;
+SELECT mode, status, error FROM clm.refresh_runs WHERE source = 'sc' ORDER BY id DESC LIMIT 1;
+SELECT mode, status FROM clm.refresh('sc');
+SELECT mode, status FROM clm.refresh('sc');
 
 -- CDNOW sample (sql/rfm.sql loaded it), scored as of the calibration end
 -- 1997-09-30: the pipeline's fits are the published ones (BG/NBD r 0.243,
