@@ -615,6 +615,12 @@ BEGIN
 			'clm_' || name || '_truncate', rel, name, customer_column);
 	END IF;
 
+	IF incremental AND NOT EXISTS (
+			SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+			WHERE i.indrelid = events AND a.attname = customer_column) THEN
+		RAISE NOTICE 'no index on "%" of "%"', customer_column, rel
+			USING HINT = 'Incremental refreshes read the events of the changed customers; create an index on the customer column.';
+	END IF;
 	IF scores_view IS NOT NULL THEN
 		-- created with the caller's rights, where the caller chooses; security_invoker
 		-- so that the row level security of clm.scores applies to whoever queries it
