@@ -159,7 +159,7 @@ FROM clv_cdnow, clv_models, clv_spend WHERE id IN (1, 2, 3, 18) ORDER BY id;
 SELECT round(clm.clv(bg, gg, 2, 30.43, 38.86, 22.35)::numeric, 4) AS weeks,
        round(clm.clv(ROW((bg).r, (bg).alpha * 7, (bg).a, (bg).b, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.bgnbd,
                      gg, 2, 30.43 * 7, 38.86 * 7, 22.35, time_unit => 'day')::numeric, 4) AS days,
-       round(clm.clv(pn, gg, 2, 30.43, 38.86, 22.35, 24, 0.02)::numeric, 4) AS pareto_24m,
+       round(clm.clv(pn, gg, 2, 30.43, 38.86, 22.35, 24, 0.02)::numeric, 2) AS pareto_24m,
        round(clm.clv(mbg, gg, 2, 30.43, 38.86, 22.35, 0)::numeric, 4) AS zero_months
 FROM clv_models, clv_spend;
 

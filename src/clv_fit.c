@@ -45,7 +45,117 @@ typedef struct FitData
 	int32	   *gstart;			/* ngroups + 1 boundaries; patterns sorted by x */
 	double		wsum;
 	double		penalizer;
+
+	/*
+	 * Pareto/NBD: the 2F1 terms depend on (x, tx) and on (x, T) separately,
+	 * and there are far fewer distinct pairs than patterns; each pattern
+	 * points to its pairs and the terms are computed once per pair.
+	 */
+	int32		ntx;			/* distinct (x, tx) */
+	double	   *utx_x;
+	double	   *utx_v;
+	int32	   *pat_tx;
+	double	   *l1;				/* scratch per (x, tx) */
+	int32		nT;				/* distinct (x, T) */
+	double	   *uT_x;
+	double	   *uT_v;
+	int32	   *pat_T;
+	double	   *l2;				/* scratch per (x, T) */
+	double	   *lT;				/* scratch per (x, T) */
+	int32	   *utx_g;			/* frequency group of each (x, tx) */
+	int32	   *uT_g;			/* frequency group of each (x, T) */
+	double	   *goff;			/* scratch: log offset per group */
 } FitData;
+
+typedef struct PairRef
+{
+	double		x;
+	double		v;
+	int32		pat;
+} PairRef;
+
+static int
+PairCmp(const void *a, const void *b)
+{
+	const PairRef *p = a,
+			   *q = b;
+
+	if (p->x != q->x)
+		return p->x < q->x ? -1 : 1;
+	if (p->v != q->v)
+		return p->v < q->v ? -1 : 1;
+	return p->pat < q->pat ? -1 : (p->pat > q->pat);
+}
+
+/*
+ * Index the distinct (x, tx) and (x, T) pairs of the sorted patterns.
+ */
+static void
+BuildPairs(FitData *d)
+{
+	PairRef    *refs = palloc(d->npat * sizeof(PairRef));
+	int32		i,
+				n;
+
+	d->pat_tx = palloc(d->npat * sizeof(int32));
+	d->pat_T = palloc(d->npat * sizeof(int32));
+	d->utx_x = palloc(d->npat * sizeof(double));
+	d->utx_v = palloc(d->npat * sizeof(double));
+	d->uT_x = palloc(d->npat * sizeof(double));
+	d->uT_v = palloc(d->npat * sizeof(double));
+	/* (x, tx): patterns are sorted by (x, tx, T), so equal pairs are adjacent */
+	n = 0;
+	for (i = 0; i < d->npat; i++)
+	{
+		if (i == 0 || d->pat[i].x != d->pat[i - 1].x || d->pat[i].tx != d->pat[i - 1].tx)
+		{
+			d->utx_x[n] = d->pat[i].x;
+			d->utx_v[n] = d->pat[i].tx;
+			n++;
+		}
+		d->pat_tx[i] = n - 1;
+	}
+	d->ntx = n;
+	for (i = 0; i < d->npat; i++)
+	{
+		refs[i].x = d->pat[i].x;
+		refs[i].v = d->pat[i].T;
+		refs[i].pat = i;
+	}
+	qsort(refs, d->npat, sizeof(PairRef), PairCmp);
+	n = 0;
+	for (i = 0; i < d->npat; i++)
+	{
+		if (i == 0 || refs[i].x != refs[i - 1].x || refs[i].v != refs[i - 1].v)
+		{
+			d->uT_x[n] = refs[i].x;
+			d->uT_v[n] = refs[i].v;
+			n++;
+		}
+		d->pat_T[refs[i].pat] = n - 1;
+	}
+	d->nT = n;
+	d->l1 = palloc(d->ntx * sizeof(double));
+	d->l2 = palloc(d->nT * sizeof(double));
+	d->lT = palloc(d->nT * sizeof(double));
+	d->goff = palloc(d->ngroups * sizeof(double));
+	/* both pair lists are sorted by x, as the groups are */
+	d->utx_g = palloc(d->ntx * sizeof(int32));
+	d->uT_g = palloc(d->nT * sizeof(int32));
+	for (i = 0, n = 0; i < d->ntx; i++)
+	{
+		while (d->pat[d->gstart[n]].x != d->utx_x[i])
+			n++;
+		d->utx_g[i] = n;
+	}
+	for (i = 0, n = 0; i < d->nT; i++)
+	{
+		while (d->pat[d->gstart[n]].x != d->uT_x[i])
+			n++;
+		d->uT_g[i] = n;
+	}
+	pfree(refs);
+}
 
 static int
 PatternCmp(const void *a, const void *b)
@@ -234,44 +344,41 @@ MbgnbdNll(const double *lp, double *grad, void *arg)
 }
 
 /*
- * log A0 of the Pareto/NBD likelihood (Fader & Hardie 2005 note, eq. 19-20):
- * the alpha >= beta and alpha < beta branches keep the 2F1 argument in
- * [0, 1).
+ * One half of log A0 of the Pareto/NBD likelihood (Fader & Hardie 2005
+ * note, eq. 19-20), at u = tx or u = T:
+ *   log 2F1(r+s+x, t; r+s+x+1; |alpha-beta| / (max(alpha,beta) + u))
+ *     - (r+s+x) log(max(alpha,beta) + u)
+ * with t = s+1 when alpha >= beta and t = r+x otherwise, which keeps the
+ * 2F1 argument in [0, 1).
  */
+static double
+ParetoHalf(double r, double al, double s, double be, double x, double u)
+{
+	double		rsx = r + s + x,
+				mx = fmax(al, be),
+				mn = fmin(al, be),
+				t = al < be ? r + x : s + 1;
+
+	return clm_log_hyp2f1(rsx, t, rsx + 1, (mx - mn) / (mx + u), NULL) - rsx * log(mx + u);
+}
+
+/*
+ * log A0 = log(half(tx) - half(T)); -INFINITY when tx = T.
+ */
+static inline double
+ParetoLogA0(double l1, double l2, bool same)
+{
+	if (same || l2 >= l1)
+		return -INFINITY;		/* (rounding) the difference vanishes */
+	return clm_logdiffexp(l1, l2);
+}
+
 double
 clv_pareto_log_a0(double r, double al, double s, double be,
 				  double x, double tx, double T)
 {
-	double		mn,
-				mx,
-				t,
-				rsx = r + s + x,
-				l1,
-				l2,
-				q1,
-				q2;
-
-	if (al < be)
-	{
-		mn = al;
-		mx = be;
-		t = r + x;
-	}
-	else
-	{
-		mn = be;
-		mx = al;
-		t = s + 1;
-	}
-	q1 = mx + tx;
-	q2 = mx + T;
-	l1 = clm_log_hyp2f1(rsx, t, rsx + 1, (mx - mn) / q1, NULL) - rsx * log(q1);
-	if (tx == T)
-		return -INFINITY;
-	l2 = clm_log_hyp2f1(rsx, t, rsx + 1, (mx - mn) / q2, NULL) - rsx * log(q2);
-	if (l2 >= l1)
-		return -INFINITY;		/* rounding: the difference vanishes */
-	return clm_logdiffexp(l1, l2);
+	return ParetoLogA0(ParetoHalf(r, al, s, be, x, tx),
+					   ParetoHalf(r, al, s, be, x, T), tx == T);
 }
 
 /*
@@ -292,23 +399,68 @@ ParetoNll(const double *lp, double *grad, void *arg)
 	int32		gi,
 				i;
 
+	/*
+	 * Per pair, in log space: l1 = log(s/(r+s+x)) + half(tx); l2 = the same
+	 * at T; lT = log((alpha+T)^-(r+x) (beta+T)^-s).  A pattern's likelihood
+	 * term is log(e^lT + e^l1 - e^l2).  To need one logarithm per pattern,
+	 * the pair values are exponentiated relative to a per-frequency offset
+	 * (the group's largest value); a pattern whose sum underflows falls
+	 * back to the log-space formula.
+	 */
+	for (gi = 0; gi < d->ngroups; gi++)
+		d->goff[gi] = -INFINITY;
+	for (i = 0; i < d->ntx; i++)
+	{
+		double		x = d->utx_x[i];
+
+		d->l1[i] = ls - log(r + s + x) + ParetoHalf(r, al, s, be, x, d->utx_v[i]);
+		if (isnan(d->l1[i]))
+			return INFINITY;
+		d->goff[d->utx_g[i]] = fmax(d->goff[d->utx_g[i]], d->l1[i]);
+	}
+	for (i = 0; i < d->nT; i++)
+	{
+		double		x = d->uT_x[i],
+					T = d->uT_v[i];
+
+		d->l2[i] = ls - log(r + s + x) + ParetoHalf(r, al, s, be, x, T);
+		if (isnan(d->l2[i]))
+			return INFINITY;
+		d->lT[i] = -(r + x) * log(al + T) - s * log(be + T);
+		d->goff[d->uT_g[i]] = fmax(d->goff[d->uT_g[i]], d->lT[i]);
+	}
+	for (i = 0; i < d->ntx; i++)
+		d->l1[i] = exp(d->l1[i] - d->goff[d->utx_g[i]]);
+	for (i = 0; i < d->nT; i++)
+	{
+		double		off = d->goff[d->uT_g[i]];
+
+		d->l2[i] = exp(d->l2[i] - off);
+		d->lT[i] = exp(d->lT[i] - off);
+	}
 	for (gi = 0; gi < d->ngroups; gi++)
 	{
 		double		x = d->pat[d->gstart[gi]].x;
-		double		c = lgamma(r + x) - lgamma(r) + r * log(al) + s * log(be);
-		double		lrsx = log(r + s + x);
+		double		c = lgamma(r + x) - lgamma(r) + r * log(al) + s * log(be) + d->goff[gi];
 
 		for (i = d->gstart[gi]; i < d->gstart[gi + 1]; i++)
 		{
 			const ClvPattern *p = &d->pat[i];
-			double		la0 = clv_pareto_log_a0(r, al, s, be, x, p->tx, p->T);
-			double		l;
+			double		eT = d->lT[d->pat_T[i]],
+						a0 = p->tx == p->T ? 0 : d->l1[d->pat_tx[i]] - d->l2[d->pat_T[i]],
+						v = eT + fmax(a0, 0.0);
 
-			if (isnan(la0))
-				return INFINITY;
-			l = clm_logsumexp2(-(r + x) * log(al + p->T) - s * log(be + p->T),
-							   ls + la0 - lrsx);
-			ll += p->w * (c + l);
+			if (v > 1e-280)
+				ll += p->w * (c + log(v));
+			else
+			{
+				/* underflow relative to the group's offset: exact log-space form */
+				double		la0 = clv_pareto_log_a0(r, al, s, be, x, p->tx, p->T);
+
+				ll += p->w * (c - d->goff[gi] +
+							  clm_logsumexp2(-(r + x) * log(al + p->T) - s * log(be + p->T),
+											 ls - log(r + s + x) + la0));
+			}
 		}
 	}
 	return -ll / d->wsum + Penalty(d, 4, lp, NULL);
@@ -446,6 +598,8 @@ clv_fit(FunctionCallInfo fcinfo, ClvData *data)
 			any_repeat = true;
 	}
 	fd.gstart[fd.ngroups] = data->npat;
+	if (data->kind == CLV_PARETO)
+		BuildPairs(&fd);
 
 	if (!(fd.wsum > 0))
 		return (Datum) 0;		/* unreachable: callers pass patterns with w > 0 */
