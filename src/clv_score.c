@@ -76,6 +76,50 @@ ModelParams(FunctionCallInfo fcinfo, int argno, ClvKind kind, double *out)
 	}
 }
 
+/* the last model values seen by a scoring function (fn_extra) */
+typedef struct ScoreCache
+{
+	Size		len[2];
+	char	   *data[2];
+	double		p[2][4];
+} ScoreCache;
+
+/*
+ * ModelParams with a cache: scoring queries pass the same model value on
+ * every row, so its parameters are read and checked once.
+ */
+static void
+ModelParamsCached(FunctionCallInfo fcinfo, int argno, ClvKind kind, double *out)
+{
+	HeapTupleHeader th = PG_GETARG_HEAPTUPLEHEADER(argno);
+	Size		len = HeapTupleHeaderGetDatumLength(th);
+	ScoreCache *c = (ScoreCache *) fcinfo->flinfo->fn_extra;
+	Size		psize = (kind == CLV_GG ? 3 : 4) * sizeof(double);
+
+	Assert(argno < 2);
+	if (c == NULL)
+	{
+		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ScoreCache));
+		fcinfo->flinfo->fn_extra = c;
+	}
+	if (c->data[argno] != NULL && c->len[argno] == len &&
+		memcmp(c->data[argno], th, len) == 0)
+	{
+		memcpy(out, c->p[argno], psize);
+		return;
+	}
+	ModelParams(fcinfo, argno, kind, out);
+	if (c->data[argno] == NULL || c->len[argno] < len)
+	{
+		if (c->data[argno])
+			pfree(c->data[argno]);
+		c->data[argno] = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, len);
+	}
+	memcpy(c->data[argno], th, len);
+	c->len[argno] = len;
+	memcpy(c->p[argno], out, psize);
+}
+
 static double
 CheckHorizon(double t, ClvKind kind)
 {
@@ -267,6 +311,61 @@ CondExpected(ClvKind kind, const double *p, double t, double x, double tx, doubl
 			}
 		default:
 			return NAN;
+	}
+}
+
+/*
+ * CondExpected at n horizons t[0..n-1] (ascending), sharing the work: the
+ * BG/NBD and MBG/NBD 2F1 series over all horizons in one pass.
+ */
+static void
+CondExpectedMulti(ClvKind kind, const double *p, const double *t, int n,
+				  double x, double tx, double T, double *out)
+{
+	double		z[64],
+				l[64],
+				r = p[0],
+				al = p[1],
+				a = p[2],
+				b = p[3],
+				pa,
+				c,
+				fac;
+	int			sg[64],
+				k;
+
+	if ((kind != CLV_BGNBD && kind != CLV_MBGNBD) || n > 64 ||
+		fabs(a - 1) < SING_EPS)
+	{
+		for (k = 0; k < n; k++)
+			out[k] = CondExpected(kind, p, t[k], x, tx, T);
+		return;
+	}
+	pa = PAlive(kind, p, x, tx, T);
+	for (k = 0; k < n; k++)
+		z[k] = t[k] / (al + T + t[k]);
+	if (kind == CLV_BGNBD)
+	{
+		c = a + b + x - 1;
+		fac = c / (a - 1);
+		clm_log_hyp2f1_multi(r + x, b + x, c, z, n, l, sg);
+	}
+	else
+	{
+		c = a + b + x;
+		fac = c / (a - 1);
+		clm_log_hyp2f1_multi(r + x, b + x + 1, c, z, n, l, sg);
+	}
+	for (k = 0; k < n; k++)
+	{
+		double		e = l[k] + (r + x) * log1p(-z[k]);
+
+		if (t[k] == 0)
+			out[k] = 0;
+		else if (sg[k] < 0)
+			out[k] = pa * fac * (1 + exp(e));
+		else
+			out[k] = pa * fac * -expm1(e);
 	}
 }
 
@@ -521,7 +620,7 @@ PAliveSql(FunctionCallInfo fcinfo, ClvKind kind)
 				tx = PG_GETARG_FLOAT8(2),
 				T = PG_GETARG_FLOAT8(3);
 
-	ModelParams(fcinfo, 0, kind, p);
+	ModelParamsCached(fcinfo, 0, kind, p);
 	clv_check_summary(kind, x, tx, T);
 	PG_RETURN_FLOAT8(CheckResult(PAlive(kind, p, x, tx, T), "P(alive)"));
 }
@@ -535,7 +634,7 @@ CondExpectedSql(FunctionCallInfo fcinfo, ClvKind kind)
 				tx = PG_GETARG_FLOAT8(3),
 				T = PG_GETARG_FLOAT8(4);
 
-	ModelParams(fcinfo, 0, kind, p);
+	ModelParamsCached(fcinfo, 0, kind, p);
 	CheckHorizon(t, kind);
 	clv_check_summary(kind, x, tx, T);
 	PG_RETURN_FLOAT8(CheckResult(CondExpected(kind, p, t, x, tx, T), "expected purchases"));
@@ -547,7 +646,7 @@ NewExpectedSql(FunctionCallInfo fcinfo, ClvKind kind)
 	double		p[4],
 				t = PG_GETARG_FLOAT8(1);
 
-	ModelParams(fcinfo, 0, kind, p);
+	ModelParamsCached(fcinfo, 0, kind, p);
 	CheckHorizon(t, kind);
 	PG_RETURN_FLOAT8(CheckResult(NewExpected(kind, p, t), "expected purchases"));
 }
@@ -560,7 +659,7 @@ ProbPurchasesSql(FunctionCallInfo fcinfo, ClvKind kind)
 	int32		n = PG_GETARG_INT32(1);
 	double		v;
 
-	ModelParams(fcinfo, 0, kind, p);
+	ModelParamsCached(fcinfo, 0, kind, p);
 	CheckHorizon(t, kind);
 	if (n < 0)
 		ereport(ERROR,
@@ -596,8 +695,8 @@ ClvSql(FunctionCallInfo fcinfo, ClvKind kind)
 	int32		months = PG_GETARG_INT32(6);
 	int32		k;
 
-	ModelParams(fcinfo, 0, kind, p);
-	ModelParams(fcinfo, 1, CLV_GG, g);
+	ModelParamsCached(fcinfo, 0, kind, p);
+	ModelParamsCached(fcinfo, 1, CLV_GG, g);
 	clv_check_summary(kind, x, tx, T);
 	clm_check_finite(d, "monthly_discount");
 	if (!(d > -1))
@@ -612,13 +711,22 @@ ClvSql(FunctionCallInfo fcinfo, ClvKind kind)
 				 errdetail("Got %d.", months)));
 	f = UnitsPerMonth(PG_GETARG_TEXT_PP(8));
 	spend = ExpectedSpend(g, x, x > 0 ? m : 0);
-	for (k = 1; k <= months; k++)
+	for (k = 1; k <= months; k += 64)
 	{
-		double		e = CondExpected(kind, p, k * f, x, tx, T);
+		double		h[64],
+					e[64];
+		int			n = Min(64, months - k + 1),
+					j;
 
-		disc /= 1 + d;
-		sum += spend * (e - prev) * disc;
-		prev = e;
+		for (j = 0; j < n; j++)
+			h[j] = (k + j) * f;
+		CondExpectedMulti(kind, p, h, n, x, tx, T, e);
+		for (j = 0; j < n; j++)
+		{
+			disc /= 1 + d;
+			sum += spend * (e[j] - prev) * disc;
+			prev = e[j];
+		}
 	}
 	PG_RETURN_FLOAT8(CheckResult(sum, "CLV"));
 }
@@ -670,7 +778,7 @@ clm_gamma_gamma_expected_spend(PG_FUNCTION_ARGS)
 {
 	double		g[3];
 
-	ModelParams(fcinfo, 0, CLV_GG, g);
+	ModelParamsCached(fcinfo, 0, CLV_GG, g);
 	PG_RETURN_FLOAT8(CheckResult(ExpectedSpend(g, PG_GETARG_FLOAT8(1), PG_GETARG_FLOAT8(2)),
 								 "expected spend"));
 }
