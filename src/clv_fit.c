@@ -65,6 +65,7 @@ typedef struct FitData
 	int32	   *utx_g;			/* frequency group of each (x, tx) */
 	int32	   *uT_g;			/* frequency group of each (x, T) */
 	double	   *goff;			/* scratch: log offset per group */
+	double	   *logm;			/* Gamma-Gamma: log(monetary) per pattern */
 } FitData;
 
 typedef struct PairRef
@@ -510,9 +511,13 @@ BgbbNll(const double *lp, double *grad, void *arg)
 }
 
 /*
- * Gamma-Gamma spend model (x repeat purchases of mean value m):
+ * Gamma-Gamma spend model (x repeat purchases of mean value m), with its
+ * analytic gradient:
  *   LL = lgamma(px+q) - lgamma(px) - lgamma(q) + q log v + (px-1) log m
  *        + px log x - (px+q) log(xm + v)
+ *   dLL/dp = x [psi(px+q) - psi(px) + log m + log x - log(xm+v)]
+ *   dLL/dq = psi(px+q) - psi(q) + log v - log(xm+v)
+ *   dLL/dv = q/v - (px+q)/(xm+v)
  */
 static double
 GammaGammaNll(const double *lp, double *grad, void *arg)
@@ -523,25 +528,59 @@ GammaGammaNll(const double *lp, double *grad, void *arg)
 				v = exp(lp[2]);
 	double		ll = 0,
 				lv = log(v),
-				lgq = lgamma(q);
+				lgq = lgamma(q),
+				psiq = grad ? clm_digamma(q) : 0,
+				g[3] = {0, 0, 0};
 	int32		gi,
 				i;
 
 	for (gi = 0; gi < d->ngroups; gi++)
 	{
 		double		x = d->pat[d->gstart[gi]].x;
-		double		px = p * x;
-		double		c = lgamma(px + q) - lgamma(px) - lgq + q * lv + px * log(x);
+		double		px = p * x,
+					lx = log(x);
+		double		c = lgamma(px + q) - lgamma(px) - lgq + q * lv + px * lx;
+		double		psum = grad ? clm_digamma(px + q) : 0,
+					dp0 = grad ? psum - clm_digamma(px) + lx : 0,
+					dq0 = psum - psiq + lv;
+		double		sw = 0,
+					swlm = 0,
+					swl = 0,
+					swinv = 0;
 
 		for (i = d->gstart[gi]; i < d->gstart[gi + 1]; i++)
 		{
 			const ClvPattern *pt = &d->pat[i];
-			double		m = pt->tx;
+			double		lm = d->logm[i],
+						den = x * pt->tx + v,
+						ld = log(den);
 
-			ll += pt->w * (c + (px - 1) * log(m) - (px + q) * log(x * m + v));
+			ll += pt->w * ((px - 1) * lm - (px + q) * ld);
+			if (grad)
+			{
+				sw += pt->w;
+				swlm += pt->w * lm;
+				swl += pt->w * ld;
+				swinv += pt->w / den;
+			}
+			else
+				sw += pt->w;
+		}
+		ll += sw * c;
+		if (grad)
+		{
+			g[0] += x * (sw * dp0 + swlm - swl);
+			g[1] += sw * dq0 - swl;
+			g[2] += sw * q / v - (px + q) * swinv;
 		}
 	}
-	return -ll / d->wsum + Penalty(d, 3, lp, NULL);
+	if (grad)
+	{
+		grad[0] = -g[0] * p / d->wsum;
+		grad[1] = -g[1] * q / d->wsum;
+		grad[2] = -g[2] * v / d->wsum;
+	}
+	return -ll / d->wsum + Penalty(d, 3, lp, grad);
 }
 
 /*
@@ -600,6 +639,12 @@ clv_fit(FunctionCallInfo fcinfo, ClvData *data)
 	fd.gstart[fd.ngroups] = data->npat;
 	if (data->kind == CLV_PARETO)
 		BuildPairs(&fd);
+	if (data->kind == CLV_GG)
+	{
+		fd.logm = palloc(data->npat * sizeof(double));
+		for (i = 0; i < data->npat; i++)
+			fd.logm[i] = log(data->pat[i].tx);
+	}
 
 	if (!(fd.wsum > 0))
 		return (Datum) 0;		/* unreachable: callers pass patterns with w > 0 */
@@ -662,7 +707,7 @@ clv_fit(FunctionCallInfo fcinfo, ClvData *data)
 	}
 
 	clm_optim_defaults(&opt);
-	opt.analytic_grad = (data->kind == CLV_BGNBD);
+	opt.analytic_grad = (data->kind == CLV_BGNBD || data->kind == CLV_GG);
 	memset(&best, 0, sizeof(best));
 	for (k = 0; k < 3; k++)
 	{
