@@ -74,23 +74,23 @@ SELECT clm.p_alive(bg, 0, 0, 10) AS no_repeat,
 FROM clv_models;
 -- P(X(t) = n) sums to 1 and its mean is E[X(t)] (BG/NBD, MBG/NBD, Pareto/NBD, BG/BB)
 SELECT 'bgnbd' AS model, round(sum(clm.probability_of_purchases(bg, n, 39))::numeric, 9) AS total,
-       round(sum(n * clm.probability_of_purchases(bg, n, 39))::numeric, 6) AS mean,
-       round(clm.expected_purchases(bg, 39)::numeric, 6) AS expected
+       round(sum(n * clm.probability_of_purchases(bg, n, 39))::numeric, 5) AS mean,
+       round(clm.expected_purchases(bg, 39)::numeric, 5) AS expected
 FROM clv_models, generate_series(0, 300) n GROUP BY bg
 UNION ALL
 SELECT 'mbgnbd', round(sum(clm.probability_of_purchases(mbg, n, 39))::numeric, 9),
-       round(sum(n * clm.probability_of_purchases(mbg, n, 39))::numeric, 6),
-       round(clm.expected_purchases(mbg, 39)::numeric, 6)
+       round(sum(n * clm.probability_of_purchases(mbg, n, 39))::numeric, 5),
+       round(clm.expected_purchases(mbg, 39)::numeric, 5)
 FROM clv_models, generate_series(0, 300) n GROUP BY mbg
 UNION ALL
 SELECT 'pareto_nbd', round(sum(clm.probability_of_purchases(pn, n, 39))::numeric, 9),
-       round(sum(n * clm.probability_of_purchases(pn, n, 39))::numeric, 6),
-       round(clm.expected_purchases(pn, 39)::numeric, 6)
+       round(sum(n * clm.probability_of_purchases(pn, n, 39))::numeric, 5),
+       round(clm.expected_purchases(pn, 39)::numeric, 5)
 FROM clv_models, generate_series(0, 300) n GROUP BY pn
 UNION ALL
 SELECT 'bgbb', round(sum(clm.probability_of_purchases(bb, n, 6))::numeric, 9),
-       round(sum(n * clm.probability_of_purchases(bb, n, 6))::numeric, 6),
-       round(clm.expected_purchases(bb, 6)::numeric, 6)
+       round(sum(n * clm.probability_of_purchases(bb, n, 6))::numeric, 5),
+       round(clm.expected_purchases(bb, 6)::numeric, 5)
 FROM clv_bgbb, generate_series(0, 6) n GROUP BY bb
 ORDER BY model;
 -- BG/NBD P(X(1) = 0) by hand: B(a,b)/B(a,b) (alpha/(alpha+1))^r ... with the

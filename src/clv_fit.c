@@ -66,6 +66,8 @@ typedef struct FitData
 	int32	   *uT_g;			/* frequency group of each (x, T) */
 	double	   *goff;			/* scratch: log offset per group */
 	double	   *logm;			/* Gamma-Gamma: log(monetary) per pattern */
+	int32	   *gtx;			/* ngroups + 1: (x, tx) pairs of group g */
+	int32	   *gT;				/* ngroups + 1: (x, T) pairs of group g */
 } FitData;
 
 typedef struct PairRef
@@ -154,6 +156,18 @@ BuildPairs(FitData *d)
 		while (d->pat[d->gstart[n]].x != d->uT_x[i])
 			n++;
 		d->uT_g[i] = n;
+	}
+	/* each group's pairs are a contiguous range of the pair lists */
+	d->gtx = palloc0((d->ngroups + 1) * sizeof(int32));
+	d->gT = palloc0((d->ngroups + 1) * sizeof(int32));
+	for (i = 0; i < d->ntx; i++)
+		d->gtx[d->utx_g[i] + 1]++;
+	for (i = 0; i < d->nT; i++)
+		d->gT[d->uT_g[i] + 1]++;
+	for (i = 0; i < d->ngroups; i++)
+	{
+		d->gtx[i + 1] += d->gtx[i];
+		d->gT[i + 1] += d->gT[i];
 	}
 	pfree(refs);
 }
@@ -364,6 +378,37 @@ ParetoHalf(double r, double al, double s, double be, double x, double u)
 }
 
 /*
+ * ParetoHalf for the values u[0..n-1] of one frequency x, with the 2F1 of
+ * all of them in one series pass (clm_log_hyp2f1_multi); out[i] gets
+ * log(s/(r+s+x)) + half(u[i]).
+ */
+static void
+ParetoHalves(double r, double al, double s, double be, double x,
+			 const double *u, int n, double *out)
+{
+	double		rsx = r + s + x,
+				mx = fmax(al, be),
+				mn = fmin(al, be),
+				t = al < be ? r + x : s + 1,
+				lsr = log(s) - log(rsx),
+				z[64],
+				l[64];
+	int			i,
+				j;
+
+	for (i = 0; i < n; i += 64)
+	{
+		int			m = Min(64, n - i);
+
+		for (j = 0; j < m; j++)
+			z[j] = (mx - mn) / (mx + u[i + j]);
+		clm_log_hyp2f1_multi(rsx, t, rsx + 1, z, m, l, NULL);
+		for (j = 0; j < m; j++)
+			out[i + j] = lsr + l[j] - rsx * log(mx + u[i + j]);
+	}
+}
+
+/*
  * log A0 = log(half(tx) - half(T)); -INFINITY when tx = T.
  */
 static inline double
@@ -410,11 +455,17 @@ ParetoNll(const double *lp, double *grad, void *arg)
 	 */
 	for (gi = 0; gi < d->ngroups; gi++)
 		d->goff[gi] = -INFINITY;
+	for (gi = 0; gi < d->ngroups; gi++)
+	{
+		double		x = d->pat[d->gstart[gi]].x;
+
+		ParetoHalves(r, al, s, be, x, &d->utx_v[d->gtx[gi]], d->gtx[gi + 1] - d->gtx[gi],
+					 &d->l1[d->gtx[gi]]);
+		ParetoHalves(r, al, s, be, x, &d->uT_v[d->gT[gi]], d->gT[gi + 1] - d->gT[gi],
+					 &d->l2[d->gT[gi]]);
+	}
 	for (i = 0; i < d->ntx; i++)
 	{
-		double		x = d->utx_x[i];
-
-		d->l1[i] = ls - log(r + s + x) + ParetoHalf(r, al, s, be, x, d->utx_v[i]);
 		if (isnan(d->l1[i]))
 			return INFINITY;
 		d->goff[d->utx_g[i]] = fmax(d->goff[d->utx_g[i]], d->l1[i]);
@@ -424,7 +475,6 @@ ParetoNll(const double *lp, double *grad, void *arg)
 		double		x = d->uT_x[i],
 					T = d->uT_v[i];
 
-		d->l2[i] = ls - log(r + s + x) + ParetoHalf(r, al, s, be, x, T);
 		if (isnan(d->l2[i]))
 			return INFINITY;
 		d->lT[i] = -(r + x) * log(al + T) - s * log(be + T);
@@ -708,6 +758,8 @@ clv_fit(FunctionCallInfo fcinfo, ClvData *data)
 
 	clm_optim_defaults(&opt);
 	opt.analytic_grad = (data->kind == CLV_BGNBD || data->kind == CLV_GG);
+	/* numerical gradients: forward differences until close to the optimum */
+	opt.fd_forward_above = 1e-5;
 	memset(&best, 0, sizeof(best));
 	for (k = 0; k < 3; k++)
 	{
