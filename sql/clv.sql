@@ -124,6 +124,11 @@ FROM clv_models;
 SELECT round(clm.expected_purchases(ROW(0.5, 5, a, 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.bgnbd, 20)::numeric, 6) AS e20,
        round(clm.expected_purchases(ROW(0.5, 5, a, 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.bgnbd, 20, 3, 10, 15)::numeric, 6) AS cond_e20
 FROM unnest('{0.999, 1, 1.001}'::float8[]) a ORDER BY a;
+-- a + b = 1 puts the 2F1's c = a + b + x - 1 at 0 for x = 0: the pole
+-- cancels against the factor c, and the values are continuous across it
+SELECT b, round(clm.expected_purchases(ROW(0.5, 5, 0.3, b, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.bgnbd, 20)::numeric, 5) AS e20,
+       round(clm.expected_purchases(ROW(0.5, 5, 0.3, b, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.bgnbd, 20, 0, 0, 10)::numeric, 5) AS cond_e20
+FROM unnest('{0.6999, 0.7, 0.7001}'::float8[]) b ORDER BY b;
 -- large frequencies: the 2F1 is summed in log space, no overflow
 SELECT round(clm.expected_purchases(bg, 52, 300, 38, 38.86)::numeric, 2) AS e52_x300,
        round(clm.p_alive(bg, 300, 38, 38.86)::numeric, 6) AS p_alive_x300

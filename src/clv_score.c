@@ -238,6 +238,10 @@ BgnbdCondCore(double r, double al, double a, double b, double x, double T, doubl
 	if (fabs(a - 1) < SING_EPS)
 		return 0.5 * (BgnbdCondCore(r, al, 1 - 2 * SING_EPS, b, x, T, t) +
 					  BgnbdCondCore(r, al, 1 + 2 * SING_EPS, b, x, T, t));
+	/* a + b + x - 1 = 0 (x = 0, a + b = 1): the 2F1 pole cancels, use the limit */
+	if (fabs(c) < SING_EPS)
+		return 0.5 * (BgnbdCondCore(r, al, a, b - 2 * SING_EPS, x, T, t) +
+					  BgnbdCondCore(r, al, a, b + 2 * SING_EPS, x, T, t));
 	if (t == 0)
 		return 0;
 	z = t / (al + T + t);
@@ -335,7 +339,7 @@ CondExpectedMulti(ClvKind kind, const double *p, const double *t, int n,
 				k;
 
 	if ((kind != CLV_BGNBD && kind != CLV_MBGNBD) || n > 64 ||
-		fabs(a - 1) < SING_EPS)
+		fabs(a - 1) < SING_EPS || fabs(a + b + x - 1) < SING_EPS)
 	{
 		for (k = 0; k < n; k++)
 			out[k] = CondExpected(kind, p, t[k], x, tx, T);
@@ -383,6 +387,9 @@ BgnbdNew(double r, double al, double a, double b, double t)
 	if (fabs(a - 1) < SING_EPS)
 		return 0.5 * (BgnbdNew(r, al, 1 - 2 * SING_EPS, b, t) +
 					  BgnbdNew(r, al, 1 + 2 * SING_EPS, b, t));
+	if (fabs(a + b - 1) < SING_EPS)
+		return 0.5 * (BgnbdNew(r, al, a, b - 2 * SING_EPS, t) +
+					  BgnbdNew(r, al, a, b + 2 * SING_EPS, t));
 	if (t == 0)
 		return 0;
 	z = t / (al + t);
