@@ -77,6 +77,9 @@ typedef struct PairRef
 	int32		pat;
 } PairRef;
 
+/*
+ * Order pair references by (x, value, pattern).
+ */
 static int
 PairCmp(const void *a, const void *b)
 {
@@ -172,6 +175,9 @@ BuildPairs(FitData *d)
 	pfree(refs);
 }
 
+/*
+ * Order patterns by (x, tx, T).
+ */
 static int
 PatternCmp(const void *a, const void *b)
 {
@@ -419,6 +425,9 @@ ParetoLogA0(double l1, double l2, bool same)
 	return clm_logdiffexp(l1, l2);
 }
 
+/*
+ * log A0 of one pattern (also used by scoring).
+ */
 double
 clv_pareto_log_a0(double r, double al, double s, double be,
 				  double x, double tx, double T)
@@ -540,6 +549,9 @@ clv_bgbb_loglik(double al, double be, double ga, double de,
 	return clm_logsumexp2(A, B);
 }
 
+/*
+ * BG/BB: mean negative log-likelihood over the patterns.
+ */
 static double
 BgbbNll(const double *lp, double *grad, void *arg)
 {

@@ -120,6 +120,9 @@ ModelParamsCached(FunctionCallInfo fcinfo, int argno, ClvKind kind, double *out)
 	memcpy(c->p[argno], out, psize);
 }
 
+/*
+ * Error unless the horizon is finite, not negative (and whole for BG/BB).
+ */
 static double
 CheckHorizon(double t, ClvKind kind)
 {
@@ -137,6 +140,9 @@ CheckHorizon(double t, ClvKind kind)
 	return t;
 }
 
+/*
+ * Error instead of returning a non-finite score.
+ */
 static double
 CheckResult(double v, const char *what)
 {
@@ -399,6 +405,10 @@ BgnbdNew(double r, double al, double a, double b, double t)
 	return (a + b - 1) / (a - 1) * -expm1(l + r * log1p(-z));
 }
 
+/*
+ * Modified BG/NBD E[X(t)] of a new customer:
+ * b/(a-1) [1 - (alpha/(alpha+t))^r 2F1(r, b+1; a+b; t/(alpha+t))]
+ */
 static double
 MbgnbdNew(double r, double al, double a, double b, double t)
 {
@@ -619,6 +629,9 @@ UnitsPerMonth(text *unit)
 
 /* ---- SQL-callable wrappers ---- */
 
+/*
+ * SQL wrapper: clm.p_alive(model, frequency, recency, t).
+ */
 static Datum
 PAliveSql(FunctionCallInfo fcinfo, ClvKind kind)
 {
@@ -632,6 +645,9 @@ PAliveSql(FunctionCallInfo fcinfo, ClvKind kind)
 	PG_RETURN_FLOAT8(CheckResult(PAlive(kind, p, x, tx, T), "P(alive)"));
 }
 
+/*
+ * SQL wrapper: clm.expected_purchases(model, horizon, frequency, recency, t).
+ */
 static Datum
 CondExpectedSql(FunctionCallInfo fcinfo, ClvKind kind)
 {
@@ -647,6 +663,9 @@ CondExpectedSql(FunctionCallInfo fcinfo, ClvKind kind)
 	PG_RETURN_FLOAT8(CheckResult(CondExpected(kind, p, t, x, tx, T), "expected purchases"));
 }
 
+/*
+ * SQL wrapper: clm.expected_purchases(model, horizon).
+ */
 static Datum
 NewExpectedSql(FunctionCallInfo fcinfo, ClvKind kind)
 {
@@ -658,6 +677,9 @@ NewExpectedSql(FunctionCallInfo fcinfo, ClvKind kind)
 	PG_RETURN_FLOAT8(CheckResult(NewExpected(kind, p, t), "expected purchases"));
 }
 
+/*
+ * SQL wrapper: clm.probability_of_purchases(model, n, horizon).
+ */
 static Datum
 ProbPurchasesSql(FunctionCallInfo fcinfo, ClvKind kind)
 {
@@ -738,6 +760,11 @@ ClvSql(FunctionCallInfo fcinfo, ClvKind kind)
 	PG_RETURN_FLOAT8(CheckResult(sum, "CLV"));
 }
 
+/*
+ * The SQL-callable scoring symbols of one model:
+ * clm_<model>_p_alive, _expected_purchases, _expected_purchases_new and
+ * _probability_of_purchases, each a one-line wrapper of the shared code.
+ */
 #define CLV_SCORE_FUNCS(name, kind) \
 PG_FUNCTION_INFO_V1(clm_##name##_p_alive); \
 Datum clm_##name##_p_alive(PG_FUNCTION_ARGS) { return PAliveSql(fcinfo, kind); } \

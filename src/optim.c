@@ -122,6 +122,9 @@ EvalFG(OptimCtx *c, const double *x, double *g)
 	return f;
 }
 
+/*
+ * f(x) and its gradient, analytic or by finite differences (see optim.h).
+ */
 double
 clm_optim_value_grad(ClmObjectiveFn fn, void *arg, int n, const double *x,
 					 double *grad, const ClmOptimOptions *opt)
@@ -131,6 +134,9 @@ clm_optim_value_grad(ClmObjectiveFn fn, void *arg, int n, const double *x,
 	return EvalFG(&c, x, grad);
 }
 
+/*
+ * Dot product of two n-vectors.
+ */
 static double
 Dot(int n, const double *a, const double *b)
 {
@@ -142,6 +148,9 @@ Dot(int n, const double *a, const double *b)
 	return s;
 }
 
+/*
+ * Largest absolute value of an n-vector (the gradient test).
+ */
 static double
 MaxAbs(int n, const double *a)
 {
@@ -521,6 +530,10 @@ Bfgs(OptimCtx *c, double *x, double *f, double *g, int max_iter, int *status)
 	return it;
 }
 
+/*
+ * BFGS from x, with Nelder-Mead passes and BFGS restarts when the line
+ * search fails; see optim.h for the contract.
+ */
 ClmOptimResult
 clm_optim_minimize(ClmObjectiveFn fn, void *arg, int n, double *x,
 				   const ClmOptimOptions *opt)
@@ -584,6 +597,10 @@ clm_optim_minimize(ClmObjectiveFn fn, void *arg, int n, double *x,
 	return res;
 }
 
+/*
+ * Numerical Hessian: central differences of the gradient, or the
+ * four-point formula on function values when the gradient is numerical.
+ */
 bool
 clm_optim_hessian(ClmObjectiveFn fn, void *arg, int n, const double *x,
 				  const ClmOptimOptions *opt, double *hess)
@@ -672,6 +689,9 @@ clm_optim_hessian(ClmObjectiveFn fn, void *arg, int n, const double *x,
 	return true;
 }
 
+/*
+ * Inverse of a symmetric positive-definite matrix via Cholesky (L^-T L^-1).
+ */
 bool
 clm_optim_spd_inverse(int n, const double *a, double *inv)
 {
@@ -728,6 +748,9 @@ clm_optim_spd_inverse(int n, const double *a, double *inv)
 	return true;
 }
 
+/*
+ * Delta-method standard errors of exp(x) from the observed information.
+ */
 bool
 clm_optim_stderr_log(ClmObjectiveFn fn, void *arg, int n, const double *x,
 					 const ClmOptimOptions *opt, double scale, double *se)
