@@ -788,8 +788,10 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.refresh_start(text, boolean, boolean, timestamptz) IS
 'First step of a refresh: lock the source, choose full or incremental, log the run (used by clm.refresh and the worker)';
 
+-- the fits' convergence WARNINGs go to the server log only: whether a fit is
+-- used is recorded in clm.score_versions (model_params, fit_diagnostics)
 CREATE FUNCTION @extschema@.refresh_prepare(run_id bigint) RETURNS bigint
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC' AS $fn$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC' SET client_min_messages = error AS $fn$
 DECLARE
 	r @extschema@.refresh_runs;
 	src @extschema@.sources;

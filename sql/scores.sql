@@ -84,7 +84,8 @@ SELECT pending_customers, next_run IS NOT NULL AS due FROM clm.worker_status() W
 -- first refresh: full (no version yet)
 SELECT mode, rows, status, version, by_worker FROM clm.refresh('sc');
 -- ten customers do not identify the BG/NBD and Gamma-Gamma models: the fits
--- say so (WARNING, converged = false) and the model scores stay NULL
+-- say so (converged = false; their WARNINGs go to the server log) and the
+-- model scores stay NULL
 SELECT version, customers, f_breaks, m_breaks, model, model_params->>'converged' AS model_converged,
        fit_diagnostics->'model_used' AS model_used, fit_diagnostics->'spend_used' AS spend_used
 FROM clm.score_versions WHERE source = 'sc';

@@ -45,8 +45,139 @@ typedef struct FitData
 	int32	   *gstart;			/* ngroups + 1 boundaries; patterns sorted by x */
 	double		wsum;
 	double		penalizer;
+
+	/*
+	 * Pareto/NBD: the 2F1 terms depend on (x, tx) and on (x, T) separately,
+	 * and there are far fewer distinct pairs than patterns; each pattern
+	 * points to its pairs and the terms are computed once per pair.
+	 */
+	int32		ntx;			/* distinct (x, tx) */
+	double	   *utx_x;
+	double	   *utx_v;
+	int32	   *pat_tx;
+	double	   *l1;				/* scratch per (x, tx) */
+	int32		nT;				/* distinct (x, T) */
+	double	   *uT_x;
+	double	   *uT_v;
+	int32	   *pat_T;
+	double	   *l2;				/* scratch per (x, T) */
+	double	   *lT;				/* scratch per (x, T) */
+	int32	   *utx_g;			/* frequency group of each (x, tx) */
+	int32	   *uT_g;			/* frequency group of each (x, T) */
+	double	   *goff;			/* scratch: log offset per group */
+	double	   *logm;			/* Gamma-Gamma: log(monetary) per pattern */
+	int32	   *gtx;			/* ngroups + 1: (x, tx) pairs of group g */
+	int32	   *gT;				/* ngroups + 1: (x, T) pairs of group g */
 } FitData;
 
+typedef struct PairRef
+{
+	double		x;
+	double		v;
+	int32		pat;
+} PairRef;
+
+/*
+ * Order pair references by (x, value, pattern).
+ */
+static int
+PairCmp(const void *a, const void *b)
+{
+	const PairRef *p = a,
+			   *q = b;
+
+	if (p->x != q->x)
+		return p->x < q->x ? -1 : 1;
+	if (p->v != q->v)
+		return p->v < q->v ? -1 : 1;
+	return p->pat < q->pat ? -1 : (p->pat > q->pat);
+}
+
+/*
+ * Index the distinct (x, tx) and (x, T) pairs of the sorted patterns.
+ */
+static void
+BuildPairs(FitData *d)
+{
+	PairRef    *refs = palloc(d->npat * sizeof(PairRef));
+	int32		i,
+				n;
+
+	d->pat_tx = palloc(d->npat * sizeof(int32));
+	d->pat_T = palloc(d->npat * sizeof(int32));
+	d->utx_x = palloc(d->npat * sizeof(double));
+	d->utx_v = palloc(d->npat * sizeof(double));
+	d->uT_x = palloc(d->npat * sizeof(double));
+	d->uT_v = palloc(d->npat * sizeof(double));
+	/* (x, tx): patterns are sorted by (x, tx, T), so equal pairs are adjacent */
+	n = 0;
+	for (i = 0; i < d->npat; i++)
+	{
+		if (i == 0 || d->pat[i].x != d->pat[i - 1].x || d->pat[i].tx != d->pat[i - 1].tx)
+		{
+			d->utx_x[n] = d->pat[i].x;
+			d->utx_v[n] = d->pat[i].tx;
+			n++;
+		}
+		d->pat_tx[i] = n - 1;
+	}
+	d->ntx = n;
+	for (i = 0; i < d->npat; i++)
+	{
+		refs[i].x = d->pat[i].x;
+		refs[i].v = d->pat[i].T;
+		refs[i].pat = i;
+	}
+	qsort(refs, d->npat, sizeof(PairRef), PairCmp);
+	n = 0;
+	for (i = 0; i < d->npat; i++)
+	{
+		if (i == 0 || refs[i].x != refs[i - 1].x || refs[i].v != refs[i - 1].v)
+		{
+			d->uT_x[n] = refs[i].x;
+			d->uT_v[n] = refs[i].v;
+			n++;
+		}
+		d->pat_T[refs[i].pat] = n - 1;
+	}
+	d->nT = n;
+	d->l1 = palloc(d->ntx * sizeof(double));
+	d->l2 = palloc(d->nT * sizeof(double));
+	d->lT = palloc(d->nT * sizeof(double));
+	d->goff = palloc(d->ngroups * sizeof(double));
+	/* both pair lists are sorted by x, as the groups are */
+	d->utx_g = palloc(d->ntx * sizeof(int32));
+	d->uT_g = palloc(d->nT * sizeof(int32));
+	for (i = 0, n = 0; i < d->ntx; i++)
+	{
+		while (d->pat[d->gstart[n]].x != d->utx_x[i])
+			n++;
+		d->utx_g[i] = n;
+	}
+	for (i = 0, n = 0; i < d->nT; i++)
+	{
+		while (d->pat[d->gstart[n]].x != d->uT_x[i])
+			n++;
+		d->uT_g[i] = n;
+	}
+	/* each group's pairs are a contiguous range of the pair lists */
+	d->gtx = palloc0((d->ngroups + 1) * sizeof(int32));
+	d->gT = palloc0((d->ngroups + 1) * sizeof(int32));
+	for (i = 0; i < d->ntx; i++)
+		d->gtx[d->utx_g[i] + 1]++;
+	for (i = 0; i < d->nT; i++)
+		d->gT[d->uT_g[i] + 1]++;
+	for (i = 0; i < d->ngroups; i++)
+	{
+		d->gtx[i + 1] += d->gtx[i];
+		d->gT[i + 1] += d->gT[i];
+	}
+	pfree(refs);
+}
+
+/*
+ * Order patterns by (x, tx, T).
+ */
 static int
 PatternCmp(const void *a, const void *b)
 {
@@ -234,44 +365,75 @@ MbgnbdNll(const double *lp, double *grad, void *arg)
 }
 
 /*
- * log A0 of the Pareto/NBD likelihood (Fader & Hardie 2005 note, eq. 19-20):
- * the alpha >= beta and alpha < beta branches keep the 2F1 argument in
- * [0, 1).
+ * One half of log A0 of the Pareto/NBD likelihood (Fader & Hardie 2005
+ * note, eq. 19-20), at u = tx or u = T:
+ *   log 2F1(r+s+x, t; r+s+x+1; |alpha-beta| / (max(alpha,beta) + u))
+ *     - (r+s+x) log(max(alpha,beta) + u)
+ * with t = s+1 when alpha >= beta and t = r+x otherwise, which keeps the
+ * 2F1 argument in [0, 1).
+ */
+static double
+ParetoHalf(double r, double al, double s, double be, double x, double u)
+{
+	double		rsx = r + s + x,
+				mx = fmax(al, be),
+				mn = fmin(al, be),
+				t = al < be ? r + x : s + 1;
+
+	return clm_log_hyp2f1(rsx, t, rsx + 1, (mx - mn) / (mx + u), NULL) - rsx * log(mx + u);
+}
+
+/*
+ * ParetoHalf for the values u[0..n-1] of one frequency x, with the 2F1 of
+ * all of them in one series pass (clm_log_hyp2f1_multi); out[i] gets
+ * log(s/(r+s+x)) + half(u[i]).
+ */
+static void
+ParetoHalves(double r, double al, double s, double be, double x,
+			 const double *u, int n, double *out)
+{
+	double		rsx = r + s + x,
+				mx = fmax(al, be),
+				mn = fmin(al, be),
+				t = al < be ? r + x : s + 1,
+				lsr = log(s) - log(rsx),
+				z[64],
+				l[64];
+	int			i,
+				j;
+
+	for (i = 0; i < n; i += 64)
+	{
+		int			m = Min(64, n - i);
+
+		for (j = 0; j < m; j++)
+			z[j] = (mx - mn) / (mx + u[i + j]);
+		clm_log_hyp2f1_multi(rsx, t, rsx + 1, z, m, l, NULL);
+		for (j = 0; j < m; j++)
+			out[i + j] = lsr + l[j] - rsx * log(mx + u[i + j]);
+	}
+}
+
+/*
+ * log A0 = log(half(tx) - half(T)); -INFINITY when tx = T.
+ */
+static inline double
+ParetoLogA0(double l1, double l2, bool same)
+{
+	if (same || l2 >= l1)
+		return -INFINITY;		/* (rounding) the difference vanishes */
+	return clm_logdiffexp(l1, l2);
+}
+
+/*
+ * log A0 of one pattern (also used by scoring).
  */
 double
 clv_pareto_log_a0(double r, double al, double s, double be,
 				  double x, double tx, double T)
 {
-	double		mn,
-				mx,
-				t,
-				rsx = r + s + x,
-				l1,
-				l2,
-				q1,
-				q2;
-
-	if (al < be)
-	{
-		mn = al;
-		mx = be;
-		t = r + x;
-	}
-	else
-	{
-		mn = be;
-		mx = al;
-		t = s + 1;
-	}
-	q1 = mx + tx;
-	q2 = mx + T;
-	l1 = clm_log_hyp2f1(rsx, t, rsx + 1, (mx - mn) / q1, NULL) - rsx * log(q1);
-	if (tx == T)
-		return -INFINITY;
-	l2 = clm_log_hyp2f1(rsx, t, rsx + 1, (mx - mn) / q2, NULL) - rsx * log(q2);
-	if (l2 >= l1)
-		return -INFINITY;		/* rounding: the difference vanishes */
-	return clm_logdiffexp(l1, l2);
+	return ParetoLogA0(ParetoHalf(r, al, s, be, x, tx),
+					   ParetoHalf(r, al, s, be, x, T), tx == T);
 }
 
 /*
@@ -292,23 +454,73 @@ ParetoNll(const double *lp, double *grad, void *arg)
 	int32		gi,
 				i;
 
+	/*
+	 * Per pair, in log space: l1 = log(s/(r+s+x)) + half(tx); l2 = the same
+	 * at T; lT = log((alpha+T)^-(r+x) (beta+T)^-s).  A pattern's likelihood
+	 * term is log(e^lT + e^l1 - e^l2).  To need one logarithm per pattern,
+	 * the pair values are exponentiated relative to a per-frequency offset
+	 * (the group's largest value); a pattern whose sum underflows falls
+	 * back to the log-space formula.
+	 */
+	for (gi = 0; gi < d->ngroups; gi++)
+		d->goff[gi] = -INFINITY;
 	for (gi = 0; gi < d->ngroups; gi++)
 	{
 		double		x = d->pat[d->gstart[gi]].x;
-		double		c = lgamma(r + x) - lgamma(r) + r * log(al) + s * log(be);
-		double		lrsx = log(r + s + x);
+
+		ParetoHalves(r, al, s, be, x, &d->utx_v[d->gtx[gi]], d->gtx[gi + 1] - d->gtx[gi],
+					 &d->l1[d->gtx[gi]]);
+		ParetoHalves(r, al, s, be, x, &d->uT_v[d->gT[gi]], d->gT[gi + 1] - d->gT[gi],
+					 &d->l2[d->gT[gi]]);
+	}
+	for (i = 0; i < d->ntx; i++)
+	{
+		if (isnan(d->l1[i]))
+			return INFINITY;
+		d->goff[d->utx_g[i]] = fmax(d->goff[d->utx_g[i]], d->l1[i]);
+	}
+	for (i = 0; i < d->nT; i++)
+	{
+		double		x = d->uT_x[i],
+					T = d->uT_v[i];
+
+		if (isnan(d->l2[i]))
+			return INFINITY;
+		d->lT[i] = -(r + x) * log(al + T) - s * log(be + T);
+		d->goff[d->uT_g[i]] = fmax(d->goff[d->uT_g[i]], d->lT[i]);
+	}
+	for (i = 0; i < d->ntx; i++)
+		d->l1[i] = exp(d->l1[i] - d->goff[d->utx_g[i]]);
+	for (i = 0; i < d->nT; i++)
+	{
+		double		off = d->goff[d->uT_g[i]];
+
+		d->l2[i] = exp(d->l2[i] - off);
+		d->lT[i] = exp(d->lT[i] - off);
+	}
+	for (gi = 0; gi < d->ngroups; gi++)
+	{
+		double		x = d->pat[d->gstart[gi]].x;
+		double		c = lgamma(r + x) - lgamma(r) + r * log(al) + s * log(be) + d->goff[gi];
 
 		for (i = d->gstart[gi]; i < d->gstart[gi + 1]; i++)
 		{
 			const ClvPattern *p = &d->pat[i];
-			double		la0 = clv_pareto_log_a0(r, al, s, be, x, p->tx, p->T);
-			double		l;
+			double		eT = d->lT[d->pat_T[i]],
+						a0 = p->tx == p->T ? 0 : d->l1[d->pat_tx[i]] - d->l2[d->pat_T[i]],
+						v = eT + fmax(a0, 0.0);
 
-			if (isnan(la0))
-				return INFINITY;
-			l = clm_logsumexp2(-(r + x) * log(al + p->T) - s * log(be + p->T),
-							   ls + la0 - lrsx);
-			ll += p->w * (c + l);
+			if (v > 1e-280)
+				ll += p->w * (c + log(v));
+			else
+			{
+				/* underflow relative to the group's offset: exact log-space form */
+				double		la0 = clv_pareto_log_a0(r, al, s, be, x, p->tx, p->T);
+
+				ll += p->w * (c - d->goff[gi] +
+							  clm_logsumexp2(-(r + x) * log(al + p->T) - s * log(be + p->T),
+											 ls - log(r + s + x) + la0));
+			}
 		}
 	}
 	return -ll / d->wsum + Penalty(d, 4, lp, NULL);
@@ -337,6 +549,9 @@ clv_bgbb_loglik(double al, double be, double ga, double de,
 	return clm_logsumexp2(A, B);
 }
 
+/*
+ * BG/BB: mean negative log-likelihood over the patterns.
+ */
 static double
 BgbbNll(const double *lp, double *grad, void *arg)
 {
@@ -358,9 +573,13 @@ BgbbNll(const double *lp, double *grad, void *arg)
 }
 
 /*
- * Gamma-Gamma spend model (x repeat purchases of mean value m):
+ * Gamma-Gamma spend model (x repeat purchases of mean value m), with its
+ * analytic gradient:
  *   LL = lgamma(px+q) - lgamma(px) - lgamma(q) + q log v + (px-1) log m
  *        + px log x - (px+q) log(xm + v)
+ *   dLL/dp = x [psi(px+q) - psi(px) + log m + log x - log(xm+v)]
+ *   dLL/dq = psi(px+q) - psi(q) + log v - log(xm+v)
+ *   dLL/dv = q/v - (px+q)/(xm+v)
  */
 static double
 GammaGammaNll(const double *lp, double *grad, void *arg)
@@ -371,25 +590,59 @@ GammaGammaNll(const double *lp, double *grad, void *arg)
 				v = exp(lp[2]);
 	double		ll = 0,
 				lv = log(v),
-				lgq = lgamma(q);
+				lgq = lgamma(q),
+				psiq = grad ? clm_digamma(q) : 0,
+				g[3] = {0, 0, 0};
 	int32		gi,
 				i;
 
 	for (gi = 0; gi < d->ngroups; gi++)
 	{
 		double		x = d->pat[d->gstart[gi]].x;
-		double		px = p * x;
-		double		c = lgamma(px + q) - lgamma(px) - lgq + q * lv + px * log(x);
+		double		px = p * x,
+					lx = log(x);
+		double		c = lgamma(px + q) - lgamma(px) - lgq + q * lv + px * lx;
+		double		psum = grad ? clm_digamma(px + q) : 0,
+					dp0 = grad ? psum - clm_digamma(px) + lx : 0,
+					dq0 = psum - psiq + lv;
+		double		sw = 0,
+					swlm = 0,
+					swl = 0,
+					swinv = 0;
 
 		for (i = d->gstart[gi]; i < d->gstart[gi + 1]; i++)
 		{
 			const ClvPattern *pt = &d->pat[i];
-			double		m = pt->tx;
+			double		lm = d->logm[i],
+						den = x * pt->tx + v,
+						ld = log(den);
 
-			ll += pt->w * (c + (px - 1) * log(m) - (px + q) * log(x * m + v));
+			ll += pt->w * ((px - 1) * lm - (px + q) * ld);
+			if (grad)
+			{
+				sw += pt->w;
+				swlm += pt->w * lm;
+				swl += pt->w * ld;
+				swinv += pt->w / den;
+			}
+			else
+				sw += pt->w;
+		}
+		ll += sw * c;
+		if (grad)
+		{
+			g[0] += x * (sw * dp0 + swlm - swl);
+			g[1] += sw * dq0 - swl;
+			g[2] += sw * q / v - (px + q) * swinv;
 		}
 	}
-	return -ll / d->wsum + Penalty(d, 3, lp, NULL);
+	if (grad)
+	{
+		grad[0] = -g[0] * p / d->wsum;
+		grad[1] = -g[1] * q / d->wsum;
+		grad[2] = -g[2] * v / d->wsum;
+	}
+	return -ll / d->wsum + Penalty(d, 3, lp, grad);
 }
 
 /*
@@ -446,6 +699,14 @@ clv_fit(FunctionCallInfo fcinfo, ClvData *data)
 			any_repeat = true;
 	}
 	fd.gstart[fd.ngroups] = data->npat;
+	if (data->kind == CLV_PARETO)
+		BuildPairs(&fd);
+	if (data->kind == CLV_GG)
+	{
+		fd.logm = palloc(data->npat * sizeof(double));
+		for (i = 0; i < data->npat; i++)
+			fd.logm[i] = log(data->pat[i].tx);
+	}
 
 	if (!(fd.wsum > 0))
 		return (Datum) 0;		/* unreachable: callers pass patterns with w > 0 */
@@ -508,7 +769,9 @@ clv_fit(FunctionCallInfo fcinfo, ClvData *data)
 	}
 
 	clm_optim_defaults(&opt);
-	opt.analytic_grad = (data->kind == CLV_BGNBD);
+	opt.analytic_grad = (data->kind == CLV_BGNBD || data->kind == CLV_GG);
+	/* numerical gradients: forward differences until close to the optimum */
+	opt.fd_forward_above = 1e-5;
 	memset(&best, 0, sizeof(best));
 	for (k = 0; k < 3; k++)
 	{

@@ -76,6 +76,53 @@ ModelParams(FunctionCallInfo fcinfo, int argno, ClvKind kind, double *out)
 	}
 }
 
+/* the last model values seen by a scoring function (fn_extra) */
+typedef struct ScoreCache
+{
+	Size		len[2];
+	char	   *data[2];
+	double		p[2][4];
+} ScoreCache;
+
+/*
+ * ModelParams with a cache: scoring queries pass the same model value on
+ * every row, so its parameters are read and checked once.
+ */
+static void
+ModelParamsCached(FunctionCallInfo fcinfo, int argno, ClvKind kind, double *out)
+{
+	HeapTupleHeader th = PG_GETARG_HEAPTUPLEHEADER(argno);
+	Size		len = HeapTupleHeaderGetDatumLength(th);
+	ScoreCache *c = (ScoreCache *) fcinfo->flinfo->fn_extra;
+	Size		psize = (kind == CLV_GG ? 3 : 4) * sizeof(double);
+
+	Assert(argno < 2);
+	if (c == NULL)
+	{
+		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ScoreCache));
+		fcinfo->flinfo->fn_extra = c;
+	}
+	if (c->data[argno] != NULL && c->len[argno] == len &&
+		memcmp(c->data[argno], th, len) == 0)
+	{
+		memcpy(out, c->p[argno], psize);
+		return;
+	}
+	ModelParams(fcinfo, argno, kind, out);
+	if (c->data[argno] == NULL || c->len[argno] < len)
+	{
+		if (c->data[argno])
+			pfree(c->data[argno]);
+		c->data[argno] = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, len);
+	}
+	memcpy(c->data[argno], th, len);
+	c->len[argno] = len;
+	memcpy(c->p[argno], out, psize);
+}
+
+/*
+ * Error unless the horizon is finite, not negative (and whole for BG/BB).
+ */
 static double
 CheckHorizon(double t, ClvKind kind)
 {
@@ -93,6 +140,9 @@ CheckHorizon(double t, ClvKind kind)
 	return t;
 }
 
+/*
+ * Error instead of returning a non-finite score.
+ */
 static double
 CheckResult(double v, const char *what)
 {
@@ -194,6 +244,10 @@ BgnbdCondCore(double r, double al, double a, double b, double x, double T, doubl
 	if (fabs(a - 1) < SING_EPS)
 		return 0.5 * (BgnbdCondCore(r, al, 1 - 2 * SING_EPS, b, x, T, t) +
 					  BgnbdCondCore(r, al, 1 + 2 * SING_EPS, b, x, T, t));
+	/* a + b + x - 1 = 0 (x = 0, a + b = 1): the 2F1 pole cancels, use the limit */
+	if (fabs(c) < SING_EPS)
+		return 0.5 * (BgnbdCondCore(r, al, a, b - 2 * SING_EPS, x, T, t) +
+					  BgnbdCondCore(r, al, a, b + 2 * SING_EPS, x, T, t));
 	if (t == 0)
 		return 0;
 	z = t / (al + T + t);
@@ -271,6 +325,61 @@ CondExpected(ClvKind kind, const double *p, double t, double x, double tx, doubl
 }
 
 /*
+ * CondExpected at n horizons t[0..n-1] (ascending), sharing the work: the
+ * BG/NBD and MBG/NBD 2F1 series over all horizons in one pass.
+ */
+static void
+CondExpectedMulti(ClvKind kind, const double *p, const double *t, int n,
+				  double x, double tx, double T, double *out)
+{
+	double		z[64],
+				l[64],
+				r = p[0],
+				al = p[1],
+				a = p[2],
+				b = p[3],
+				pa,
+				c,
+				fac;
+	int			sg[64],
+				k;
+
+	if ((kind != CLV_BGNBD && kind != CLV_MBGNBD) || n > 64 ||
+		fabs(a - 1) < SING_EPS || fabs(a + b + x - 1) < SING_EPS)
+	{
+		for (k = 0; k < n; k++)
+			out[k] = CondExpected(kind, p, t[k], x, tx, T);
+		return;
+	}
+	pa = PAlive(kind, p, x, tx, T);
+	for (k = 0; k < n; k++)
+		z[k] = t[k] / (al + T + t[k]);
+	if (kind == CLV_BGNBD)
+	{
+		c = a + b + x - 1;
+		fac = c / (a - 1);
+		clm_log_hyp2f1_multi(r + x, b + x, c, z, n, l, sg);
+	}
+	else
+	{
+		c = a + b + x;
+		fac = c / (a - 1);
+		clm_log_hyp2f1_multi(r + x, b + x + 1, c, z, n, l, sg);
+	}
+	for (k = 0; k < n; k++)
+	{
+		double		e = l[k] + (r + x) * log1p(-z[k]);
+
+		if (t[k] == 0)
+			out[k] = 0;
+		else if (sg[k] < 0)
+			out[k] = pa * fac * (1 + exp(e));
+		else
+			out[k] = pa * fac * -expm1(e);
+	}
+}
+
+/*
  * BG/NBD E[X(t)] of a new customer:
  * (a+b-1)/(a-1) [1 - (alpha/(alpha+t))^r 2F1(r, b; a+b-1; t/(alpha+t))]
  */
@@ -284,6 +393,9 @@ BgnbdNew(double r, double al, double a, double b, double t)
 	if (fabs(a - 1) < SING_EPS)
 		return 0.5 * (BgnbdNew(r, al, 1 - 2 * SING_EPS, b, t) +
 					  BgnbdNew(r, al, 1 + 2 * SING_EPS, b, t));
+	if (fabs(a + b - 1) < SING_EPS)
+		return 0.5 * (BgnbdNew(r, al, a, b - 2 * SING_EPS, t) +
+					  BgnbdNew(r, al, a, b + 2 * SING_EPS, t));
 	if (t == 0)
 		return 0;
 	z = t / (al + t);
@@ -293,6 +405,10 @@ BgnbdNew(double r, double al, double a, double b, double t)
 	return (a + b - 1) / (a - 1) * -expm1(l + r * log1p(-z));
 }
 
+/*
+ * Modified BG/NBD E[X(t)] of a new customer:
+ * b/(a-1) [1 - (alpha/(alpha+t))^r 2F1(r, b+1; a+b; t/(alpha+t))]
+ */
 static double
 MbgnbdNew(double r, double al, double a, double b, double t)
 {
@@ -513,6 +629,9 @@ UnitsPerMonth(text *unit)
 
 /* ---- SQL-callable wrappers ---- */
 
+/*
+ * SQL wrapper: clm.p_alive(model, frequency, recency, t).
+ */
 static Datum
 PAliveSql(FunctionCallInfo fcinfo, ClvKind kind)
 {
@@ -521,11 +640,14 @@ PAliveSql(FunctionCallInfo fcinfo, ClvKind kind)
 				tx = PG_GETARG_FLOAT8(2),
 				T = PG_GETARG_FLOAT8(3);
 
-	ModelParams(fcinfo, 0, kind, p);
+	ModelParamsCached(fcinfo, 0, kind, p);
 	clv_check_summary(kind, x, tx, T);
 	PG_RETURN_FLOAT8(CheckResult(PAlive(kind, p, x, tx, T), "P(alive)"));
 }
 
+/*
+ * SQL wrapper: clm.expected_purchases(model, horizon, frequency, recency, t).
+ */
 static Datum
 CondExpectedSql(FunctionCallInfo fcinfo, ClvKind kind)
 {
@@ -535,23 +657,29 @@ CondExpectedSql(FunctionCallInfo fcinfo, ClvKind kind)
 				tx = PG_GETARG_FLOAT8(3),
 				T = PG_GETARG_FLOAT8(4);
 
-	ModelParams(fcinfo, 0, kind, p);
+	ModelParamsCached(fcinfo, 0, kind, p);
 	CheckHorizon(t, kind);
 	clv_check_summary(kind, x, tx, T);
 	PG_RETURN_FLOAT8(CheckResult(CondExpected(kind, p, t, x, tx, T), "expected purchases"));
 }
 
+/*
+ * SQL wrapper: clm.expected_purchases(model, horizon).
+ */
 static Datum
 NewExpectedSql(FunctionCallInfo fcinfo, ClvKind kind)
 {
 	double		p[4],
 				t = PG_GETARG_FLOAT8(1);
 
-	ModelParams(fcinfo, 0, kind, p);
+	ModelParamsCached(fcinfo, 0, kind, p);
 	CheckHorizon(t, kind);
 	PG_RETURN_FLOAT8(CheckResult(NewExpected(kind, p, t), "expected purchases"));
 }
 
+/*
+ * SQL wrapper: clm.probability_of_purchases(model, n, horizon).
+ */
 static Datum
 ProbPurchasesSql(FunctionCallInfo fcinfo, ClvKind kind)
 {
@@ -560,7 +688,7 @@ ProbPurchasesSql(FunctionCallInfo fcinfo, ClvKind kind)
 	int32		n = PG_GETARG_INT32(1);
 	double		v;
 
-	ModelParams(fcinfo, 0, kind, p);
+	ModelParamsCached(fcinfo, 0, kind, p);
 	CheckHorizon(t, kind);
 	if (n < 0)
 		ereport(ERROR,
@@ -596,8 +724,8 @@ ClvSql(FunctionCallInfo fcinfo, ClvKind kind)
 	int32		months = PG_GETARG_INT32(6);
 	int32		k;
 
-	ModelParams(fcinfo, 0, kind, p);
-	ModelParams(fcinfo, 1, CLV_GG, g);
+	ModelParamsCached(fcinfo, 0, kind, p);
+	ModelParamsCached(fcinfo, 1, CLV_GG, g);
 	clv_check_summary(kind, x, tx, T);
 	clm_check_finite(d, "monthly_discount");
 	if (!(d > -1))
@@ -612,17 +740,31 @@ ClvSql(FunctionCallInfo fcinfo, ClvKind kind)
 				 errdetail("Got %d.", months)));
 	f = UnitsPerMonth(PG_GETARG_TEXT_PP(8));
 	spend = ExpectedSpend(g, x, x > 0 ? m : 0);
-	for (k = 1; k <= months; k++)
+	for (k = 1; k <= months; k += 64)
 	{
-		double		e = CondExpected(kind, p, k * f, x, tx, T);
+		double		h[64],
+					e[64];
+		int			n = Min(64, months - k + 1),
+					j;
 
-		disc /= 1 + d;
-		sum += spend * (e - prev) * disc;
-		prev = e;
+		for (j = 0; j < n; j++)
+			h[j] = (k + j) * f;
+		CondExpectedMulti(kind, p, h, n, x, tx, T, e);
+		for (j = 0; j < n; j++)
+		{
+			disc /= 1 + d;
+			sum += spend * (e[j] - prev) * disc;
+			prev = e[j];
+		}
 	}
 	PG_RETURN_FLOAT8(CheckResult(sum, "CLV"));
 }
 
+/*
+ * The SQL-callable scoring symbols of one model:
+ * clm_<model>_p_alive, _expected_purchases, _expected_purchases_new and
+ * _probability_of_purchases, each a one-line wrapper of the shared code.
+ */
 #define CLV_SCORE_FUNCS(name, kind) \
 PG_FUNCTION_INFO_V1(clm_##name##_p_alive); \
 Datum clm_##name##_p_alive(PG_FUNCTION_ARGS) { return PAliveSql(fcinfo, kind); } \
@@ -670,7 +812,7 @@ clm_gamma_gamma_expected_spend(PG_FUNCTION_ARGS)
 {
 	double		g[3];
 
-	ModelParams(fcinfo, 0, CLV_GG, g);
+	ModelParamsCached(fcinfo, 0, CLV_GG, g);
 	PG_RETURN_FLOAT8(CheckResult(ExpectedSpend(g, PG_GETARG_FLOAT8(1), PG_GETARG_FLOAT8(2)),
 								 "expected spend"));
 }

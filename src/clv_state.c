@@ -220,6 +220,9 @@ ClvAdd(ClvExpanded *e, double x, double tx, double T, double w)
 		ClvRehash(e);
 }
 
+/*
+ * Expanded-object method: size of the flat form.
+ */
 static Size
 ClvGetFlatSize(ExpandedObjectHeader *eohptr)
 {
@@ -228,6 +231,9 @@ ClvGetFlatSize(ExpandedObjectHeader *eohptr)
 	return CLV_FLAT_SIZE(e->npat);
 }
 
+/*
+ * Expanded-object method: write the flat form (header + patterns).
+ */
 static void
 ClvFlattenInto(ExpandedObjectHeader *eohptr, void *result, Size allocated_size)
 {
@@ -341,6 +347,9 @@ CheckCompatible(ClvKind k1, double p1, ClvKind k2, double p2)
 				 errdetail("Got %g and %g.", p1, p2)));
 }
 
+/*
+ * Error unless v is finite and not negative.
+ */
 static inline void
 CheckNonNegative(double v, const char *what)
 {
@@ -352,6 +361,9 @@ CheckNonNegative(double v, const char *what)
 				 errdetail("Got %g.", v)));
 }
 
+/*
+ * Error unless v is a whole number.
+ */
 static inline void
 CheckInteger(double v, const char *what)
 {
@@ -501,30 +513,45 @@ skip:
 	PG_RETURN_DATUM(EOHPGetRWDatum(&e->hdr));
 }
 
+/*
+ * Transition function of clm.bgnbd_fit.
+ */
 Datum
 clm_bgnbd_accum(PG_FUNCTION_ARGS)
 {
 	return ClvAccum(fcinfo, CLV_BGNBD);
 }
 
+/*
+ * Transition function of clm.mbgnbd_fit.
+ */
 Datum
 clm_mbgnbd_accum(PG_FUNCTION_ARGS)
 {
 	return ClvAccum(fcinfo, CLV_MBGNBD);
 }
 
+/*
+ * Transition function of clm.pareto_nbd_fit.
+ */
 Datum
 clm_pareto_nbd_accum(PG_FUNCTION_ARGS)
 {
 	return ClvAccum(fcinfo, CLV_PARETO);
 }
 
+/*
+ * Transition function of clm.bgbb_fit.
+ */
 Datum
 clm_bgbb_accum(PG_FUNCTION_ARGS)
 {
 	return ClvAccum(fcinfo, CLV_BGBB);
 }
 
+/*
+ * Transition function of clm.gamma_gamma_fit.
+ */
 Datum
 clm_gamma_gamma_accum(PG_FUNCTION_ARGS)
 {
@@ -599,30 +626,45 @@ ClvFinal(FunctionCallInfo fcinfo, ClvKind kind)
 	return clv_fit(fcinfo, &d);
 }
 
+/*
+ * Final function of clm.bgnbd_fit.
+ */
 Datum
 clm_bgnbd_final(PG_FUNCTION_ARGS)
 {
 	return ClvFinal(fcinfo, CLV_BGNBD);
 }
 
+/*
+ * Final function of clm.mbgnbd_fit.
+ */
 Datum
 clm_mbgnbd_final(PG_FUNCTION_ARGS)
 {
 	return ClvFinal(fcinfo, CLV_MBGNBD);
 }
 
+/*
+ * Final function of clm.pareto_nbd_fit.
+ */
 Datum
 clm_pareto_nbd_final(PG_FUNCTION_ARGS)
 {
 	return ClvFinal(fcinfo, CLV_PARETO);
 }
 
+/*
+ * Final function of clm.bgbb_fit.
+ */
 Datum
 clm_bgbb_final(PG_FUNCTION_ARGS)
 {
 	return ClvFinal(fcinfo, CLV_BGBB);
 }
 
+/*
+ * Final function of clm.gamma_gamma_fit.
+ */
 Datum
 clm_gamma_gamma_final(PG_FUNCTION_ARGS)
 {
@@ -630,8 +672,7 @@ clm_gamma_gamma_final(PG_FUNCTION_ARGS)
 }
 
 /*
- * Text form: kind;penalizer;rows;x,tx,T,w;x,tx,T,w;...
- * (doubles in their shortest exact form, so the text round-trips exactly).
+ * Append a double in its shortest exact decimal form.
  */
 static void
 AppendNum(StringInfo buf, double v)
@@ -642,6 +683,10 @@ AppendNum(StringInfo buf, double v)
 	appendStringInfoString(buf, tmp);
 }
 
+/*
+ * Text output: kind;penalizer;rows;x,tx,T,w;x,tx,T,w;...
+ * (doubles in their shortest exact form, so the text round-trips exactly).
+ */
 Datum
 clm_clv_state_out(PG_FUNCTION_ARGS)
 {
@@ -668,6 +713,9 @@ clm_clv_state_out(PG_FUNCTION_ARGS)
 	PG_RETURN_CSTRING(buf.data);
 }
 
+/*
+ * Raise the input-syntax error of clm.clv_state.
+ */
 static void
 BadText(const char *str, const char *why)
 {
@@ -696,6 +744,9 @@ ParseNum(const char *str, char **p, char sep)
 	return v;
 }
 
+/*
+ * Text input of clm.clv_state (validated; duplicate patterns are merged).
+ */
 Datum
 clm_clv_state_in(PG_FUNCTION_ARGS)
 {
@@ -751,6 +802,9 @@ clm_clv_state_in(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(flat);
 }
 
+/*
+ * Binary output of clm.clv_state.
+ */
 Datum
 clm_clv_state_send(PG_FUNCTION_ARGS)
 {
@@ -775,6 +829,9 @@ clm_clv_state_send(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
+/*
+ * Binary input of clm.clv_state (validated).
+ */
 Datum
 clm_clv_state_recv(PG_FUNCTION_ARGS)
 {

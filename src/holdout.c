@@ -69,6 +69,9 @@ PG_FUNCTION_INFO_V1(clm_holdout_serialize);
 PG_FUNCTION_INFO_V1(clm_holdout_deserialize);
 PG_FUNCTION_INFO_V1(clm_holdout_final);
 
+/*
+ * A new empty state with room for cap entries.
+ */
 static HoState *
 HoNew(MemoryContext cxt, int32 cap)
 {
@@ -79,6 +82,9 @@ HoNew(MemoryContext cxt, int32 cap)
 	return s;
 }
 
+/*
+ * Append one (period, amount, holdout) entry.
+ */
 static void
 HoAppend(HoState *s, int64 idx, double amount, bool holdout)
 {
@@ -97,6 +103,9 @@ HoAppend(HoState *s, int64 idx, double amount, bool holdout)
 	s->n++;
 }
 
+/*
+ * Reject rows of one group with different parameters.
+ */
 static void
 HoCheckSame(const HoState *s, TimestampTz cal_end, TimestampTz obs_end,
 			ClmPeriodUnit period, ClmPeriodUnit unit)
@@ -194,6 +203,9 @@ clm_holdout_accum(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(s);
 }
 
+/*
+ * Combine function: appends state 1 to state 0 (copied into aggcxt if NULL).
+ */
 Datum
 clm_holdout_combine(PG_FUNCTION_ARGS)
 {
@@ -227,6 +239,9 @@ clm_holdout_combine(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(a);
 }
 
+/*
+ * Serialize function: portable binary form of a state.
+ */
 Datum
 clm_holdout_serialize(PG_FUNCTION_ARGS)
 {
@@ -255,6 +270,9 @@ clm_holdout_serialize(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
+/*
+ * Deserialize function (validates the length).
+ */
 Datum
 clm_holdout_deserialize(PG_FUNCTION_ARGS)
 {
@@ -306,6 +324,9 @@ clm_holdout_deserialize(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(s);
 }
 
+/*
+ * Order entries by period, calibration first, then amount (deterministic sums).
+ */
 static int
 HoEntryCmp(const void *a, const void *b)
 {
