@@ -100,6 +100,15 @@ SELECT count(*) AS keyed_triggers FROM pg_trigger WHERE tgrelid = 'keyed'::regcl
 CREATE TRIGGER wrong BEFORE INSERT ON keyed FOR EACH ROW EXECUTE FUNCTION clm.stage_trigger();
 SELECT error_of($$INSERT INTO keyed (s) VALUES ('lead')$$) AS before_trigger;
 DROP TRIGGER wrong ON keyed;
+-- a hand-made clm trigger on an untracked table (55000), and a tracked table
+-- whose UPDATE trigger (which names the columns) was dropped by hand (39P01)
+CREATE TRIGGER wrong AFTER INSERT ON keyed FOR EACH ROW EXECUTE FUNCTION clm.stage_trigger();
+SELECT error_of($$INSERT INTO keyed (s) VALUES ('lead')$$) AS untracked_trigger;
+DROP TRIGGER wrong ON keyed;
+SELECT clm.track('keyed', 'u', 's', 'hubspot', false);
+DROP TRIGGER clm_stage_update ON keyed;
+SELECT error_of($$INSERT INTO keyed (u, s) VALUES ('00000000-0000-0000-0000-0000000000bb', 'lead')$$) AS update_trigger_dropped;
+SELECT clm.untrack('keyed');
 -- varchar stage column and uuid key work
 SELECT clm.track('keyed', 'u', 'v', 'hubspot');
 INSERT INTO keyed (u, v) VALUES ('00000000-0000-0000-0000-0000000000aa', 'lead');

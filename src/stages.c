@@ -571,7 +571,7 @@ static Datum
 KeyText(ClmTrackInfo *info, Datum key)
 {
 	if (info->key_type == TEXTOID)
-		return key;
+		return PointerGetDatum(PG_DETOAST_DATUM_PACKED(key));
 	return CStringGetTextDatum(OutputFunctionCall(&info->key_out, key));
 }
 
@@ -668,8 +668,8 @@ clm_stage_trigger(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	WriteHistory(info, RelationGetRelid(rel), keytext, from,
-				 newstage_null ? (Datum) 0 : newstage, newstage_null,
-				 ChangedAt(), "trigger");
+				 newstage_null ? (Datum) 0 : PointerGetDatum(PG_DETOAST_DATUM_PACKED(newstage)),
+				 newstage_null, ChangedAt(), "trigger");
 	SPI_finish();
 	return PointerGetDatum(NULL);
 }
