@@ -328,6 +328,12 @@ SELECT error_of($$SELECT clm.untrack('owned')$$) AS clerk_untracks;
 SELECT error_of($$SELECT clm.import_history('owned', 'owned')$$) AS clerk_imports;
 SELECT error_of($$DELETE FROM clm.stage_history WHERE table_oid = 'owned'::regclass$$) AS clerk_deletes_history;
 RESET ROLE;
+-- changed_by follows a role rename (the cached name is invalidated)
+ALTER ROLE clm_stage_clerk RENAME TO clm_stage_clerk2;
+SET ROLE clm_stage_clerk2;
+UPDATE owned SET st = 'retention' WHERE id = 1;
+RESET ROLE;
+ALTER ROLE clm_stage_clerk2 RENAME TO clm_stage_clerk;
 RESET clm.stage_changed_at;
 SELECT customer_key, from_stage, to_stage, changed_at, changed_by, source
 FROM clm.stage_history WHERE table_oid = 'owned'::regclass ORDER BY id;

@@ -116,6 +116,9 @@ static ClmStageConfig Config;
 static uint64 InvalCount = 0;
 static SPIPlanPtr HistoryPlan = NULL;
 static SPIPlanPtr FirstChangePlan = NULL;
+static Oid	cached_user = InvalidOid;	/* user whose name CurrentUserName keeps */
+
+static void RoleCacheCallback(Datum arg, int cacheid, uint32 hashvalue);
 
 #define HISTORY_INSERT \
 	"INSERT INTO clm.stage_history (table_oid, customer_key, model, from_stage, " \
@@ -235,6 +238,7 @@ EnsureCache(void)
 		TrackCache = hash_create("clm tracked tables", 16, &ctl,
 								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 		CacheRegisterRelcacheCallback(StageCacheCallback, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHOID, RoleCacheCallback, (Datum) 0);
 		Config.valid = false;
 	}
 	if (!Config.valid)
@@ -509,6 +513,33 @@ ChangedAt(void)
 }
 
 /*
+ * Role invalidation callback: forget the cached user name (ALTER ROLE
+ * RENAME).
+ */
+static void
+RoleCacheCallback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	cached_user = InvalidOid;
+}
+
+/*
+ * The current user's name as a name Datum, cached for the last user seen.
+ */
+static Datum
+CurrentUserName(void)
+{
+	static NameData cached_name;
+	Oid			user = GetUserId();
+
+	if (user != cached_user)
+	{
+		namestrcpy(&cached_name, GetUserNameFromId(user, false));
+		cached_user = user;
+	}
+	return NameGetDatum(&cached_name);
+}
+
+/*
  * Insert one history row through the kept plan, as the extension owner.
  * The caller has an SPI connection open.
  */
@@ -549,8 +580,7 @@ WriteHistory(ClmTrackInfo *info, Oid relid, Datum key, const char *from,
 		nulls[4] = 'n';
 	values[5] = TimestampTzGetDatum(at);
 	values[6] = FullTransactionIdGetDatum(GetTopFullTransactionId());
-	values[7] = DirectFunctionCall1(namein,
-									CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	values[7] = CurrentUserName();
 	values[8] = CStringGetTextDatum(source);
 
 	GetUserIdAndSecContext(&save_user, &save_sec);
