@@ -56,6 +56,9 @@ CREATE TABLE hist_floor (LIKE clm.stage_history INCLUDING DEFAULTS INCLUDING CON
 CREATE TABLE hist_plpgsql (LIKE clm.stage_history INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
 CREATE FUNCTION plpgsql_stage_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+	IF NEW.stage IS NOT DISTINCT FROM OLD.stage THEN
+		RETURN NULL;
+	END IF;
 	IF NEW.stage IS NOT NULL AND NOT EXISTS
 		(SELECT 1 FROM clm.stage s WHERE s.model = 'acquisition_churn' AND s.stage = NEW.stage) THEN
 		RAISE EXCEPTION 'stage "%" is not in model "acquisition_churn"', NEW.stage USING ERRCODE = '23514';
@@ -64,8 +67,8 @@ BEGIN
 	VALUES (TG_RELID, NEW.id::text, 'acquisition_churn', OLD.stage, NEW.stage, now(), pg_current_xact_id(), current_user, 'trigger');
 	RETURN NULL;
 END $$;
+-- declared like clm's trigger (no WHEN clause: see README)
 CREATE TRIGGER plpgsql_stage AFTER UPDATE OF stage, id ON cust_plpgsql FOR EACH ROW
-	WHEN (OLD.stage IS DISTINCT FROM NEW.stage OR OLD.id IS DISTINCT FROM NEW.id)
 	EXECUTE FUNCTION plpgsql_stage_trigger();
 VACUUM ANALYZE;
 SQL
