@@ -8,6 +8,7 @@
 #          the stage against clm.stage and inserts the history row
 #   nochange_plain / nochange_track  UPDATE that rewrites the same stage, on an
 #          untracked and a tracked table (two fresh copies that only get these updates)
+#   other_plain / other_track (part 2 only)  UPDATE of another column on the same two
 # Part 2 runs the same statements LOOP_N times inside one plpgsql call per
 # variant (no client round trips, one transaction per call), alternating the
 # variants LOOP_ROUNDS times, and measures the CPU time of the backend
@@ -137,6 +138,10 @@ BEGIN
 			UPDATE cust_plpgsql SET stage = $next WHERE id = k;
 		ELSIF variant = 'nochange_plain' THEN
 			UPDATE cust_plain SET stage = stage WHERE id = k;
+		ELSIF variant = 'other_plain' THEN
+			UPDATE cust_plain SET name = name WHERE id = k;
+		ELSIF variant = 'other_track' THEN
+			UPDATE cust_nochange SET name = name WHERE id = k;
 		ELSE
 			UPDATE cust_nochange SET stage = stage WHERE id = k;
 		END IF;
@@ -144,14 +149,15 @@ BEGIN
 	RETURN backend_cpu_ms() - t0;
 END \$\$;
 SQL
-for v in $variants; do : >"$tmp/$v.ms"; $PSQL -qAt -c "SELECT bench_loop('$v', 500)" >/dev/null; done
+loop_variants="$variants other_plain other_track"
+for v in $loop_variants; do : >"$tmp/$v.ms"; $PSQL -qAt -c "SELECT bench_loop('$v', 500)" >/dev/null; done
 for r in $(seq "$LOOP_ROUNDS"); do
-	for v in $variants; do
+	for v in $loop_variants; do
 		$PSQL -qAt -c "SELECT setseed($r / 100.0)" -c "SELECT bench_loop('$v', $LOOP_N)" | tail -1 >>"$tmp/$v.ms"
 	done
 done
 echo "in-server loops: $LOOP_ROUNDS rounds x $LOOP_N updates per variant; backend CPU ms per call:"
-for v in $variants; do
+for v in $loop_variants; do
 	printf '%-16s %s\n' "$v" "$(xargs printf '%.0f ' <"$tmp/$v.ms")"
 	printf '%-16s median %.2f us CPU per update\n' "" "$(awk -v n="$LOOP_N" '{print 1000 * $1 / n}' "$tmp/$v.ms" | median)"
 done
@@ -160,4 +166,6 @@ paste "$tmp/plpgsql.ms" "$tmp/track.ms" | awk '{print $1 / $2}' | median >"$tmp/
 paste "$tmp/nochange_track.ms" "$tmp/nochange_plain.ms" | awk '{print $1 / $2}' | median >"$tmp/r3"
 printf 'in-server median per-round ratio, clm C trigger / hand-written floor:     %.3f\n' "$(cat "$tmp/r1")"
 printf 'in-server median per-round ratio, plpgsql trigger / clm C trigger:        %.3f\n' "$(cat "$tmp/r2")"
+paste "$tmp/other_track.ms" "$tmp/other_plain.ms" | awk '{print $1 / $2}' | median >"$tmp/r4"
 printf 'in-server median per-round ratio, no-change update tracked / untracked:   %.3f\n' "$(cat "$tmp/r3")"
+printf 'in-server median per-round ratio, other-column update tracked / untracked: %.3f\n' "$(cat "$tmp/r4")"
