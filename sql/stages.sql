@@ -345,6 +345,10 @@ SELECT has_table_privilege('clm_stage_owner', 'clm.stage_history', 'SELECT') AS 
 SET ROLE clm_stage_owner;
 SELECT clm.untrack('owned');
 RESET ROLE;
+-- untracking keeps the history; changes after it are not recorded
+UPDATE owned SET st = 'churn';
+SELECT count(*) AS owned_history_after_untrack FROM clm.stage_history WHERE table_oid = 'owned'::regclass;
+SELECT count(*) AS owned_registry_rows FROM clm.tracked_table WHERE table_oid = 'owned'::regclass;
 DROP TABLE owned;
 DROP ROLE clm_stage_owner;
 DROP ROLE clm_stage_clerk;
