@@ -228,6 +228,7 @@ TRUNCATE bad_crm;
 INSERT INTO bad_crm VALUES (1, 'new', '2024-07-01');
 SELECT error_of($$SELECT clm.import_history('imp', 'bad_crm')$$) AS after_recorded_history;
 SELECT error_of($$SELECT clm.import_history('keyed_v', 'bad_crm')$$) AS untracked_table;
+SELECT error_of($$SELECT clm.import_history('imp', 4000000000::oid::regclass)$$) AS source_oid_missing;
 CREATE TABLE bad_cols (customer text, stage text, changed_at timestamptz);
 SELECT error_of($$SELECT clm.import_history('imp', 'bad_cols')$$) AS missing_source_column;
 -- nothing of the failed imports was written

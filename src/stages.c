@@ -193,21 +193,16 @@ LoadConfig(void)
 	Oid			nsp = get_namespace_oid("clm", true);
 	HeapTuple	tup;
 
+	/* can't happen: the calling functions belong to the extension */
 	if (!OidIsValid(nsp))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("schema \"clm\" does not exist"),
-				 errhint("Run CREATE EXTENSION clm.")));
+		elog(ERROR, "schema \"clm\" does not exist");
 	Config.model_rel = get_relname_relid("stage_model", nsp);
 	Config.stage_rel = get_relname_relid("stage", nsp);
 	Config.transition_rel = get_relname_relid("stage_transition", nsp);
 	Config.tracked_rel = get_relname_relid("tracked_table", nsp);
 	Config.history_rel = get_relname_relid("stage_history", nsp);
 	if (!OidIsValid(Config.history_rel) || !OidIsValid(Config.tracked_rel))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table clm.stage_history does not exist"),
-				 errhint("Run CREATE EXTENSION clm.")));
+		elog(ERROR, "table clm.stage_history or clm.tracked_table does not exist");
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(Config.history_rel));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for relation %u", Config.history_rel);
@@ -630,10 +625,9 @@ clm_stage_trigger(PG_FUNCTION_ARGS)
 	char	   *from = NULL,
 			   *to = NULL;
 
+	/* SQL cannot call a trigger function directly: only C code could */
 	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("clm.stage_trigger() must be called as a trigger")));
+		elog(ERROR, "clm.stage_trigger() must be called as a trigger");
 	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
 		!(TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
 		ereport(ERROR,
@@ -713,9 +707,7 @@ clm_stage_config_changed(PG_FUNCTION_ARGS)
 	TriggerData *td = (TriggerData *) fcinfo->context;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("clm.stage_config_changed() must be called as a trigger")));
+		elog(ERROR, "clm.stage_config_changed() must be called as a trigger");
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
 	return PointerGetDatum(NULL);
 }
