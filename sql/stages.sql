@@ -87,6 +87,9 @@ SELECT error_of($$SELECT clm.track('keyed', 'u', 'n', 'hubspot')$$) AS integer_s
 SELECT error_of($$SELECT clm.track('keyed', 's', 's', 'hubspot')$$) AS same_column;
 SELECT error_of($$SELECT clm.track('keyed', 'u', 's', 'no_such_model')$$) AS unknown_model;
 SELECT error_of($$SELECT clm.track('keyed_v', 'u', 's', 'hubspot')$$) AS a_view;
+CREATE TABLE keyed_p (id int, s text) PARTITION BY LIST (s);
+SELECT error_of($$SELECT clm.track('keyed_p', 'id', 's', 'hubspot')$$) AS partitioned;
+DROP TABLE keyed_p;
 SELECT error_of($$SELECT clm.track('no_such_table', 'u', 's', 'hubspot')$$) AS missing_table;
 SELECT error_of($$SELECT clm.untrack('keyed')$$) AS untrack_untracked;
 INSERT INTO keyed (u, s) VALUES ('00000000-0000-0000-0000-000000000001', 'unknown');
