@@ -1471,13 +1471,14 @@ CREATE TABLE @extschema@.stage_history (
 	changed_at timestamptz NOT NULL,
 	xid xid8 NOT NULL,
 	changed_by name NOT NULL,
-	source text NOT NULL DEFAULT 'trigger'
-		CONSTRAINT stage_history_source_check CHECK (source IN ('trigger', 'track', 'import'))
+	source text NOT NULL DEFAULT 'trigger'	-- trigger, track or import
 );
 ALTER SEQUENCE @extschema@.stage_history_id_seq OWNED BY @extschema@.stage_history.id;
 CREATE INDEX stage_history_customer_idx ON @extschema@.stage_history (table_oid, customer_key, changed_at);
 COMMENT ON TABLE @extschema@.stage_history IS
 'Append-only stage history: one row per stage change of a tracked table (source trigger), per existing row at clm.track (track) or per imported change (import); written only by the extension';
+-- no CHECK constraint on purpose: only the extension's C code writes this
+-- table, and PostgreSQL parses CHECK expressions at every INSERT statement
 
 -- Only the extension writes history and tracking rows; everybody may read.
 -- Models are editable by the extension owner and whoever it grants to.

@@ -87,6 +87,9 @@ SELECT error_of($$SELECT clm.track('keyed', 'u', 'n', 'hubspot')$$) AS integer_s
 SELECT error_of($$SELECT clm.track('keyed', 's', 's', 'hubspot')$$) AS same_column;
 SELECT error_of($$SELECT clm.track('keyed', 'u', 's', 'no_such_model')$$) AS unknown_model;
 SELECT error_of($$SELECT clm.track('keyed_v', 'u', 's', 'hubspot')$$) AS a_view;
+CREATE TABLE keyed_p (id int, s text) PARTITION BY LIST (s);
+SELECT error_of($$SELECT clm.track('keyed_p', 'id', 's', 'hubspot')$$) AS partitioned;
+DROP TABLE keyed_p;
 SELECT error_of($$SELECT clm.track('no_such_table', 'u', 's', 'hubspot')$$) AS missing_table;
 SELECT error_of($$SELECT clm.untrack('keyed')$$) AS untrack_untracked;
 INSERT INTO keyed (u, s) VALUES ('00000000-0000-0000-0000-000000000001', 'unknown');
@@ -100,6 +103,15 @@ SELECT count(*) AS keyed_triggers FROM pg_trigger WHERE tgrelid = 'keyed'::regcl
 CREATE TRIGGER wrong BEFORE INSERT ON keyed FOR EACH ROW EXECUTE FUNCTION clm.stage_trigger();
 SELECT error_of($$INSERT INTO keyed (s) VALUES ('lead')$$) AS before_trigger;
 DROP TRIGGER wrong ON keyed;
+-- a hand-made clm trigger on an untracked table (55000), and a tracked table
+-- whose UPDATE trigger (which names the columns) was dropped by hand (39P01)
+CREATE TRIGGER wrong AFTER INSERT ON keyed FOR EACH ROW EXECUTE FUNCTION clm.stage_trigger();
+SELECT error_of($$INSERT INTO keyed (s) VALUES ('lead')$$) AS untracked_trigger;
+DROP TRIGGER wrong ON keyed;
+SELECT clm.track('keyed', 'u', 's', 'hubspot', false);
+DROP TRIGGER clm_stage_update ON keyed;
+SELECT error_of($$INSERT INTO keyed (u, s) VALUES ('00000000-0000-0000-0000-0000000000bb', 'lead')$$) AS update_trigger_dropped;
+SELECT clm.untrack('keyed');
 -- varchar stage column and uuid key work
 SELECT clm.track('keyed', 'u', 'v', 'hubspot');
 INSERT INTO keyed (u, v) VALUES ('00000000-0000-0000-0000-0000000000aa', 'lead');
@@ -219,6 +231,7 @@ TRUNCATE bad_crm;
 INSERT INTO bad_crm VALUES (1, 'new', '2024-07-01');
 SELECT error_of($$SELECT clm.import_history('imp', 'bad_crm')$$) AS after_recorded_history;
 SELECT error_of($$SELECT clm.import_history('keyed_v', 'bad_crm')$$) AS untracked_table;
+SELECT error_of($$SELECT clm.import_history('imp', 4000000000::oid::regclass)$$) AS source_oid_missing;
 CREATE TABLE bad_cols (customer text, stage text, changed_at timestamptz);
 SELECT error_of($$SELECT clm.import_history('imp', 'bad_cols')$$) AS missing_source_column;
 -- nothing of the failed imports was written
@@ -319,6 +332,12 @@ SELECT error_of($$SELECT clm.untrack('owned')$$) AS clerk_untracks;
 SELECT error_of($$SELECT clm.import_history('owned', 'owned')$$) AS clerk_imports;
 SELECT error_of($$DELETE FROM clm.stage_history WHERE table_oid = 'owned'::regclass$$) AS clerk_deletes_history;
 RESET ROLE;
+-- changed_by follows a role rename (the cached name is invalidated)
+ALTER ROLE clm_stage_clerk RENAME TO clm_stage_clerk2;
+SET ROLE clm_stage_clerk2;
+UPDATE owned SET st = 'retention' WHERE id = 1;
+RESET ROLE;
+ALTER ROLE clm_stage_clerk2 RENAME TO clm_stage_clerk;
 RESET clm.stage_changed_at;
 SELECT customer_key, from_stage, to_stage, changed_at, changed_by, source
 FROM clm.stage_history WHERE table_oid = 'owned'::regclass ORDER BY id;
@@ -330,6 +349,10 @@ SELECT has_table_privilege('clm_stage_owner', 'clm.stage_history', 'SELECT') AS 
 SET ROLE clm_stage_owner;
 SELECT clm.untrack('owned');
 RESET ROLE;
+-- untracking keeps the history; changes after it are not recorded
+UPDATE owned SET st = 'churn';
+SELECT count(*) AS owned_history_after_untrack FROM clm.stage_history WHERE table_oid = 'owned'::regclass;
+SELECT count(*) AS owned_registry_rows FROM clm.tracked_table WHERE table_oid = 'owned'::regclass;
 DROP TABLE owned;
 DROP ROLE clm_stage_owner;
 DROP ROLE clm_stage_clerk;
