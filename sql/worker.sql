@@ -72,16 +72,30 @@ INSERT INTO ev_b VALUES (1, current_date, 1);
 CREATE TABLE ev_c (customer int, at timestamptz, amount float8);
 INSERT INTO ev_c VALUES (1, current_date - 1, 5), (2, current_date, 6);
 GRANT SELECT, TRIGGER ON ev_c TO clm_w_alice;
+-- alice's customer table, tracked by clm.track() with a model of the
+-- behavioural stages that allows every move: the worker writes the stages
+INSERT INTO clm.stage_model (model, policy) VALUES ('behavioral_any', 'any');
+INSERT INTO clm.stage (model, stage, position)
+SELECT 'behavioral_any', stage, position FROM clm.stage WHERE model = 'behavioral';
+CREATE TABLE cust_c (id int PRIMARY KEY, stage text);
+INSERT INTO cust_c VALUES (1, NULL), (2, NULL);
+ALTER TABLE cust_c OWNER TO clm_w_alice;
 SELECT name FROM clm.register('w_a', 'ev_a', 'customer', 'at', 'amount', refresh_interval => '1 second');
 SELECT name FROM clm.register('w_b', 'ev_b', 'customer', 'at', 'amount', refresh_interval => '1 second');
 SET ROLE clm_w_alice;
-SELECT name, owner FROM clm.register('w_c', 'ev_c', 'customer', 'at', 'amount', refresh_interval => '1 second');
+SELECT clm.track('cust_c', 'id', 'stage', 'behavioral_any');
+SELECT name, owner FROM clm.register('w_c', 'ev_c', 'customer', 'at', 'amount', refresh_interval => '1 second',
+	tracked_table => 'cust_c', tracked_key_column => 'id', tracked_stage_column => 'stage');
 RESET ROLE;
 SELECT wait_for($$(SELECT count(DISTINCT source) FROM clm.refresh_runs WHERE status = 'ok') = 3$$);
 SELECT source, mode, rows, status, by_worker FROM clm.refresh_runs ORDER BY source, id;
 SELECT count(*) AS customers,
        count(*) FILTER (WHERE s.frequency + 1 = e.periods AND s.total = e.total) AS as_by_hand
 FROM clm.scores s JOIN expected_totals('ev_a') e ON e.customer = s.customer_key WHERE s.source = 'w_a';
+-- the stages reached alice's table and its history, written with her rights
+SELECT id, stage FROM cust_c ORDER BY id;
+SELECT customer_key, from_stage, to_stage, changed_by FROM clm.stage_history
+WHERE table_oid = 'cust_c'::regclass ORDER BY customer_key;
 
 -- then: new events in ev_a are picked up incrementally; ev_b is dropped (a
 -- broken source: logged, retried with backoff, the others keep working);
