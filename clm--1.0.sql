@@ -656,8 +656,8 @@ BEGIN
 	END IF;
 	-- wait for a running refresh of the source to end
 	PERFORM pg_advisory_xact_lock(7105901, @extschema@.source_lock_key(name));
-	IF src.scores_view IS NOT NULL THEN
-		EXECUTE format('DROP VIEW IF EXISTS %s', src.scores_view);
+	IF src.scores_view IS NOT NULL AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = src.scores_view) THEN
+		EXECUTE format('DROP VIEW %s', src.scores_view);
 	END IF;
 	IF src.incremental AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = src.events) THEN
 		FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
@@ -754,6 +754,11 @@ BEGIN
 	IF NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = src.events) THEN
 		RAISE EXCEPTION 'the events table of source "%" (OID %) no longer exists', name, src.events::oid
 			USING ERRCODE = 'undefined_table', HINT = 'Unregister the source, or register it again.';
+	END IF;
+	IF src.tracked_table IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = src.tracked_table) THEN
+		RAISE EXCEPTION 'the tracked customer table of source "%" (OID %) no longer exists', name, src.tracked_table::oid
+			USING ERRCODE = 'undefined_table',
+				  HINT = 'Set tracked_table, tracked_key_column and tracked_stage_column of the source to NULL, or register it again.';
 	END IF;
 	IF by_worker THEN
 		-- the worker holds the lock across its transactions; skip a busy source
