@@ -56,13 +56,14 @@ COMMENT ON FUNCTION @extschema@.rfm_deserialize(bytea, internal) IS
 CREATE FUNCTION @extschema@.rfm_final(internal)
 RETURNS @extschema@.rfm AS 'MODULE_PATHNAME', 'clm_rfm_final' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.rfm_final(internal) IS
-'Final function of clm.rfm_summary (NULL when there is no purchase up to as_of)';
+'Final function of clm.rfm_summary (NULL when there is no purchase up to as_of); sorts the state in place';
 
 CREATE AGGREGATE @extschema@.rfm_summary(event_at timestamptz, amount double precision, as_of timestamptz) (
 	SFUNC = @extschema@.rfm_accum,
 	STYPE = internal,
-	SSPACE = 96,
+	SSPACE = 120,
 	FINALFUNC = @extschema@.rfm_final,
+	FINALFUNC_MODIFY = READ_WRITE,
 	COMBINEFUNC = @extschema@.rfm_combine,
 	SERIALFUNC = @extschema@.rfm_serialize,
 	DESERIALFUNC = @extschema@.rfm_deserialize,
@@ -74,8 +75,9 @@ COMMENT ON AGGREGATE @extschema@.rfm_summary(timestamptz, double precision, time
 CREATE AGGREGATE @extschema@.rfm_summary(event_at timestamptz, amount double precision, as_of timestamptz, period text) (
 	SFUNC = @extschema@.rfm_accum,
 	STYPE = internal,
-	SSPACE = 96,
+	SSPACE = 120,
 	FINALFUNC = @extschema@.rfm_final,
+	FINALFUNC_MODIFY = READ_WRITE,
 	COMBINEFUNC = @extschema@.rfm_combine,
 	SERIALFUNC = @extschema@.rfm_serialize,
 	DESERIALFUNC = @extschema@.rfm_deserialize,
@@ -87,8 +89,9 @@ COMMENT ON AGGREGATE @extschema@.rfm_summary(timestamptz, double precision, time
 CREATE AGGREGATE @extschema@.rfm_summary(event_at timestamptz, amount double precision, as_of timestamptz, period text, time_unit text) (
 	SFUNC = @extschema@.rfm_accum,
 	STYPE = internal,
-	SSPACE = 96,
+	SSPACE = 120,
 	FINALFUNC = @extschema@.rfm_final,
+	FINALFUNC_MODIFY = READ_WRITE,
 	COMBINEFUNC = @extschema@.rfm_combine,
 	SERIALFUNC = @extschema@.rfm_serialize,
 	DESERIALFUNC = @extschema@.rfm_deserialize,
