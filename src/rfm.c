@@ -525,9 +525,18 @@ clm_rfm_final(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	RfmCompact(s);
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "clm_rfm_final: return type must be a row type");
-	tupdesc = BlessTupleDesc(tupdesc);
+	/* the blessed result descriptor is looked up once per query */
+	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	if (tupdesc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "clm_rfm_final: return type must be a row type");
+		tupdesc = BlessTupleDesc(tupdesc);
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = tupdesc;
+	}
 
 	frequency = s->n - 1;
 	if (frequency > 0)
