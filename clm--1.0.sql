@@ -96,3 +96,93 @@ CREATE AGGREGATE @extschema@.rfm_summary(event_at timestamptz, amount double pre
 );
 COMMENT ON AGGREGATE @extschema@.rfm_summary(timestamptz, double precision, timestamptz, text, text) IS
 'Customer RFM summary bucketed by period, recency and t expressed in time_unit (e.g. day buckets in weeks for CDNOW)';
+
+------------------------------------------------------------------------------
+-- Subscriptions: MRR movements, churn rates, GRR / NRR
+------------------------------------------------------------------------------
+
+CREATE TYPE @extschema@.subscriptions;
+
+CREATE FUNCTION @extschema@.subscriptions_in(cstring) RETURNS @extschema@.subscriptions
+AS 'MODULE_PATHNAME', 'clm_subscriptions_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.subscriptions_in(cstring) IS
+'Input function of clm.subscriptions (\x + hexadecimal image of the binary form)';
+
+CREATE FUNCTION @extschema@.subscriptions_out(@extschema@.subscriptions) RETURNS cstring
+AS 'MODULE_PATHNAME', 'clm_subscriptions_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.subscriptions_out(@extschema@.subscriptions) IS
+'Output function of clm.subscriptions';
+
+CREATE FUNCTION @extschema@.subscriptions_recv(internal) RETURNS @extschema@.subscriptions
+AS 'MODULE_PATHNAME', 'clm_subscriptions_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.subscriptions_recv(internal) IS
+'Binary input function of clm.subscriptions';
+
+CREATE FUNCTION @extschema@.subscriptions_send(@extschema@.subscriptions) RETURNS bytea
+AS 'MODULE_PATHNAME', 'clm_subscriptions_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.subscriptions_send(@extschema@.subscriptions) IS
+'Binary output function of clm.subscriptions';
+
+CREATE TYPE @extschema@.subscriptions (
+	INPUT = @extschema@.subscriptions_in,
+	OUTPUT = @extschema@.subscriptions_out,
+	RECEIVE = @extschema@.subscriptions_recv,
+	SEND = @extschema@.subscriptions_send,
+	INTERNALLENGTH = VARIABLE,
+	ALIGNMENT = double,
+	STORAGE = extended
+);
+COMMENT ON TYPE @extschema@.subscriptions IS
+'State of clm.subscriptions_agg: the subscription rows (customer, started_at, ended_at, mrr) of a segment, read with clm.mrr_movements and clm.mrr_retention';
+
+CREATE FUNCTION @extschema@.subscriptions_accum(@extschema@.subscriptions, bigint, timestamptz, timestamptz, double precision)
+RETURNS @extschema@.subscriptions
+AS 'MODULE_PATHNAME', 'clm_subscriptions_accum' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.subscriptions_accum(@extschema@.subscriptions, bigint, timestamptz, timestamptz, double precision) IS
+'Transition function of clm.subscriptions_agg (appends the row in place)';
+
+CREATE FUNCTION @extschema@.subscriptions_combine(@extschema@.subscriptions, @extschema@.subscriptions)
+RETURNS @extschema@.subscriptions
+AS 'MODULE_PATHNAME', 'clm_subscriptions_combine' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.subscriptions_combine(@extschema@.subscriptions, @extschema@.subscriptions) IS
+'Combine function of clm.subscriptions_agg (concatenates two partial states)';
+
+CREATE FUNCTION @extschema@.subscriptions_final(@extschema@.subscriptions)
+RETURNS @extschema@.subscriptions
+AS 'MODULE_PATHNAME', 'clm_subscriptions_final' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.subscriptions_final(@extschema@.subscriptions) IS
+'Final function of clm.subscriptions_agg (drops the spare capacity of the state)';
+
+CREATE AGGREGATE @extschema@.subscriptions_agg(customer bigint, started_at timestamptz, ended_at timestamptz, mrr double precision) (
+	SFUNC = @extschema@.subscriptions_accum,
+	STYPE = @extschema@.subscriptions,
+	FINALFUNC = @extschema@.subscriptions_final,
+	COMBINEFUNC = @extschema@.subscriptions_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.subscriptions_agg(bigint, timestamptz, timestamptz, double precision) IS
+'Collects subscription rows (ended_at NULL = still active; rows with NULL customer, started_at or mrr skipped) into a clm.subscriptions state';
+
+CREATE FUNCTION @extschema@.mrr_movements(state @extschema@.subscriptions, period text DEFAULT 'month', until timestamptz DEFAULT NULL)
+RETURNS TABLE (period_start timestamptz, customers_start bigint, mrr_start double precision,
+	new_customers bigint, new_mrr double precision,
+	expansion_customers bigint, expansion_mrr double precision,
+	contraction_customers bigint, contraction_mrr double precision,
+	churned_customers bigint, churned_mrr double precision,
+	reactivated_customers bigint, reactivation_mrr double precision,
+	customers_end bigint, mrr_end double precision,
+	customer_churn_rate double precision, customer_churn_rate_daily double precision,
+	gross_mrr_churn_rate double precision, net_mrr_churn_rate double precision,
+	churned_of_start bigint)
+AS 'MODULE_PATHNAME', 'clm_mrr_movements' LANGUAGE C STABLE PARALLEL SAFE ROWS 24;
+COMMENT ON FUNCTION @extschema@.mrr_movements(@extschema@.subscriptions, text, timestamptz) IS
+'MRR movements per period (new, expansion, contraction, churn, reactivation; contraction and churn negative), customers and MRR at start and end, customer churn rate (churned of the starting customers / starting customers) and its daily-averaged variant, gross and net MRR churn rates';
+
+CREATE FUNCTION @extschema@.mrr_retention(state @extschema@.subscriptions, period text DEFAULT 'month', "window" integer DEFAULT 12,
+	reactivation boolean DEFAULT true, until timestamptz DEFAULT NULL)
+RETURNS TABLE (period_start timestamptz, window_end timestamptz, customers bigint, mrr_start double precision,
+	expansion_mrr double precision, contraction_mrr double precision, churned_mrr double precision,
+	mrr_end double precision, grr double precision, nrr double precision)
+AS 'MODULE_PATHNAME', 'clm_mrr_retention' LANGUAGE C STABLE PARALLEL SAFE ROWS 24;
+COMMENT ON FUNCTION @extschema@.mrr_retention(@extschema@.subscriptions, text, integer, boolean, timestamptz) IS
+'Gross and net revenue retention of the customers paying at each period start, over the next "window" periods (new customers excluded; reactivated MRR counted unless reactivation = false)';
