@@ -39,6 +39,7 @@
 #define KM_INITIAL_RECS 64
 #define KM_TRUNCATED 0x01		/* some subject has an entry time */
 #define KM_Z95 1.959963984540054
+#define KM_LOOKUP_MAX 65536		/* search the sorted part up to this size */
 
 typedef struct KmRec
 {
@@ -110,30 +111,36 @@ KmCheck(KmState *s)
 
 #define PG_GETARG_KM(n) KmCheck((KmState *) PG_DETOAST_DATUM(PG_GETARG_DATUM(n)))
 
-static int
-KmRecCmp(const void *a, const void *b)
-{
-	double		x = ((const KmRec *) a)->time;
-	double		y = ((const KmRec *) b)->time;
-
-	return (x > y) - (x < y);
-}
+/* km_sort_recs(KmRec *, size_t): inlined sort by time */
+#define ST_SORT km_sort_recs
+#define ST_ELEMENT_TYPE KmRec
+#define ST_COMPARE(a, b) (((a)->time > (b)->time) - ((a)->time < (b)->time))
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
 
 /*
- * Sort the records and merge equal times, in place.
+ * Sort the unsorted tail, fold its equal times, then merge it with the
+ * sorted head (through a scratch array), adding up equal times.
  */
 static void
 KmCompact(KmState *s)
 {
 	int64		i,
-				k = 0;
+				j,
+				k,
+				m = s->n - s->nsorted;
+	KmRec	   *tail;
+	KmRec	   *out;
+	KmRec	   *merged;
 
-	if (s->nsorted == s->n)
+	if (m == 0)
 		return;
-	qsort(s->recs, s->n, sizeof(KmRec), KmRecCmp);
-	for (i = 0; i < s->n; i++)
+	km_sort_recs(s->recs + s->nsorted, m);
+	k = s->nsorted;
+	for (i = s->nsorted; i < s->n; i++)
 	{
-		if (k > 0 && s->recs[k - 1].time == s->recs[i].time)
+		if (k > s->nsorted && s->recs[k - 1].time == s->recs[i].time)
 		{
 			s->recs[k - 1].events += s->recs[i].events;
 			s->recs[k - 1].censored += s->recs[i].censored;
@@ -142,7 +149,63 @@ KmCompact(KmState *s)
 		else
 			s->recs[k++] = s->recs[i];
 	}
-	s->n = s->nsorted = k;
+	m = k - s->nsorted;
+	if (s->nsorted == 0)
+	{
+		s->n = s->nsorted = m;
+		return;
+	}
+	tail = s->recs + s->nsorted;
+	merged = palloc_extended((s->nsorted + m) * sizeof(KmRec), MCXT_ALLOC_HUGE);
+	out = merged;
+	i = 0;
+	j = 0;
+	while (i < s->nsorted || j < m)
+	{
+		if (j >= m || (i < s->nsorted && s->recs[i].time < tail[j].time))
+			*out++ = s->recs[i++];
+		else if (i >= s->nsorted || tail[j].time < s->recs[i].time)
+			*out++ = tail[j++];
+		else
+		{
+			*out = s->recs[i++];
+			out->events += tail[j].events;
+			out->censored += tail[j].censored;
+			out->entries += tail[j].entries;
+			out++;
+			j++;
+		}
+	}
+	s->n = s->nsorted = out - merged;
+	memcpy(s->recs, merged, s->n * sizeof(KmRec));
+	pfree(merged);
+}
+
+/*
+ * The record of time t in the sorted part of the state, or NULL.
+ */
+static inline KmRec *
+KmFindSorted(KmState *s, double t)
+{
+	int64		lo = 0,
+				hi = s->nsorted;
+
+	/*
+	 * Searching a large sorted part costs cache misses for every row while
+	 * mostly-distinct times gain nothing from it: append instead.
+	 */
+	if (hi > KM_LOOKUP_MAX)
+		return NULL;
+	while (lo < hi)
+	{
+		int64		mid = lo + (hi - lo) / 2;
+
+		if (s->recs[mid].time < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (lo < s->nsorted && s->recs[lo].time == t) ? &s->recs[lo] : NULL;
 }
 
 /*
@@ -361,17 +424,28 @@ clm_km_accum(PG_FUNCTION_ARGS)
 		s = KmAlloc(KM_INITIAL_RECS);
 	else
 		s = KmReserve(s, 2);
-	r = &s->recs[s->n++];
-	r->time = duration;
-	r->events = churned ? 1 : 0;
-	r->censored = churned ? 0 : 1;
-	r->entries = 0;
-	if (has_entry)
+	/* a time already in the sorted part is counted in place */
+	r = KmFindSorted(s, duration);
+	if (r == NULL)
 	{
 		r = &s->recs[s->n++];
-		r->time = entered;
-		r->events = r->censored = 0;
-		r->entries = 1;
+		r->time = duration;
+		r->events = r->censored = r->entries = 0;
+	}
+	if (churned)
+		r->events++;
+	else
+		r->censored++;
+	if (has_entry)
+	{
+		r = KmFindSorted(s, entered);
+		if (r == NULL)
+		{
+			r = &s->recs[s->n++];
+			r->time = entered;
+			r->events = r->censored = r->entries = 0;
+		}
+		r->entries++;
 		s->flags |= KM_TRUNCATED;
 	}
 	else
