@@ -100,6 +100,9 @@ KmAlloc(int64 cap)
 	return s;
 }
 
+/*
+ * Validate the header of a detoasted clm.km value.
+ */
 static KmState *
 KmCheck(KmState *s)
 {
@@ -280,6 +283,10 @@ KmCheckCounts(const KmState *s)
 		clm_state_corrupt("clm.km", "The entries do not match the events and censorings.");
 }
 
+/*
+ * Binary form of a state: version, flags, entries_inf, then the compacted
+ * records (time, events, censored, entries).
+ */
 static void
 KmWrite(StringInfo buf, const KmState *s)
 {
@@ -300,6 +307,9 @@ KmWrite(StringInfo buf, const KmState *s)
 	pfree(c);
 }
 
+/*
+ * Parse and check the binary form (increasing times, consistent counts).
+ */
 static KmState *
 KmRead(StringInfo buf)
 {
@@ -338,6 +348,9 @@ KmRead(StringInfo buf)
 	return s;
 }
 
+/*
+ * Text input of clm.km: \x + hex of the binary form, checked.
+ */
 Datum
 clm_km_in(PG_FUNCTION_ARGS)
 {
@@ -347,6 +360,9 @@ clm_km_in(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(KmCompactCopy(KmRead(&buf)));
 }
 
+/*
+ * Text output of clm.km (used by Citus to ship partial states).
+ */
 Datum
 clm_km_out(PG_FUNCTION_ARGS)
 {
@@ -358,6 +374,9 @@ clm_km_out(PG_FUNCTION_ARGS)
 	PG_RETURN_CSTRING(clm_state_hex_out(&buf));
 }
 
+/*
+ * Binary output of clm.km.
+ */
 Datum
 clm_km_send(PG_FUNCTION_ARGS)
 {
@@ -369,6 +388,9 @@ clm_km_send(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
+/*
+ * Binary input of clm.km, checked.
+ */
 Datum
 clm_km_recv(PG_FUNCTION_ARGS)
 {

@@ -125,6 +125,9 @@ SbgGrow(ArrayType *a, int32 len, int64 fill)
 	return b;
 }
 
+/*
+ * Check a period or periods_survived argument.
+ */
 static void
 SbgCheckPeriod(int32 period, const char *what)
 {
@@ -429,6 +432,9 @@ SbgModelArg(FunctionCallInfo fcinfo, int argno, double *alpha, double *beta)
 				 errdetail("Got alpha %g, beta %g.", *alpha, *beta)));
 }
 
+/*
+ * A period argument of at least min.
+ */
 static int32
 SbgPeriodArg(FunctionCallInfo fcinfo, int argno, int32 min)
 {
@@ -442,7 +448,9 @@ SbgPeriodArg(FunctionCallInfo fcinfo, int argno, int32 min)
 	return t;
 }
 
-/* S(t) */
+/*
+ * S(t) = B(alpha, beta + t) / B(alpha, beta).
+ */
 static double
 SbgSurvival(double alpha, double beta, int32 t)
 {
@@ -500,6 +508,9 @@ clm_sbg_expected_survivors(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(n * SbgSurvival(alpha, beta, SbgPeriodArg(fcinfo, 2, 0)));
 }
 
+/*
+ * The discount rate argument: finite and positive.
+ */
 static double
 SbgDiscountArg(FunctionCallInfo fcinfo, int argno)
 {

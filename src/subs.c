@@ -238,6 +238,9 @@ SubsRead(StringInfo buf)
 	return s;
 }
 
+/*
+ * Text input of clm.subscriptions: \x + hex of the binary form, rows re-checked.
+ */
 Datum
 clm_subscriptions_in(PG_FUNCTION_ARGS)
 {
@@ -247,6 +250,9 @@ clm_subscriptions_in(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(SubsRead(&buf));
 }
 
+/*
+ * Text output of clm.subscriptions (used by Citus to ship partial states).
+ */
 Datum
 clm_subscriptions_out(PG_FUNCTION_ARGS)
 {
@@ -258,6 +264,9 @@ clm_subscriptions_out(PG_FUNCTION_ARGS)
 	PG_RETURN_CSTRING(clm_state_hex_out(&buf));
 }
 
+/*
+ * Binary output of clm.subscriptions (portable, network byte order).
+ */
 Datum
 clm_subscriptions_send(PG_FUNCTION_ARGS)
 {
@@ -269,6 +278,9 @@ clm_subscriptions_send(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
+/*
+ * Binary input of clm.subscriptions, rows re-checked.
+ */
 Datum
 clm_subscriptions_recv(PG_FUNCTION_ARGS)
 {
@@ -358,7 +370,9 @@ clm_subscriptions_final(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(t);
 }
 
-/* order rows by customer */
+/*
+ * qsort comparator: rows by customer.
+ */
 static int
 SubsRowCmp(const void *a, const void *b)
 {
@@ -370,7 +384,9 @@ SubsRowCmp(const void *a, const void *b)
 	return 0;
 }
 
-/* order events by time */
+/*
+ * qsort comparator: events by time.
+ */
 static int
 SubsEventCmp(const void *a, const void *b)
 {
@@ -508,6 +524,10 @@ SubsPeriodOf(SubsReplay *rp, TimestampTz at)
 typedef void (*SubsChangeFn) (void *arg, TimestampTz at, double before, double after,
 							  bool paid_before);
 
+/*
+ * Replay one customer's events (sorted by time), netting those at the same
+ * instant, and call fn at every change of the customer's MRR.
+ */
 static void
 SubsReplayCustomer(SubsReplay *rp, int64 ne, SubsChangeFn fn, void *arg)
 {
@@ -603,6 +623,9 @@ MovementChange(void *argp, TimestampTz at, double before, double after, bool pai
 	}
 }
 
+/*
+ * The period argument (NULL refused).
+ */
 static ClmPeriodUnit
 SubsUnitArg(FunctionCallInfo fcinfo, int argno)
 {
@@ -613,6 +636,9 @@ SubsUnitArg(FunctionCallInfo fcinfo, int argno)
 	return clm_period_parse_text(PG_GETARG_TEXT_PP(argno), "period");
 }
 
+/*
+ * num / den as a Datum, or NULL (via *isnull) when den is not positive.
+ */
 static inline Datum
 RateOrNull(double num, double den, bool *isnull)
 {
