@@ -80,6 +80,14 @@ FROM sbg_par, sbg_models WHERE segment = 'regular' ORDER BY 1;
 RESET ALL;
 DROP TABLE sbg_rows, sbg_par;
 
+-- Churn that accelerates (10%, 22%, 43%, 75%) is outside what sBG can describe (its
+-- retention rates only rise): the likelihood keeps growing towards the homogeneous
+-- geometric limit alpha, beta -> infinity with alpha / (alpha + beta) = 900 churned /
+-- 3000 periods at risk = 0.3.  The fit says it did not converge instead of returning a
+-- silent answer.
+SELECT (f).converged, (f).iterations > 100 AS many_iterations, round(((f).alpha / ((f).alpha + (f).beta))::numeric, 3) AS churn_p
+FROM (SELECT clm.sbg_fit(p, s) f FROM (VALUES (0, 1000), (1, 900), (2, 700), (3, 400), (4, 100)) v(p, s)) q;
+
 -- bad input
 SELECT error_of($$SELECT clm.sbg_fit(p, s) FROM (VALUES (0, 100), (1, 80), (2, 90)) v(p, s)$$);
 SELECT error_of($$SELECT clm.sbg_fit(p, s) FROM (VALUES (0, 100), (2, 80)) v(p, s)$$);
