@@ -95,6 +95,10 @@ FROM st, clm.mrr_retention(s, 'month', 1) ORDER BY period_start;
 SELECT r, period_start::date, window_end::date, customers, mrr_start, expansion_mrr, contraction_mrr,
        churned_mrr, mrr_end, round(grr::numeric, 6) AS grr, round(nrr::numeric, 6) AS nrr
 FROM st, (VALUES (true), (false)) v(r), clm.mrr_retention(s, 'month', 3, r) ORDER BY r DESC, period_start;
+-- until the end of March: the grid stops at March, whose window ends on Apr 1 (c1's
+-- upgrade of Mar 15 counted, everything after March 31 ignored): as above for Jan-Mar
+SELECT period_start::date, window_end::date, customers, mrr_start, mrr_end, round(nrr::numeric, 6) AS nrr
+FROM st, clm.mrr_retention(s, 'month', 1, true, '2024-03-31') ORDER BY period_start;
 -- default window (12 months) is longer than the data: no row
 SELECT count(*) AS rows_12 FROM st, clm.mrr_retention(s);
 
