@@ -148,70 +148,58 @@ clm_log1pexp(double x)
 }
 
 /*
- * Direct hypergeometric series sum_n (a)_n (b)_n / ((c)_n n!) z^n summed
- * with a floating scale so that neither huge nor tiny terms over/underflow.
- * Returns log|sum| and the sign.
+ * Direct hypergeometric series sum_n (a)_n (b)_n / ((c)_n n!) z^n.  Terms
+ * are multiplied in linear space (no logarithm per term) and the running
+ * term and sum share a scale that is renormalised before either could
+ * overflow; the result is log|sum| + the accumulated scale.
  */
 static double
 LogHypSeries(double a, double b, double c, double z, int *sign)
 {
-	double		lt = 0.0;		/* log |term n| */
-	int			ts = 1;			/* sign of term n */
-	double		shift = 0.0;	/* sum is stored as exp(-shift) * S */
-	double		s = 1.0;
-	double		lz;
+	double		t = 1.0;		/* term n / exp(shift) */
+	double		s = 1.0;		/* sum / exp(shift) */
+	double		shift = 0.0;
 	int			n;
 
 	*sign = 1;
 	if (z == 0.0)
 		return 0.0;
-	lz = log(fabs(z));
 	for (n = 0; n < HYP2F1_MAX_TERMS; n++)
 	{
 		double		fa = a + n,
 					fb = b + n,
 					fc = c + n,
 					ratio,
-					rb,
-					tail;
+					rb;
 
 		if (fa == 0.0 || fb == 0.0)
 			break;				/* the series terminates */
 		if (fc == 0.0)
 			return NAN;
-		lt += log(fabs(fa)) + log(fabs(fb)) - log(fabs(fc)) - log(n + 1.0) + lz;
-		if ((fa < 0) != (fb < 0))
-			ts = -ts;
-		if (fc < 0)
-			ts = -ts;
-		if (z < 0)
-			ts = -ts;
-		if (lt > shift + 300.0)
+		t *= fa * fb / (fc * (n + 1.0)) * z;
+		if (fabs(t) > 1e250)
 		{
-			s *= exp(shift - lt);
-			shift = lt;
+			t *= 1e-250;
+			s *= 1e-250;
+			shift += 250.0 * M_LN10;
 		}
-		s += ts * exp(lt - shift);
+		s += t;
 		if (!isfinite(s))
 			return NAN;
 
 		/* stop once the remaining tail is negligible */
 		ratio = fabs((fa + 1) * (fb + 1) / ((fc + 1) * (n + 2.0)) * z);
 		rb = fmax(ratio, fabs(z));
-		if (rb < 1.0 && fa + 1 > 0 && fb + 1 > 0 && fc + 1 > 0)
-		{
-			tail = exp(lt - shift) * rb / (1.0 - rb);
-			if (tail <= HYP2F1_EPS * fabs(s))
-				break;
-		}
+		if (rb < 1.0 && fa + 1 > 0 && fb + 1 > 0 && fc + 1 > 0 &&
+			fabs(t) * rb <= HYP2F1_EPS * (1.0 - rb) * fabs(s))
+			break;
+		if (t == 0.0)
+			break;
 	}
 	if (n >= HYP2F1_MAX_TERMS)
 		return NAN;
 	if (s == 0.0)
-	{
-		*sign = 1;
 		return -INFINITY;
-	}
 	*sign = s > 0 ? 1 : -1;
 	return shift + log(fabs(s));
 }
@@ -246,4 +234,130 @@ clm_log_hyp2f1(double a, double b, double c, double z, int *sign)
 	if (sign)
 		*sign = sg;
 	return r;
+}
+
+/*
+ * Several z at once (see special.h): the series' coefficients
+ * (a)_n (b)_n / ((c)_n n!) are computed once per term and multiplied into
+ * each z's running power.  Linear space; used only while a*b is moderate,
+ * so terms stay far from overflow for z < 1.
+ */
+void
+clm_log_hyp2f1_multi(double a, double b, double c, const double *z, int n,
+					 double *out, int *sign)
+{
+	double		sum[64],
+				pw[64],
+				coef = 1.0,
+				zmax = 0,
+				pwmax,
+				shift = 0.0,
+				eexp = c - a - b;	/* Euler's factor (1-z)^(c-a-b) */
+	bool		euler = false;
+	int			k,
+				m;
+
+	if (n > 64 || !isfinite(a) || !isfinite(b) || !isfinite(c) ||
+		(c <= 0.0 && fabs(c - rint(c)) < 1e-12) || fabs(a * b) > 1e4)
+	{
+		for (k = 0; k < n; k++)
+			out[k] = clm_log_hyp2f1(a, b, c, z[k], sign ? &sign[k] : NULL);
+		return;
+	}
+	for (k = 0; k < n; k++)
+	{
+		if (!(z[k] >= 0.0) || !(z[k] < 1.0))
+		{
+			for (k = 0; k < n; k++)
+				out[k] = clm_log_hyp2f1(a, b, c, z[k], sign ? &sign[k] : NULL);
+			return;
+		}
+		zmax = fmax(zmax, z[k]);
+		sum[k] = 1.0;
+		pw[k] = 1.0;
+	}
+	pwmax = zmax;
+	if (c - a > 0.0 && c - b > 0.0 && fabs((c - a) * (c - b)) < fabs(a * b))
+	{
+		double		na = c - a,
+					nb = c - b;
+
+		euler = true;
+		a = na;
+		b = nb;
+		/* eexp keeps the original c - a - b */
+	}
+	for (m = 0; m < HYP2F1_MAX_TERMS; m++)
+	{
+		double		fa = a + m,
+					fb = b + m,
+					fc = c + m,
+					rb,
+					tmax;
+
+		if (fa == 0.0 || fb == 0.0)
+			break;
+		if (fc == 0.0)
+		{
+			for (k = 0; k < n; k++)
+				out[k] = NAN;
+			return;
+		}
+		coef *= fa * fb / (fc * (m + 1.0));
+		if (coef > 1e250 || coef < -1e250)
+		{
+			coef *= 1e-250;
+			for (k = 0; k < n; k++)
+				sum[k] *= 1e-250;
+			shift += 250.0 * M_LN10;
+		}
+		for (k = 0; k < n; k++)
+		{
+			pw[k] *= z[k];
+			sum[k] += coef * pw[k];
+		}
+		tmax = (coef < 0 ? -coef : coef) * pwmax;
+		pwmax *= zmax;
+
+		/*
+		 * The largest z converges slowest; every fourth term, stop when its
+		 * remaining tail is negligible against the smallest sum.
+		 */
+		if ((m & 3) != 3)
+			continue;
+		rb = (fa + 1) * (fb + 1) / ((fc + 1) * (m + 2.0)) * zmax;
+		if (rb < 0)
+			rb = -rb;
+		if (rb < zmax)
+			rb = zmax;
+		if (rb < 1.0 && fa + 1 > 0 && fb + 1 > 0 && fc + 1 > 0 &&
+			tmax * rb <= HYP2F1_EPS * (1.0 - rb))
+		{
+			double		smin = INFINITY;
+
+			for (k = 0; k < n; k++)
+			{
+				double		as = sum[k] < 0 ? -sum[k] : sum[k];
+
+				if (as < smin)
+					smin = as;
+			}
+			if (tmax * rb <= HYP2F1_EPS * (1.0 - rb) * smin)
+				break;
+		}
+		if (coef == 0.0)
+			break;
+	}
+	for (k = 0; k < n; k++)
+	{
+		if (m >= HYP2F1_MAX_TERMS || !isfinite(sum[k]))
+		{
+			out[k] = NAN;
+			continue;
+		}
+		if (sign)
+			sign[k] = sum[k] >= 0 ? 1 : -1;
+		out[k] = (sum[k] == 0.0 ? -INFINITY : shift + log(fabs(sum[k]))) +
+			(euler ? eexp * log1p(-z[k]) : 0.0);
+	}
 }

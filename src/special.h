@@ -67,4 +67,15 @@ extern double clm_log1mexp(double x);
  */
 extern double clm_log_hyp2f1(double a, double b, double c, double z, int *sign);
 
+/*
+ * log 2F1(a, b; c; z[k]) for k = 0..n-1 in one pass over the series (the
+ * coefficients are shared; one multiply-add per term and z).  Same domain
+ * and transformation choice as clm_log_hyp2f1, for 0 <= z[k] < 1; signs
+ * go to sign[k] when sign is not NULL.  Falls back to clm_log_hyp2f1 per z
+ * when the terms could overflow (very large a, b).  Much cheaper than n
+ * separate calls when evaluating one customer at several horizons.
+ */
+extern void clm_log_hyp2f1_multi(double a, double b, double c, const double *z,
+								 int n, double *out, int *sign);
+
 #endif							/* CLM_SPECIAL_H */
