@@ -259,6 +259,16 @@ KmCompactCopy(const KmState *s)
 }
 
 /*
+ * s itself when compacted (as every final state is), else a compacted copy:
+ * the readers never modify a state.
+ */
+static KmState *
+KmCompacted(const KmState *s)
+{
+	return (s->nsorted == s->n) ? (KmState *) s : KmCompactCopy(s);
+}
+
+/*
  * Check the counts of a (read or combined) state: nonnegative, finite
  * times, and never more subjects leaving than entered.
  */
@@ -524,8 +534,8 @@ typedef struct KmStep
 static int64
 KmCurve(const KmState *s0, KmStep **steps_out)
 {
-	KmState    *s = KmCompactCopy(s0);
-	KmStep	   *steps = palloc(sizeof(KmStep) * Max(s->n, 1));
+	KmState    *s = KmCompacted(s0);
+	KmStep	   *steps = palloc_extended(sizeof(KmStep) * Max(s->n, 1), MCXT_ALLOC_HUGE);
 	int64		i,
 				k = 0,
 				at_risk = s->entries_inf;
@@ -558,7 +568,8 @@ KmCurve(const KmState *s0, KmStep **steps_out)
 			steps[k - 1].censored += r->censored;
 		at_risk += r->entries - r->events - r->censored;
 	}
-	pfree(s);
+	if (s != s0)
+		pfree(s);
 	*steps_out = steps;
 	return k;
 }
@@ -639,8 +650,8 @@ Datum
 clm_logrank(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	KmState    *a = KmCompactCopy(PG_GETARG_KM(0));
-	KmState    *b = KmCompactCopy(PG_GETARG_KM(1));
+	KmState    *a = KmCompacted(PG_GETARG_KM(0));
+	KmState    *b = KmCompacted(PG_GETARG_KM(1));
 	int64		i = 0,
 				j = 0,
 				na = a->entries_inf,
