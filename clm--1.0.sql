@@ -99,3 +99,282 @@ CREATE AGGREGATE @extschema@.rfm_summary(event_at timestamptz, amount double pre
 );
 COMMENT ON AGGREGATE @extschema@.rfm_summary(timestamptz, double precision, timestamptz, text, text) IS
 'Customer RFM summary bucketed by period, recency and t expressed in time_unit (e.g. day buckets in weeks for CDNOW)';
+
+------------------------------------------------------------------------------
+-- Subscriptions: MRR movements, churn rates, GRR / NRR
+------------------------------------------------------------------------------
+
+CREATE TYPE @extschema@.subscriptions;
+
+CREATE FUNCTION @extschema@.subscriptions_in(cstring) RETURNS @extschema@.subscriptions
+AS 'MODULE_PATHNAME', 'clm_subscriptions_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.subscriptions_in(cstring) IS
+'Input function of clm.subscriptions (\x + hexadecimal image of the binary form)';
+
+CREATE FUNCTION @extschema@.subscriptions_out(@extschema@.subscriptions) RETURNS cstring
+AS 'MODULE_PATHNAME', 'clm_subscriptions_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.subscriptions_out(@extschema@.subscriptions) IS
+'Output function of clm.subscriptions';
+
+CREATE FUNCTION @extschema@.subscriptions_recv(internal) RETURNS @extschema@.subscriptions
+AS 'MODULE_PATHNAME', 'clm_subscriptions_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.subscriptions_recv(internal) IS
+'Binary input function of clm.subscriptions';
+
+CREATE FUNCTION @extschema@.subscriptions_send(@extschema@.subscriptions) RETURNS bytea
+AS 'MODULE_PATHNAME', 'clm_subscriptions_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.subscriptions_send(@extschema@.subscriptions) IS
+'Binary output function of clm.subscriptions';
+
+CREATE TYPE @extschema@.subscriptions (
+	INPUT = @extschema@.subscriptions_in,
+	OUTPUT = @extschema@.subscriptions_out,
+	RECEIVE = @extschema@.subscriptions_recv,
+	SEND = @extschema@.subscriptions_send,
+	INTERNALLENGTH = VARIABLE,
+	ALIGNMENT = double,
+	STORAGE = extended
+);
+COMMENT ON TYPE @extschema@.subscriptions IS
+'State of clm.subscriptions_agg: the subscription rows (customer, started_at, ended_at, mrr) of a segment, read with clm.mrr_movements and clm.mrr_retention';
+
+CREATE FUNCTION @extschema@.subscriptions_accum(@extschema@.subscriptions, bigint, timestamptz, timestamptz, double precision)
+RETURNS @extschema@.subscriptions
+AS 'MODULE_PATHNAME', 'clm_subscriptions_accum' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.subscriptions_accum(@extschema@.subscriptions, bigint, timestamptz, timestamptz, double precision) IS
+'Transition function of clm.subscriptions_agg (appends the row in place)';
+
+CREATE FUNCTION @extschema@.subscriptions_combine(@extschema@.subscriptions, @extschema@.subscriptions)
+RETURNS @extschema@.subscriptions
+AS 'MODULE_PATHNAME', 'clm_subscriptions_combine' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.subscriptions_combine(@extschema@.subscriptions, @extschema@.subscriptions) IS
+'Combine function of clm.subscriptions_agg (concatenates two partial states)';
+
+CREATE FUNCTION @extschema@.subscriptions_final(@extschema@.subscriptions)
+RETURNS @extschema@.subscriptions
+AS 'MODULE_PATHNAME', 'clm_subscriptions_final' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.subscriptions_final(@extschema@.subscriptions) IS
+'Final function of clm.subscriptions_agg (drops the spare capacity of the state)';
+
+CREATE AGGREGATE @extschema@.subscriptions_agg(customer bigint, started_at timestamptz, ended_at timestamptz, mrr double precision) (
+	SFUNC = @extschema@.subscriptions_accum,
+	STYPE = @extschema@.subscriptions,
+	FINALFUNC = @extschema@.subscriptions_final,
+	COMBINEFUNC = @extschema@.subscriptions_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.subscriptions_agg(bigint, timestamptz, timestamptz, double precision) IS
+'Collects subscription rows (ended_at NULL = still active; rows with NULL customer, started_at or mrr skipped) into a clm.subscriptions state';
+
+CREATE FUNCTION @extschema@.mrr_movements(state @extschema@.subscriptions, period text DEFAULT 'month', until timestamptz DEFAULT NULL)
+RETURNS TABLE (period_start timestamptz, customers_start bigint, mrr_start double precision,
+	new_customers bigint, new_mrr double precision,
+	expansion_customers bigint, expansion_mrr double precision,
+	contraction_customers bigint, contraction_mrr double precision,
+	churned_customers bigint, churned_mrr double precision,
+	reactivated_customers bigint, reactivation_mrr double precision,
+	customers_end bigint, mrr_end double precision,
+	customer_churn_rate double precision, customer_churn_rate_daily double precision,
+	gross_mrr_churn_rate double precision, net_mrr_churn_rate double precision,
+	churned_of_start bigint)
+AS 'MODULE_PATHNAME', 'clm_mrr_movements' LANGUAGE C STABLE PARALLEL SAFE ROWS 24;
+COMMENT ON FUNCTION @extschema@.mrr_movements(@extschema@.subscriptions, text, timestamptz) IS
+'MRR movements per period (new, expansion, contraction, churn, reactivation; contraction and churn negative), customers and MRR at start and end, customer churn rate (churned of the starting customers / starting customers) and its daily-averaged variant, gross and net MRR churn rates';
+
+CREATE FUNCTION @extschema@.mrr_retention(state @extschema@.subscriptions, period text DEFAULT 'month', "window" integer DEFAULT 12,
+	reactivation boolean DEFAULT true, until timestamptz DEFAULT NULL)
+RETURNS TABLE (period_start timestamptz, window_end timestamptz, customers bigint, mrr_start double precision,
+	expansion_mrr double precision, contraction_mrr double precision, churned_mrr double precision,
+	mrr_end double precision, grr double precision, nrr double precision)
+AS 'MODULE_PATHNAME', 'clm_mrr_retention' LANGUAGE C STABLE PARALLEL SAFE ROWS 24;
+COMMENT ON FUNCTION @extschema@.mrr_retention(@extschema@.subscriptions, text, integer, boolean, timestamptz) IS
+'Gross and net revenue retention of the customers paying at each period start, over the next "window" periods (new customers excluded; reactivated MRR counted unless reactivation = false)';
+
+------------------------------------------------------------------------------
+-- Kaplan-Meier survival
+------------------------------------------------------------------------------
+
+CREATE TYPE @extschema@.km;
+
+CREATE FUNCTION @extschema@.km_in(cstring) RETURNS @extschema@.km
+AS 'MODULE_PATHNAME', 'clm_km_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.km_in(cstring) IS
+'Input function of clm.km (\x + hexadecimal image of the binary form)';
+
+CREATE FUNCTION @extschema@.km_out(@extschema@.km) RETURNS cstring
+AS 'MODULE_PATHNAME', 'clm_km_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.km_out(@extschema@.km) IS
+'Output function of clm.km';
+
+CREATE FUNCTION @extschema@.km_recv(internal) RETURNS @extschema@.km
+AS 'MODULE_PATHNAME', 'clm_km_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.km_recv(internal) IS
+'Binary input function of clm.km';
+
+CREATE FUNCTION @extschema@.km_send(@extschema@.km) RETURNS bytea
+AS 'MODULE_PATHNAME', 'clm_km_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.km_send(@extschema@.km) IS
+'Binary output function of clm.km';
+
+CREATE TYPE @extschema@.km (
+	INPUT = @extschema@.km_in,
+	OUTPUT = @extschema@.km_out,
+	RECEIVE = @extschema@.km_recv,
+	SEND = @extschema@.km_send,
+	INTERNALLENGTH = VARIABLE,
+	ALIGNMENT = double,
+	STORAGE = extended
+);
+COMMENT ON TYPE @extschema@.km IS
+'State of clm.km_agg: counts of events, censorings and entries per distinct time, read with clm.survival, clm.median_survival and clm.logrank';
+
+CREATE FUNCTION @extschema@.km_accum(@extschema@.km, double precision, boolean)
+RETURNS @extschema@.km
+AS 'MODULE_PATHNAME', 'clm_km_accum' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.km_accum(@extschema@.km, double precision, boolean) IS
+'Transition function of clm.km_agg(duration, churned)';
+
+CREATE FUNCTION @extschema@.km_accum(@extschema@.km, double precision, boolean, double precision)
+RETURNS @extschema@.km
+AS 'MODULE_PATHNAME', 'clm_km_accum' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.km_accum(@extschema@.km, double precision, boolean, double precision) IS
+'Transition function of clm.km_agg(duration, churned, entered)';
+
+CREATE FUNCTION @extschema@.km_combine(@extschema@.km, @extschema@.km)
+RETURNS @extschema@.km
+AS 'MODULE_PATHNAME', 'clm_km_combine' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.km_combine(@extschema@.km, @extschema@.km) IS
+'Combine function of clm.km_agg (merges two partial states)';
+
+CREATE FUNCTION @extschema@.km_final(@extschema@.km)
+RETURNS @extschema@.km
+AS 'MODULE_PATHNAME', 'clm_km_final' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.km_final(@extschema@.km) IS
+'Final function of clm.km_agg (sorted distinct times, no spare capacity)';
+
+CREATE AGGREGATE @extschema@.km_agg(duration double precision, churned boolean) (
+	SFUNC = @extschema@.km_accum,
+	STYPE = @extschema@.km,
+	FINALFUNC = @extschema@.km_final,
+	COMBINEFUNC = @extschema@.km_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.km_agg(double precision, boolean) IS
+'Kaplan-Meier state of (duration, churned) rows: churned = false is a censored duration; rows with NULLs skipped';
+
+CREATE AGGREGATE @extschema@.km_agg(duration double precision, churned boolean, entered double precision) (
+	SFUNC = @extschema@.km_accum,
+	STYPE = @extschema@.km,
+	FINALFUNC = @extschema@.km_final,
+	COMBINEFUNC = @extschema@.km_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.km_agg(double precision, boolean, double precision) IS
+'Kaplan-Meier state with left truncation: a subject is at risk at times t with entered < t <= duration (entered NULL: from the start)';
+
+CREATE FUNCTION @extschema@.survival(state @extschema@.km)
+RETURNS TABLE ("time" double precision, at_risk bigint, events bigint, censored bigint,
+	survival double precision, std_err double precision, lower double precision, upper double precision)
+AS 'MODULE_PATHNAME', 'clm_survival' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 100;
+COMMENT ON FUNCTION @extschema@.survival(@extschema@.km) IS
+'Kaplan-Meier curve, one row per distinct event time: at risk, events, censored in [time, next event time), survival, Greenwood standard error, log-log 95% confidence interval';
+
+CREATE FUNCTION @extschema@.median_survival(state @extschema@.km) RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_median_survival' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.median_survival(@extschema@.km) IS
+'Median survival time: first event time with survival below 0.5 (midpoint to the next event time when exactly 0.5); NULL if never reached';
+
+CREATE FUNCTION @extschema@.logrank(a @extschema@.km, b @extschema@.km)
+RETURNS TABLE (observed_a bigint, expected_a double precision, observed_b bigint, expected_b double precision,
+	chisq double precision, p_value double precision)
+AS 'MODULE_PATHNAME', 'clm_logrank' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1;
+COMMENT ON FUNCTION @extschema@.logrank(@extschema@.km, @extschema@.km) IS
+'Log-rank test of equal survival between two Kaplan-Meier states: observed and expected events, chi-square (1 df), p-value';
+
+------------------------------------------------------------------------------
+-- sBG (shifted-beta-geometric) retention model
+------------------------------------------------------------------------------
+
+CREATE TYPE @extschema@.sbg AS (
+	alpha double precision,
+	beta double precision,
+	alpha_se double precision,
+	beta_se double precision,
+	loglik double precision,
+	n bigint,
+	periods integer,
+	converged boolean,
+	iterations integer
+);
+COMMENT ON TYPE @extschema@.sbg IS
+'Fitted sBG model (Fader & Hardie 2007): churn probability ~ Beta(alpha, beta); standard errors from the observed information, log-likelihood, customers, last period observed, whether the optimiser converged and its iterations';
+
+CREATE FUNCTION @extschema@.sbg_accum(bigint[], integer, bigint) RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'clm_sbg_accum' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.sbg_accum(bigint[], integer, bigint) IS
+'Transition function of clm.sbg_fit (survivors by period; -1 = period not seen)';
+
+CREATE FUNCTION @extschema@.sbg_customers_accum(bigint[], integer, boolean) RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'clm_sbg_customers_accum' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.sbg_customers_accum(bigint[], integer, boolean) IS
+'Transition function of clm.sbg_fit_customers (churned and active counts by periods survived)';
+
+CREATE FUNCTION @extschema@.sbg_combine(bigint[], bigint[]) RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'clm_sbg_combine' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.sbg_combine(bigint[], bigint[]) IS
+'Combine function of clm.sbg_fit and clm.sbg_fit_customers (element-wise sum)';
+
+CREATE FUNCTION @extschema@.sbg_final(bigint[]) RETURNS @extschema@.sbg
+AS 'MODULE_PATHNAME', 'clm_sbg_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.sbg_final(bigint[]) IS
+'Final function of clm.sbg_fit (maximum-likelihood fit)';
+
+CREATE FUNCTION @extschema@.sbg_customers_final(bigint[]) RETURNS @extschema@.sbg
+AS 'MODULE_PATHNAME', 'clm_sbg_customers_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.sbg_customers_final(bigint[]) IS
+'Final function of clm.sbg_fit_customers (maximum-likelihood fit)';
+
+CREATE AGGREGATE @extschema@.sbg_fit(period integer, survivors bigint) (
+	SFUNC = @extschema@.sbg_accum,
+	STYPE = bigint[],
+	FINALFUNC = @extschema@.sbg_final,
+	COMBINEFUNC = @extschema@.sbg_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.sbg_fit(integer, bigint) IS
+'Fits the sBG model to a cohort''s survivor counts: period 0 = starting customers, then one row per renewal period (rows of the same period are added)';
+
+CREATE AGGREGATE @extschema@.sbg_fit_customers(periods_survived integer, churned boolean) (
+	SFUNC = @extschema@.sbg_customers_accum,
+	STYPE = bigint[],
+	FINALFUNC = @extschema@.sbg_customers_final,
+	COMBINEFUNC = @extschema@.sbg_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.sbg_fit_customers(integer, boolean) IS
+'Fits the sBG model to customer rows: renewals made, and whether the customer churned at the next renewal (false = still active)';
+
+CREATE FUNCTION @extschema@.sbg_survival(model @extschema@.sbg, t integer) RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_sbg_survival' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.sbg_survival(@extschema@.sbg, integer) IS
+'sBG survival S(t) = B(alpha, beta + t) / B(alpha, beta): share of a cohort still active after t renewal periods';
+
+CREATE FUNCTION @extschema@.sbg_retention(model @extschema@.sbg, t integer) RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_sbg_retention' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.sbg_retention(@extschema@.sbg, integer) IS
+'sBG retention rate of period t >= 1: (beta + t - 1) / (alpha + beta + t - 1)';
+
+CREATE FUNCTION @extschema@.sbg_expected_survivors(model @extschema@.sbg, customers double precision, t integer) RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_sbg_expected_survivors' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.sbg_expected_survivors(@extschema@.sbg, double precision, integer) IS
+'Expected survivors after t periods of a cohort of the given size: customers * S(t)';
+
+CREATE FUNCTION @extschema@.sbg_del(model @extschema@.sbg, discount double precision) RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_sbg_del' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.sbg_del(@extschema@.sbg, double precision) IS
+'Discounted expected lifetime of a new customer in payments (Fader & Hardie 2010): 2F1(1, beta; alpha + beta; 1 / (1 + discount))';
+
+CREATE FUNCTION @extschema@.sbg_derl(model @extschema@.sbg, discount double precision, renewals integer) RETURNS double precision
+AS 'MODULE_PATHNAME', 'clm_sbg_derl' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.sbg_derl(@extschema@.sbg, double precision, integer) IS
+'Discounted expected residual lifetime of a customer who has made the given renewals, just before the next renewal (Fader & Hardie 2010)';

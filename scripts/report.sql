@@ -32,3 +32,28 @@ SELECT CASE WHEN frequency >= 7 THEN '7+' ELSE frequency::text END AS repeat_day
        round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS pct,
        round(avg(monetary) FILTER (WHERE frequency > 0)::numeric, 2) AS mean_repeat_spend
 FROM demo_rfm GROUP BY 1 ORDER BY min(frequency);
+
+\echo
+\echo '## Time to second purchase (clm.km_agg, Kaplan-Meier): days from the first purchase day'
+\echo '## to the next purchase day, censored at 1998-06-30; one curve per first-purchase month'
+CREATE TEMP TABLE demo_second AS
+SELECT customer_id, date_trunc('month', first_day)::date AS cohort,
+       coalesce(second_day, date '1998-06-30') - first_day AS days, second_day IS NOT NULL AS repeated
+FROM (SELECT customer_id, min(d) AS first_day, min(d) FILTER (WHERE d > fd) AS second_day
+      FROM (SELECT customer_id, at::date AS d, min(at::date) OVER (PARTITION BY customer_id) AS fd
+            FROM clm_demo.cdnow) p
+      GROUP BY customer_id) q;
+CREATE TEMP TABLE demo_km AS
+SELECT cohort, count(*) AS customers, clm.km_agg(days, repeated) AS km FROM demo_second GROUP BY cohort;
+SELECT cohort, customers, clm.median_survival(km) AS median_days,
+       (SELECT round(min(survival)::numeric, 3) FROM clm.survival(km) WHERE time <= 30) AS no_repeat_30d,
+       (SELECT round(min(survival)::numeric, 3) FROM clm.survival(km) WHERE time <= 90) AS no_repeat_90d,
+       (SELECT round(min(survival)::numeric, 3) FROM clm.survival(km) WHERE time <= 365) AS no_repeat_1y,
+       (SELECT round(min(survival)::numeric, 3) FROM clm.survival(km)) AS no_repeat_end
+FROM demo_km ORDER BY cohort;
+\echo 'January vs March first-time buyers (log-rank):'
+SELECT observed_a AS jan_repeaters, round(expected_a::numeric, 1) AS jan_expected,
+       observed_b AS mar_repeaters, round(expected_b::numeric, 1) AS mar_expected,
+       round(chisq::numeric, 2) AS chisq, round(p_value::numeric, 4) AS p_value
+FROM clm.logrank((SELECT km FROM demo_km WHERE cohort = '1997-01-01'),
+                 (SELECT km FROM demo_km WHERE cohort = '1997-03-01'));
