@@ -131,6 +131,24 @@ CREATE TYPE @extschema@.subscriptions (
 	OUTPUT = @extschema@.subscriptions_out,
 	RECEIVE = @extschema@.subscriptions_recv,
 	SEND = @extschema@.subscriptions_send,
+-- Probabilistic CLV models: BG/NBD, modified BG/NBD, Pareto/NBD, BG/BB,
+-- Gamma-Gamma (fits and scoring)
+------------------------------------------------------------------------------
+
+CREATE TYPE @extschema@.clv_state;
+CREATE FUNCTION @extschema@.clv_state_in(cstring) RETURNS @extschema@.clv_state
+AS 'MODULE_PATHNAME', 'clm_clv_state_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.clv_state_out(@extschema@.clv_state) RETURNS cstring
+AS 'MODULE_PATHNAME', 'clm_clv_state_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.clv_state_recv(internal) RETURNS @extschema@.clv_state
+AS 'MODULE_PATHNAME', 'clm_clv_state_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.clv_state_send(@extschema@.clv_state) RETURNS bytea
+AS 'MODULE_PATHNAME', 'clm_clv_state_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE @extschema@.clv_state (
+	INPUT = @extschema@.clv_state_in,
+	OUTPUT = @extschema@.clv_state_out,
+	RECEIVE = @extschema@.clv_state_recv,
+	SEND = @extschema@.clv_state_send,
 	INTERNALLENGTH = VARIABLE,
 	ALIGNMENT = double,
 	STORAGE = extended
@@ -378,3 +396,257 @@ CREATE FUNCTION @extschema@.sbg_derl(model @extschema@.sbg, discount double prec
 AS 'MODULE_PATHNAME', 'clm_sbg_derl' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.sbg_derl(@extschema@.sbg, double precision, integer) IS
 'Discounted expected residual lifetime of a customer who has made the given renewals, just before the next renewal (Fader & Hardie 2010)';
+COMMENT ON TYPE @extschema@.clv_state IS
+'Transition state of the CLV model fits: distinct customer patterns (frequency, recency, t or monetary) with their total weight; text form kind;penalizer;rows;x,tx,T,w;...';
+COMMENT ON FUNCTION @extschema@.clv_state_in(cstring) IS 'I/O';
+COMMENT ON FUNCTION @extschema@.clv_state_out(@extschema@.clv_state) IS 'I/O';
+COMMENT ON FUNCTION @extschema@.clv_state_recv(internal) IS 'I/O';
+COMMENT ON FUNCTION @extschema@.clv_state_send(@extschema@.clv_state) IS 'I/O';
+
+CREATE TYPE @extschema@.bgnbd AS (
+	r double precision, alpha double precision, a double precision, b double precision,
+	loglik double precision, n double precision, iterations integer, converged boolean,
+	r_se double precision, alpha_se double precision, a_se double precision, b_se double precision,
+	patterns integer
+);
+COMMENT ON TYPE @extschema@.bgnbd IS
+'BG/NBD model (Fader, Hardie & Lee 2005): purchase rate ~ Gamma(r, alpha), dropout probability ~ Beta(a, b); loglik in the data''s time unit, n = customers (total weight), standard errors from the observed information';
+CREATE TYPE @extschema@.mbgnbd AS (
+	r double precision, alpha double precision, a double precision, b double precision,
+	loglik double precision, n double precision, iterations integer, converged boolean,
+	r_se double precision, alpha_se double precision, a_se double precision, b_se double precision,
+	patterns integer
+);
+COMMENT ON TYPE @extschema@.mbgnbd IS
+'Modified BG/NBD model (Batislam, Denizel & Filiztekin 2007): as BG/NBD but customers may also drop out right after the first purchase';
+CREATE TYPE @extschema@.pareto_nbd AS (
+	r double precision, alpha double precision, s double precision, beta double precision,
+	loglik double precision, n double precision, iterations integer, converged boolean,
+	r_se double precision, alpha_se double precision, s_se double precision, beta_se double precision,
+	patterns integer
+);
+COMMENT ON TYPE @extschema@.pareto_nbd IS
+'Pareto/NBD model (Schmittlein, Morrison & Colombo 1987): purchase rate ~ Gamma(r, alpha), dropout rate ~ Gamma(s, beta)';
+CREATE TYPE @extschema@.bgbb AS (
+	alpha double precision, beta double precision, gamma double precision, delta double precision,
+	loglik double precision, n double precision, iterations integer, converged boolean,
+	alpha_se double precision, beta_se double precision, gamma_se double precision, delta_se double precision,
+	patterns integer
+);
+COMMENT ON TYPE @extschema@.bgbb IS
+'BG/BB model (Fader, Hardie & Shang 2010) for discrete opportunities: transaction probability ~ Beta(alpha, beta), dropout probability ~ Beta(gamma, delta)';
+CREATE TYPE @extschema@.gamma_gamma AS (
+	p double precision, q double precision, v double precision,
+	loglik double precision, n double precision, iterations integer, converged boolean,
+	p_se double precision, q_se double precision, v_se double precision,
+	patterns integer
+);
+COMMENT ON TYPE @extschema@.gamma_gamma IS
+'Gamma-Gamma spend model (Fader, Hardie & Lee 2005): transaction value ~ Gamma(p, nu), nu ~ Gamma(q, v); fitted on repeat customers';
+
+CREATE FUNCTION @extschema@.clv_combine(@extschema@.clv_state, @extschema@.clv_state)
+RETURNS @extschema@.clv_state AS 'MODULE_PATHNAME', 'clm_clv_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.clv_combine(@extschema@.clv_state, @extschema@.clv_state) IS
+'Combine function of the CLV model fits (merges customer patterns)';
+CREATE FUNCTION @extschema@.bgnbd_final(@extschema@.clv_state) RETURNS @extschema@.bgnbd
+AS 'MODULE_PATHNAME', 'clm_bgnbd_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.bgnbd_final(@extschema@.clv_state) IS 'Final function of clm.bgnbd_fit (maximum likelihood); also fits a stored state of the same model';
+CREATE FUNCTION @extschema@.mbgnbd_final(@extschema@.clv_state) RETURNS @extschema@.mbgnbd
+AS 'MODULE_PATHNAME', 'clm_mbgnbd_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.mbgnbd_final(@extschema@.clv_state) IS 'Final function of clm.mbgnbd_fit (maximum likelihood); also fits a stored state of the same model';
+CREATE FUNCTION @extschema@.pareto_nbd_final(@extschema@.clv_state) RETURNS @extschema@.pareto_nbd
+AS 'MODULE_PATHNAME', 'clm_pareto_nbd_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.pareto_nbd_final(@extschema@.clv_state) IS 'Final function of clm.pareto_nbd_fit (maximum likelihood); also fits a stored state of the same model';
+CREATE FUNCTION @extschema@.bgbb_final(@extschema@.clv_state) RETURNS @extschema@.bgbb
+AS 'MODULE_PATHNAME', 'clm_bgbb_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.bgbb_final(@extschema@.clv_state) IS 'Final function of clm.bgbb_fit (maximum likelihood); also fits a stored state of the same model';
+CREATE FUNCTION @extschema@.gamma_gamma_final(@extschema@.clv_state) RETURNS @extschema@.gamma_gamma
+AS 'MODULE_PATHNAME', 'clm_gamma_gamma_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.gamma_gamma_final(@extschema@.clv_state) IS 'Final function of clm.gamma_gamma_fit (maximum likelihood); also fits a stored state of the same model';
+
+DO $clv$
+DECLARE
+	m record;
+	sig record;
+BEGIN
+	FOR m IN SELECT * FROM (VALUES
+		('bgnbd', 'frequency double precision, recency double precision, t double precision', 'BG/NBD'),
+		('mbgnbd', 'frequency double precision, recency double precision, t double precision', 'modified BG/NBD'),
+		('pareto_nbd', 'frequency double precision, recency double precision, t double precision', 'Pareto/NBD'),
+		('bgbb', 'frequency double precision, recency double precision, n_periods double precision', 'BG/BB'),
+		('gamma_gamma', 'frequency double precision, monetary double precision', 'Gamma-Gamma'))
+		AS v(kind, args, label)
+	LOOP
+		FOR sig IN SELECT * FROM (VALUES
+			('', ''),
+			(', weight double precision', ' with customer weights'),
+			(', weight double precision, penalizer double precision', ' with customer weights and an L2 penalty penalizer * sum(parameter^2) on the mean log-likelihood'))
+			AS s(extra, what)
+		LOOP
+			EXECUTE format('CREATE FUNCTION @extschema@.%1$s_accum(@extschema@.clv_state, %2$s%3$s) '
+				'RETURNS @extschema@.clv_state AS ''MODULE_PATHNAME'', ''clm_%1$s_accum'' '
+				'LANGUAGE C IMMUTABLE PARALLEL SAFE', m.kind, m.args, sig.extra);
+			EXECUTE format('COMMENT ON FUNCTION @extschema@.%1$s_accum(@extschema@.clv_state, %2$s%3$s) IS %4$L',
+				m.kind, m.args, sig.extra, 'Transition function of clm.' || m.kind || '_fit');
+			EXECUTE format('CREATE AGGREGATE @extschema@.%1$s_fit(%2$s%3$s) ('
+				'SFUNC = @extschema@.%1$s_accum, STYPE = @extschema@.clv_state, '
+				'FINALFUNC = @extschema@.%1$s_final, COMBINEFUNC = @extschema@.clv_combine, '
+				'PARALLEL = SAFE)', m.kind, m.args, sig.extra);
+			EXECUTE format('COMMENT ON AGGREGATE @extschema@.%1$s_fit(%2$s%3$s) IS %4$L',
+				m.kind, m.args, sig.extra,
+				'Maximum-likelihood fit of the ' || m.label || ' model' || sig.what ||
+				'; NULL rows skipped, NULL when there is no row');
+		END LOOP;
+	END LOOP;
+END
+$clv$;
+
+DO $clvscore$
+DECLARE
+	m record;
+BEGIN
+	FOR m IN SELECT * FROM (VALUES
+		('bgnbd', 't', 'BG/NBD', 'time units'),
+		('mbgnbd', 't', 'modified BG/NBD', 'time units'),
+		('pareto_nbd', 't', 'Pareto/NBD', 'time units'),
+		('bgbb', 'n_periods', 'BG/BB', 'periods'))
+		AS v(kind, tname, label, unit)
+	LOOP
+		EXECUTE format('CREATE FUNCTION @extschema@.p_alive(model @extschema@.%1$s, frequency double precision, '
+			'recency double precision, %2$s double precision) RETURNS double precision '
+			'AS ''MODULE_PATHNAME'', ''clm_%1$s_p_alive'' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE',
+			m.kind, m.tname);
+		EXECUTE format('COMMENT ON FUNCTION @extschema@.p_alive(@extschema@.%1$s, double precision, double precision, double precision) IS %2$L',
+			m.kind, 'Probability that a customer with this history is still alive under the ' || m.label ||
+			' model' || CASE WHEN m.kind = 'bgbb' THEN ' (alive in period n_periods + 1)' ELSE ' (at t)' END);
+		EXECUTE format('CREATE FUNCTION @extschema@.expected_purchases(model @extschema@.%1$s, horizon double precision, '
+			'frequency double precision, recency double precision, %2$s double precision) RETURNS double precision '
+			'AS ''MODULE_PATHNAME'', ''clm_%1$s_expected_purchases'' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE',
+			m.kind, m.tname);
+		EXECUTE format('COMMENT ON FUNCTION @extschema@.expected_purchases(@extschema@.%1$s, double precision, double precision, double precision, double precision) IS %2$L',
+			m.kind, 'Expected purchases in the next horizon ' || m.unit || ' of a customer with this history under the ' || m.label || ' model');
+		EXECUTE format('CREATE FUNCTION @extschema@.expected_purchases(model @extschema@.%1$s, horizon double precision) '
+			'RETURNS double precision '
+			'AS ''MODULE_PATHNAME'', ''clm_%1$s_expected_purchases_new'' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE',
+			m.kind);
+		EXECUTE format('COMMENT ON FUNCTION @extschema@.expected_purchases(@extschema@.%1$s, double precision) IS %2$L',
+			m.kind, 'Expected repeat purchases of a new customer in the first horizon ' || m.unit || ' under the ' || m.label || ' model');
+		EXECUTE format('CREATE FUNCTION @extschema@.probability_of_purchases(model @extschema@.%1$s, n integer, horizon double precision) '
+			'RETURNS double precision '
+			'AS ''MODULE_PATHNAME'', ''clm_%1$s_probability_of_purchases'' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE',
+			m.kind);
+		EXECUTE format('COMMENT ON FUNCTION @extschema@.probability_of_purchases(@extschema@.%1$s, integer, double precision) IS %2$L',
+			m.kind, 'Probability that a new customer makes exactly n repeat purchases in the first horizon ' || m.unit || ' under the ' || m.label || ' model');
+		IF m.kind <> 'bgbb' THEN
+			EXECUTE format('CREATE FUNCTION @extschema@.clv(model @extschema@.%1$s, spend @extschema@.gamma_gamma, '
+				'frequency double precision, recency double precision, t double precision, monetary double precision, '
+				'months integer DEFAULT 12, monthly_discount double precision DEFAULT 0.01, time_unit text DEFAULT ''week'') '
+				'RETURNS double precision '
+				'AS ''MODULE_PATHNAME'', ''clm_%1$s_clv'' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE',
+				m.kind);
+			EXECUTE format('COMMENT ON FUNCTION @extschema@.clv(@extschema@.%1$s, @extschema@.gamma_gamma, double precision, double precision, double precision, double precision, integer, double precision, text) IS %2$L',
+				m.kind, 'Discounted customer lifetime value over the next months: sum over months k of expected spend (Gamma-Gamma) times the expected purchases in month k (' || m.label || '), discounted by (1 + monthly_discount)^k; recency and t are in time_unit');
+		END IF;
+	END LOOP;
+END
+$clvscore$;
+
+CREATE FUNCTION @extschema@.expected_spend(model @extschema@.gamma_gamma, frequency double precision, monetary double precision)
+RETURNS double precision AS 'MODULE_PATHNAME', 'clm_gamma_gamma_expected_spend' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.expected_spend(@extschema@.gamma_gamma, double precision, double precision) IS
+'Expected mean transaction value of a customer with frequency repeat purchases of mean value monetary under the Gamma-Gamma model (frequency 0: the population mean p v / (q - 1))';
+
+CREATE TYPE @extschema@.holdout_summary AS (
+	frequency_cal integer,
+	recency_cal double precision,
+	t_cal double precision,
+	monetary_cal double precision,
+	frequency_holdout integer,
+	monetary_holdout double precision,
+	duration_holdout double precision
+);
+COMMENT ON TYPE @extschema@.holdout_summary IS
+'Calibration/holdout split of one customer: the calibration summary up to calibration_end (as clm.rfm_summary), the distinct purchase periods and their mean amount in (calibration_end, observation_end], and the holdout length, all in the time unit';
+
+CREATE FUNCTION @extschema@.holdout_accum(internal, timestamptz, double precision, timestamptz, timestamptz)
+RETURNS internal AS 'MODULE_PATHNAME', 'clm_holdout_accum' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.holdout_accum(internal, timestamptz, double precision, timestamptz, timestamptz) IS
+'Transition function of clm.calibration_holdout(event_at, amount, calibration_end, observation_end)';
+CREATE FUNCTION @extschema@.holdout_accum(internal, timestamptz, double precision, timestamptz, timestamptz, text)
+RETURNS internal AS 'MODULE_PATHNAME', 'clm_holdout_accum' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.holdout_accum(internal, timestamptz, double precision, timestamptz, timestamptz, text) IS
+'Transition function of clm.calibration_holdout(event_at, amount, calibration_end, observation_end, period)';
+CREATE FUNCTION @extschema@.holdout_accum(internal, timestamptz, double precision, timestamptz, timestamptz, text, text)
+RETURNS internal AS 'MODULE_PATHNAME', 'clm_holdout_accum' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.holdout_accum(internal, timestamptz, double precision, timestamptz, timestamptz, text, text) IS
+'Transition function of clm.calibration_holdout(event_at, amount, calibration_end, observation_end, period, time_unit)';
+CREATE FUNCTION @extschema@.holdout_combine(internal, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'clm_holdout_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.holdout_combine(internal, internal) IS 'Combine function of clm.calibration_holdout';
+CREATE FUNCTION @extschema@.holdout_serialize(internal)
+RETURNS bytea AS 'MODULE_PATHNAME', 'clm_holdout_serialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.holdout_serialize(internal) IS 'Serialize function of clm.calibration_holdout';
+CREATE FUNCTION @extschema@.holdout_deserialize(bytea, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'clm_holdout_deserialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.holdout_deserialize(bytea, internal) IS 'Deserialize function of clm.calibration_holdout';
+CREATE FUNCTION @extschema@.holdout_final(internal)
+RETURNS @extschema@.holdout_summary AS 'MODULE_PATHNAME', 'clm_holdout_final' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.holdout_final(internal) IS
+'Final function of clm.calibration_holdout (NULL for a customer without purchase up to calibration_end)';
+
+DO $clvho$
+DECLARE
+	sig record;
+BEGIN
+	FOR sig IN SELECT * FROM (VALUES
+		('', 'daily periods, recency and t in days'),
+		(', period text', 'the given period unit, recency and t in that unit'),
+		(', period text, time_unit text', 'periods of the given unit, recency, t and the holdout length in time_unit'))
+		AS s(extra, what)
+	LOOP
+		EXECUTE format('CREATE AGGREGATE @extschema@.calibration_holdout(event_at timestamptz, amount double precision, '
+			'calibration_end timestamptz, observation_end timestamptz%1$s) ('
+			'SFUNC = @extschema@.holdout_accum, STYPE = internal, SSPACE = 256, '
+			'FINALFUNC = @extschema@.holdout_final, FINALFUNC_MODIFY = READ_WRITE, '
+			'COMBINEFUNC = @extschema@.holdout_combine, SERIALFUNC = @extschema@.holdout_serialize, '
+			'DESERIALFUNC = @extschema@.holdout_deserialize, PARALLEL = SAFE)', sig.extra);
+		EXECUTE format('COMMENT ON AGGREGATE @extschema@.calibration_holdout(timestamptz, double precision, timestamptz, timestamptz%1$s) IS %2$L',
+			replace(replace(sig.extra, 'period ', ''), 'time_unit ', ''),
+			'Per customer calibration summary up to calibration_end and holdout purchases to observation_end, ' || sig.what ||
+			'; NULL for customers first seen after calibration_end');
+	END LOOP;
+END
+$clvho$;
+
+DO $clvcheck$
+DECLARE
+	m record;
+BEGIN
+	FOR m IN SELECT * FROM (VALUES ('bgnbd', 'BG/NBD'), ('mbgnbd', 'modified BG/NBD'), ('pareto_nbd', 'Pareto/NBD')) AS v(kind, label)
+	LOOP
+		EXECUTE format($f$
+CREATE FUNCTION @extschema@.holdout_check(model @extschema@.%1$s, summary regclass, max_frequency integer DEFAULT 7)
+RETURNS TABLE (frequency_cal integer, customers bigint, actual double precision, predicted double precision)
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SET search_path = pg_catalog AS $body$
+BEGIN
+	IF max_frequency IS NULL OR max_frequency < 0 THEN
+		RAISE EXCEPTION 'max_frequency must be a non-negative integer'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN QUERY EXECUTE format(
+		'SELECT LEAST(s.frequency_cal, $2)::integer, count(*), '
+		'avg(s.frequency_holdout)::double precision, '
+		'avg(@extschema@.expected_purchases($1, s.duration_holdout::double precision, '
+		's.frequency_cal::double precision, s.recency_cal::double precision, s.t_cal::double precision)) '
+		'FROM %%s s WHERE s.frequency_cal IS NOT NULL '
+		'GROUP BY 1 ORDER BY 1', summary)
+		USING model, max_frequency;
+END
+$body$;
+$f$, m.kind);
+		EXECUTE format('COMMENT ON FUNCTION @extschema@.holdout_check(@extschema@.%1$s, regclass, integer) IS %2$L', m.kind,
+			'Model check table: per calibration frequency (the last row gathers max_frequency and more), the customers, the mean actual holdout purchases and the mean ' ||
+			m.label || ' prediction, read from a table or view with the columns of clm.holdout_summary');
+	END LOOP;
+END
+$clvcheck$;

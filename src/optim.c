@@ -31,6 +31,7 @@ typedef struct OptimCtx
 	int			n;
 	const ClmOptimOptions *opt;
 	int			evals;
+	double		last_gmax;		/* max|g| of the last numerical gradient */
 } OptimCtx;
 
 /*
@@ -44,6 +45,7 @@ clm_optim_defaults(ClmOptimOptions *opt)
 	opt->ftol = 1e-15;
 	opt->analytic_grad = false;
 	opt->fd_step = 1e-6;
+	opt->fd_forward_above = 0;
 }
 
 /*
@@ -69,7 +71,9 @@ EvalFG(OptimCtx *c, const double *x, double *g)
 	int			n = c->n,
 				i;
 	double		f,
+				gmax,
 				xx[CLM_OPTIM_MAX_DIM];
+	bool		forward;
 
 	if (c->opt->analytic_grad)
 	{
@@ -86,16 +90,23 @@ EvalFG(OptimCtx *c, const double *x, double *g)
 	if (!isfinite(f))
 		return f;
 	memcpy(xx, x, n * sizeof(double));
+	forward = c->opt->fd_forward_above > 0 && c->last_gmax > c->opt->fd_forward_above;
+	gmax = 0;
 	for (i = 0; i < n; i++)
 	{
 		double		h = c->opt->fd_step * fmax(1.0, fabs(x[i]));
 		double		fp,
-					fm;
+					fm = INFINITY;
 
+		if (forward)
+			h = 1e-7 * fmax(1.0, fabs(x[i]));	/* ~ sqrt(machine epsilon) */
 		xx[i] = x[i] + h;
 		fp = EvalF(c, xx);
-		xx[i] = x[i] - h;
-		fm = EvalF(c, xx);
+		if (!forward || !isfinite(fp))
+		{
+			xx[i] = x[i] - h;
+			fm = EvalF(c, xx);
+		}
 		xx[i] = x[i];
 		if (isfinite(fp) && isfinite(fm))
 			g[i] = (fp - fm) / (2 * h);
@@ -105,19 +116,27 @@ EvalFG(OptimCtx *c, const double *x, double *g)
 			g[i] = (f - fm) / h;
 		else
 			return INFINITY;
+		gmax = fmax(gmax, fabs(g[i]));
 	}
+	c->last_gmax = gmax;
 	return f;
 }
 
+/*
+ * f(x) and its gradient, analytic or by finite differences (see optim.h).
+ */
 double
 clm_optim_value_grad(ClmObjectiveFn fn, void *arg, int n, const double *x,
 					 double *grad, const ClmOptimOptions *opt)
 {
-	OptimCtx	c = {fn, arg, n, opt, 0};
+	OptimCtx	c = {fn, arg, n, opt, 0, INFINITY};
 
 	return EvalFG(&c, x, grad);
 }
 
+/*
+ * Dot product of two n-vectors.
+ */
 static double
 Dot(int n, const double *a, const double *b)
 {
@@ -129,6 +148,9 @@ Dot(int n, const double *a, const double *b)
 	return s;
 }
 
+/*
+ * Largest absolute value of an n-vector (the gradient test).
+ */
 static double
 MaxAbs(int n, const double *a)
 {
@@ -508,11 +530,15 @@ Bfgs(OptimCtx *c, double *x, double *f, double *g, int max_iter, int *status)
 	return it;
 }
 
+/*
+ * BFGS from x, with Nelder-Mead passes and BFGS restarts when the line
+ * search fails; see optim.h for the contract.
+ */
 ClmOptimResult
 clm_optim_minimize(ClmObjectiveFn fn, void *arg, int n, double *x,
 				   const ClmOptimOptions *opt)
 {
-	OptimCtx	c = {fn, arg, n, opt, 0};
+	OptimCtx	c = {fn, arg, n, opt, 0, INFINITY};
 	ClmOptimResult res;
 	double		g[CLM_OPTIM_MAX_DIM],
 				f;
@@ -571,11 +597,15 @@ clm_optim_minimize(ClmObjectiveFn fn, void *arg, int n, double *x,
 	return res;
 }
 
+/*
+ * Numerical Hessian: central differences of the gradient, or the
+ * four-point formula on function values when the gradient is numerical.
+ */
 bool
 clm_optim_hessian(ClmObjectiveFn fn, void *arg, int n, const double *x,
 				  const ClmOptimOptions *opt, double *hess)
 {
-	OptimCtx	c = {fn, arg, n, opt, 0};
+	OptimCtx	c = {fn, arg, n, opt, 0, INFINITY};
 	double		xx[CLM_OPTIM_MAX_DIM];
 	int			i,
 				j;
@@ -659,6 +689,9 @@ clm_optim_hessian(ClmObjectiveFn fn, void *arg, int n, const double *x,
 	return true;
 }
 
+/*
+ * Inverse of a symmetric positive-definite matrix via Cholesky (L^-T L^-1).
+ */
 bool
 clm_optim_spd_inverse(int n, const double *a, double *inv)
 {
@@ -715,6 +748,9 @@ clm_optim_spd_inverse(int n, const double *a, double *inv)
 	return true;
 }
 
+/*
+ * Delta-method standard errors of exp(x) from the observed information.
+ */
 bool
 clm_optim_stderr_log(ClmObjectiveFn fn, void *arg, int n, const double *x,
 					 const ClmOptimOptions *opt, double scale, double *se)

@@ -61,6 +61,10 @@ typedef struct ClmOptimOptions
 	double		ftol;			/* stall: relative f decrease below this (1e-15) */
 	bool		analytic_grad;	/* objective fills grad (default false) */
 	double		fd_step;		/* relative step of central differences (1e-6) */
+	double		fd_forward_above;	/* numerical gradient: forward differences
+									 * (half the evaluations) while the last
+									 * max|g| exceeded this; 0 = always central
+									 * (default 0) */
 } ClmOptimOptions;
 
 typedef struct ClmOptimResult

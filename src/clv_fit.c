@@ -1,0 +1,848 @@
+/*-------------------------------------------------------------------------
+ *
+ * clv_fit.c
+ *	  Maximum-likelihood fits of the CLV models over collapsed customer
+ *	  patterns: BG/NBD (Fader, Hardie & Lee 2005), modified BG/NBD
+ *	  (Batislam, Denizel & Filiztekin 2007), Pareto/NBD (Schmittlein,
+ *	  Morrison & Colombo 1987; Fader & Hardie 2005 note), BG/BB (Fader,
+ *	  Hardie & Shang 2010) and Gamma-Gamma spend (Fader, Hardie & Lee
+ *	  2005, "RFM and CLV").
+ *
+ * The log-likelihoods are those of the papers in the data's own time
+ * unit (no rescaling), written in log space.  Parameters are optimised on
+ * the log scale with clm_optim_minimize (BFGS, Nelder-Mead fallback) on
+ * the mean negative log-likelihood plus lifetimes' L2 penalty
+ * penalizer * sum(theta^2); loglik reports the unpenalised value.
+ * Terms depending only on the frequency are computed once per distinct
+ * frequency.
+ *
+ * IDENTIFICATION
+ *	  src/clv_fit.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "funcapi.h"
+
+#include "clm.h"
+#include "clv.h"
+#include "optim.h"
+#include "special.h"
+
+/* a log-parameter beyond this bound counts as running off to 0 or infinity */
+#define LOGPARAM_BOUND 23.0
+
+typedef struct FitData
+{
+	ClvKind		kind;
+	int32		npat;
+	const ClvPattern *pat;
+	int32		ngroups;
+	int32	   *gstart;			/* ngroups + 1 boundaries; patterns sorted by x */
+	double		wsum;
+	double		penalizer;
+
+	/*
+	 * Pareto/NBD: the 2F1 terms depend on (x, tx) and on (x, T) separately,
+	 * and there are far fewer distinct pairs than patterns; each pattern
+	 * points to its pairs and the terms are computed once per pair.
+	 */
+	int32		ntx;			/* distinct (x, tx) */
+	double	   *utx_x;
+	double	   *utx_v;
+	int32	   *pat_tx;
+	double	   *l1;				/* scratch per (x, tx) */
+	int32		nT;				/* distinct (x, T) */
+	double	   *uT_x;
+	double	   *uT_v;
+	int32	   *pat_T;
+	double	   *l2;				/* scratch per (x, T) */
+	double	   *lT;				/* scratch per (x, T) */
+	int32	   *utx_g;			/* frequency group of each (x, tx) */
+	int32	   *uT_g;			/* frequency group of each (x, T) */
+	double	   *goff;			/* scratch: log offset per group */
+	double	   *logm;			/* Gamma-Gamma: log(monetary) per pattern */
+	int32	   *gtx;			/* ngroups + 1: (x, tx) pairs of group g */
+	int32	   *gT;				/* ngroups + 1: (x, T) pairs of group g */
+} FitData;
+
+typedef struct PairRef
+{
+	double		x;
+	double		v;
+	int32		pat;
+} PairRef;
+
+/*
+ * Order pair references by (x, value, pattern).
+ */
+static int
+PairCmp(const void *a, const void *b)
+{
+	const PairRef *p = a,
+			   *q = b;
+
+	if (p->x != q->x)
+		return p->x < q->x ? -1 : 1;
+	if (p->v != q->v)
+		return p->v < q->v ? -1 : 1;
+	return p->pat < q->pat ? -1 : (p->pat > q->pat);
+}
+
+/*
+ * Index the distinct (x, tx) and (x, T) pairs of the sorted patterns.
+ */
+static void
+BuildPairs(FitData *d)
+{
+	PairRef    *refs = palloc(d->npat * sizeof(PairRef));
+	int32		i,
+				n;
+
+	d->pat_tx = palloc(d->npat * sizeof(int32));
+	d->pat_T = palloc(d->npat * sizeof(int32));
+	d->utx_x = palloc(d->npat * sizeof(double));
+	d->utx_v = palloc(d->npat * sizeof(double));
+	d->uT_x = palloc(d->npat * sizeof(double));
+	d->uT_v = palloc(d->npat * sizeof(double));
+	/* (x, tx): patterns are sorted by (x, tx, T), so equal pairs are adjacent */
+	n = 0;
+	for (i = 0; i < d->npat; i++)
+	{
+		if (i == 0 || d->pat[i].x != d->pat[i - 1].x || d->pat[i].tx != d->pat[i - 1].tx)
+		{
+			d->utx_x[n] = d->pat[i].x;
+			d->utx_v[n] = d->pat[i].tx;
+			n++;
+		}
+		d->pat_tx[i] = n - 1;
+	}
+	d->ntx = n;
+	for (i = 0; i < d->npat; i++)
+	{
+		refs[i].x = d->pat[i].x;
+		refs[i].v = d->pat[i].T;
+		refs[i].pat = i;
+	}
+	qsort(refs, d->npat, sizeof(PairRef), PairCmp);
+	n = 0;
+	for (i = 0; i < d->npat; i++)
+	{
+		if (i == 0 || refs[i].x != refs[i - 1].x || refs[i].v != refs[i - 1].v)
+		{
+			d->uT_x[n] = refs[i].x;
+			d->uT_v[n] = refs[i].v;
+			n++;
+		}
+		d->pat_T[refs[i].pat] = n - 1;
+	}
+	d->nT = n;
+	d->l1 = palloc(d->ntx * sizeof(double));
+	d->l2 = palloc(d->nT * sizeof(double));
+	d->lT = palloc(d->nT * sizeof(double));
+	d->goff = palloc(d->ngroups * sizeof(double));
+	/* both pair lists are sorted by x, as the groups are */
+	d->utx_g = palloc(d->ntx * sizeof(int32));
+	d->uT_g = palloc(d->nT * sizeof(int32));
+	for (i = 0, n = 0; i < d->ntx; i++)
+	{
+		while (d->pat[d->gstart[n]].x != d->utx_x[i])
+			n++;
+		d->utx_g[i] = n;
+	}
+	for (i = 0, n = 0; i < d->nT; i++)
+	{
+		while (d->pat[d->gstart[n]].x != d->uT_x[i])
+			n++;
+		d->uT_g[i] = n;
+	}
+	/* each group's pairs are a contiguous range of the pair lists */
+	d->gtx = palloc0((d->ngroups + 1) * sizeof(int32));
+	d->gT = palloc0((d->ngroups + 1) * sizeof(int32));
+	for (i = 0; i < d->ntx; i++)
+		d->gtx[d->utx_g[i] + 1]++;
+	for (i = 0; i < d->nT; i++)
+		d->gT[d->uT_g[i] + 1]++;
+	for (i = 0; i < d->ngroups; i++)
+	{
+		d->gtx[i + 1] += d->gtx[i];
+		d->gT[i + 1] += d->gT[i];
+	}
+	pfree(refs);
+}
+
+/*
+ * Order patterns by (x, tx, T).
+ */
+static int
+PatternCmp(const void *a, const void *b)
+{
+	const ClvPattern *p = a,
+			   *q = b;
+
+	if (p->x != q->x)
+		return p->x < q->x ? -1 : 1;
+	if (p->tx != q->tx)
+		return p->tx < q->tx ? -1 : 1;
+	if (p->T != q->T)
+		return p->T < q->T ? -1 : 1;
+	return 0;
+}
+
+/*
+ * L2 penalty of lifetimes (penalizer * sum theta^2) and its gradient in
+ * log-parameters; added to the mean negative log-likelihood.
+ */
+static double
+Penalty(const FitData *d, int n, const double *lp, double *grad)
+{
+	double		s = 0;
+	int			i;
+
+	if (d->penalizer == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+	{
+		double		th = exp(lp[i]);
+
+		s += th * th;
+		if (grad)
+			grad[i] += d->penalizer * 2 * th * th;
+	}
+	return d->penalizer * s;
+}
+
+/*
+ * BG/NBD: mean negative log-likelihood with analytic gradient.
+ *   LL = lgamma(r+x) - lgamma(r) + r log(alpha)
+ *        + log[ B(a, b+x)/B(a,b) (alpha+T)^-(r+x)
+ *               + [x>0] B(a+1, b+x-1)/B(a,b) (alpha+tx)^-(r+x) ]
+ */
+static double
+BgnbdNll(const double *lp, double *grad, void *arg)
+{
+	const FitData *d = arg;
+	double		r = exp(lp[0]),
+				al = exp(lp[1]),
+				a = exp(lp[2]),
+				b = exp(lp[3]);
+	double		lbab = clm_lbeta(a, b),
+				lal = log(al),
+				psi_ab = 0,
+				psi_a = 0,
+				psi_b = 0,
+				psi_a1 = 0,
+				psi_r = 0;
+	double		ll = 0,
+				g[4] = {0, 0, 0, 0};
+	int32		gi,
+				i;
+
+	if (grad)
+	{
+		psi_ab = clm_digamma(a + b);
+		psi_a = clm_digamma(a);
+		psi_b = clm_digamma(b);
+		psi_a1 = clm_digamma(a + 1);
+		psi_r = clm_digamma(r);
+	}
+	for (gi = 0; gi < d->ngroups; gi++)
+	{
+		double		x = d->pat[d->gstart[gi]].x;
+		double		c1 = lgamma(r + x) - lgamma(r) + r * lal;
+		double		a2 = clm_lbeta(a, b + x) - lbab;
+		double		a3 = x > 0 ? clm_lbeta(a + 1, b + x - 1) - lbab : -INFINITY;
+		double		dr0 = 0,
+					d2a = 0,
+					d3a = 0,
+					d2b = 0,
+					d3b = 0;
+
+		if (grad)
+		{
+			double		psi_abx = clm_digamma(a + b + x);
+
+			dr0 = clm_digamma(r + x) - psi_r + lal;
+			d2a = psi_ab - psi_abx;
+			d2b = clm_digamma(b + x) - psi_abx - psi_b + psi_ab;
+			if (x > 0)
+			{
+				d3a = psi_a1 - psi_abx - psi_a + psi_ab;
+				d3b = clm_digamma(b + x - 1) - psi_abx - psi_b + psi_ab;
+			}
+		}
+		for (i = d->gstart[gi]; i < d->gstart[gi + 1]; i++)
+		{
+			const ClvPattern *p = &d->pat[i];
+			double		lT = log(al + p->T),
+						A2 = a2 - (r + x) * lT,
+						L,
+						p2 = 1,
+						p3 = 0,
+						lt = 0;
+
+			if (x > 0)
+			{
+				double		A3,
+							m,
+							s2,
+							s3;
+
+				lt = log(al + p->tx);
+				A3 = a3 - (r + x) * lt;
+				m = fmax(A2, A3);
+				s2 = exp(A2 - m);
+				s3 = exp(A3 - m);
+				L = m + log(s2 + s3);
+				p2 = s2 / (s2 + s3);
+				p3 = s3 / (s2 + s3);
+			}
+			else
+				L = A2;
+			ll += p->w * (c1 + L);
+			if (grad)
+			{
+				g[0] += p->w * (dr0 - p2 * lT - p3 * lt);
+				g[1] += p->w * (r / al - (r + x) * (p2 / (al + p->T) +
+													(x > 0 ? p3 / (al + p->tx) : 0)));
+				g[2] += p->w * (p2 * d2a + p3 * d3a);
+				g[3] += p->w * (p2 * d2b + p3 * d3b);
+			}
+		}
+	}
+	if (grad)
+	{
+		grad[0] = -g[0] * r / d->wsum;
+		grad[1] = -g[1] * al / d->wsum;
+		grad[2] = -g[2] * a / d->wsum;
+		grad[3] = -g[3] * b / d->wsum;
+	}
+	return -ll / d->wsum + Penalty(d, 4, lp, grad);
+}
+
+/*
+ * Modified BG/NBD (Batislam et al. 2007), as in lifetimes:
+ *   LL = lgamma(r+x) - lgamma(r) + r log(alpha)
+ *        + lgamma(a+b) + lgamma(b+x+1) - lgamma(b) - lgamma(a+b+x+1)
+ *        - (r+x) log(alpha+T)
+ *        + log(1 + a/(b+x) ((alpha+T)/(alpha+tx))^(r+x))
+ */
+static double
+MbgnbdNll(const double *lp, double *grad, void *arg)
+{
+	const FitData *d = arg;
+	double		r = exp(lp[0]),
+				al = exp(lp[1]),
+				a = exp(lp[2]),
+				b = exp(lp[3]);
+	double		ll = 0,
+				lal = log(al),
+				la = log(a);
+	int32		gi,
+				i;
+
+	for (gi = 0; gi < d->ngroups; gi++)
+	{
+		double		x = d->pat[d->gstart[gi]].x;
+		double		c = lgamma(r + x) - lgamma(r) + r * lal
+			+ lgamma(a + b) + lgamma(b + x + 1) - lgamma(b) - lgamma(a + b + x + 1);
+		double		c4 = la - log(b + x);
+
+		for (i = d->gstart[gi]; i < d->gstart[gi + 1]; i++)
+		{
+			const ClvPattern *p = &d->pat[i];
+			double		lT = log(al + p->T),
+						A4 = c4 + (r + x) * (lT - log(al + p->tx));
+
+			ll += p->w * (c - (r + x) * lT + clm_log1pexp(A4));
+		}
+	}
+	return -ll / d->wsum + Penalty(d, 4, lp, NULL);
+}
+
+/*
+ * One half of log A0 of the Pareto/NBD likelihood (Fader & Hardie 2005
+ * note, eq. 19-20), at u = tx or u = T:
+ *   log 2F1(r+s+x, t; r+s+x+1; |alpha-beta| / (max(alpha,beta) + u))
+ *     - (r+s+x) log(max(alpha,beta) + u)
+ * with t = s+1 when alpha >= beta and t = r+x otherwise, which keeps the
+ * 2F1 argument in [0, 1).
+ */
+static double
+ParetoHalf(double r, double al, double s, double be, double x, double u)
+{
+	double		rsx = r + s + x,
+				mx = fmax(al, be),
+				mn = fmin(al, be),
+				t = al < be ? r + x : s + 1;
+
+	return clm_log_hyp2f1(rsx, t, rsx + 1, (mx - mn) / (mx + u), NULL) - rsx * log(mx + u);
+}
+
+/*
+ * ParetoHalf for the values u[0..n-1] of one frequency x, with the 2F1 of
+ * all of them in one series pass (clm_log_hyp2f1_multi); out[i] gets
+ * log(s/(r+s+x)) + half(u[i]).
+ */
+static void
+ParetoHalves(double r, double al, double s, double be, double x,
+			 const double *u, int n, double *out)
+{
+	double		rsx = r + s + x,
+				mx = fmax(al, be),
+				mn = fmin(al, be),
+				t = al < be ? r + x : s + 1,
+				lsr = log(s) - log(rsx),
+				z[64],
+				l[64];
+	int			i,
+				j;
+
+	for (i = 0; i < n; i += 64)
+	{
+		int			m = Min(64, n - i);
+
+		for (j = 0; j < m; j++)
+			z[j] = (mx - mn) / (mx + u[i + j]);
+		clm_log_hyp2f1_multi(rsx, t, rsx + 1, z, m, l, NULL);
+		for (j = 0; j < m; j++)
+			out[i + j] = lsr + l[j] - rsx * log(mx + u[i + j]);
+	}
+}
+
+/*
+ * log A0 = log(half(tx) - half(T)); -INFINITY when tx = T.
+ */
+static inline double
+ParetoLogA0(double l1, double l2, bool same)
+{
+	if (same || l2 >= l1)
+		return -INFINITY;		/* (rounding) the difference vanishes */
+	return clm_logdiffexp(l1, l2);
+}
+
+/*
+ * log A0 of one pattern (also used by scoring).
+ */
+double
+clv_pareto_log_a0(double r, double al, double s, double be,
+				  double x, double tx, double T)
+{
+	return ParetoLogA0(ParetoHalf(r, al, s, be, x, tx),
+					   ParetoHalf(r, al, s, be, x, T), tx == T);
+}
+
+/*
+ * Pareto/NBD:
+ *   LL = lgamma(r+x) - lgamma(r) + r log(alpha) + s log(beta)
+ *        + log[ (alpha+T)^-(r+x) (beta+T)^-s + s/(r+s+x) A0 ]
+ */
+static double
+ParetoNll(const double *lp, double *grad, void *arg)
+{
+	const FitData *d = arg;
+	double		r = exp(lp[0]),
+				al = exp(lp[1]),
+				s = exp(lp[2]),
+				be = exp(lp[3]);
+	double		ll = 0,
+				ls = log(s);
+	int32		gi,
+				i;
+
+	/*
+	 * Per pair, in log space: l1 = log(s/(r+s+x)) + half(tx); l2 = the same
+	 * at T; lT = log((alpha+T)^-(r+x) (beta+T)^-s).  A pattern's likelihood
+	 * term is log(e^lT + e^l1 - e^l2).  To need one logarithm per pattern,
+	 * the pair values are exponentiated relative to a per-frequency offset
+	 * (the group's largest value); a pattern whose sum underflows falls
+	 * back to the log-space formula.
+	 */
+	for (gi = 0; gi < d->ngroups; gi++)
+		d->goff[gi] = -INFINITY;
+	for (gi = 0; gi < d->ngroups; gi++)
+	{
+		double		x = d->pat[d->gstart[gi]].x;
+
+		ParetoHalves(r, al, s, be, x, &d->utx_v[d->gtx[gi]], d->gtx[gi + 1] - d->gtx[gi],
+					 &d->l1[d->gtx[gi]]);
+		ParetoHalves(r, al, s, be, x, &d->uT_v[d->gT[gi]], d->gT[gi + 1] - d->gT[gi],
+					 &d->l2[d->gT[gi]]);
+	}
+	for (i = 0; i < d->ntx; i++)
+	{
+		if (isnan(d->l1[i]))
+			return INFINITY;
+		d->goff[d->utx_g[i]] = fmax(d->goff[d->utx_g[i]], d->l1[i]);
+	}
+	for (i = 0; i < d->nT; i++)
+	{
+		double		x = d->uT_x[i],
+					T = d->uT_v[i];
+
+		if (isnan(d->l2[i]))
+			return INFINITY;
+		d->lT[i] = -(r + x) * log(al + T) - s * log(be + T);
+		d->goff[d->uT_g[i]] = fmax(d->goff[d->uT_g[i]], d->lT[i]);
+	}
+	for (i = 0; i < d->ntx; i++)
+		d->l1[i] = exp(d->l1[i] - d->goff[d->utx_g[i]]);
+	for (i = 0; i < d->nT; i++)
+	{
+		double		off = d->goff[d->uT_g[i]];
+
+		d->l2[i] = exp(d->l2[i] - off);
+		d->lT[i] = exp(d->lT[i] - off);
+	}
+	for (gi = 0; gi < d->ngroups; gi++)
+	{
+		double		x = d->pat[d->gstart[gi]].x;
+		double		c = lgamma(r + x) - lgamma(r) + r * log(al) + s * log(be) + d->goff[gi];
+
+		for (i = d->gstart[gi]; i < d->gstart[gi + 1]; i++)
+		{
+			const ClvPattern *p = &d->pat[i];
+			double		eT = d->lT[d->pat_T[i]],
+						a0 = p->tx == p->T ? 0 : d->l1[d->pat_tx[i]] - d->l2[d->pat_T[i]],
+						v = eT + fmax(a0, 0.0);
+
+			if (v > 1e-280)
+				ll += p->w * (c + log(v));
+			else
+			{
+				/* underflow relative to the group's offset: exact log-space form */
+				double		la0 = clv_pareto_log_a0(r, al, s, be, x, p->tx, p->T);
+
+				ll += p->w * (c - d->goff[gi] +
+							  clm_logsumexp2(-(r + x) * log(al + p->T) - s * log(be + p->T),
+											 ls - log(r + s + x) + la0));
+			}
+		}
+	}
+	return -ll / d->wsum + Penalty(d, 4, lp, NULL);
+}
+
+/*
+ * BG/BB log-likelihood of one pattern (x, tx, n) (Fader, Hardie & Shang
+ * 2010, eq. 5), all in log space.
+ */
+double
+clv_bgbb_loglik(double al, double be, double ga, double de,
+				double x, double tx, double n)
+{
+	double		lbab = clm_lbeta(al, be),
+				lbgd = clm_lbeta(ga, de),
+				A,
+				B = -INFINITY;
+	int			j,
+				jmax = (int) (n - tx - 1);
+
+	A = clm_lbeta(al + x, be + n - x) - lbab + clm_lbeta(ga, de + n) - lbgd;
+	for (j = 0; j <= jmax; j++)
+		B = clm_logsumexp2(B, clm_lbeta(al + x, be + tx - x + j) +
+						   clm_lbeta(ga + 1, de + tx + j));
+	B += -lbgd - lbab;
+	return clm_logsumexp2(A, B);
+}
+
+/*
+ * BG/BB: mean negative log-likelihood over the patterns.
+ */
+static double
+BgbbNll(const double *lp, double *grad, void *arg)
+{
+	const FitData *d = arg;
+	double		al = exp(lp[0]),
+				be = exp(lp[1]),
+				ga = exp(lp[2]),
+				de = exp(lp[3]);
+	double		ll = 0;
+	int32		i;
+
+	for (i = 0; i < d->npat; i++)
+	{
+		const ClvPattern *p = &d->pat[i];
+
+		ll += p->w * clv_bgbb_loglik(al, be, ga, de, p->x, p->tx, p->T);
+	}
+	return -ll / d->wsum + Penalty(d, 4, lp, NULL);
+}
+
+/*
+ * Gamma-Gamma spend model (x repeat purchases of mean value m), with its
+ * analytic gradient:
+ *   LL = lgamma(px+q) - lgamma(px) - lgamma(q) + q log v + (px-1) log m
+ *        + px log x - (px+q) log(xm + v)
+ *   dLL/dp = x [psi(px+q) - psi(px) + log m + log x - log(xm+v)]
+ *   dLL/dq = psi(px+q) - psi(q) + log v - log(xm+v)
+ *   dLL/dv = q/v - (px+q)/(xm+v)
+ */
+static double
+GammaGammaNll(const double *lp, double *grad, void *arg)
+{
+	const FitData *d = arg;
+	double		p = exp(lp[0]),
+				q = exp(lp[1]),
+				v = exp(lp[2]);
+	double		ll = 0,
+				lv = log(v),
+				lgq = lgamma(q),
+				psiq = grad ? clm_digamma(q) : 0,
+				g[3] = {0, 0, 0};
+	int32		gi,
+				i;
+
+	for (gi = 0; gi < d->ngroups; gi++)
+	{
+		double		x = d->pat[d->gstart[gi]].x;
+		double		px = p * x,
+					lx = log(x);
+		double		c = lgamma(px + q) - lgamma(px) - lgq + q * lv + px * lx;
+		double		psum = grad ? clm_digamma(px + q) : 0,
+					dp0 = grad ? psum - clm_digamma(px) + lx : 0,
+					dq0 = psum - psiq + lv;
+		double		sw = 0,
+					swlm = 0,
+					swl = 0,
+					swinv = 0;
+
+		for (i = d->gstart[gi]; i < d->gstart[gi + 1]; i++)
+		{
+			const ClvPattern *pt = &d->pat[i];
+			double		lm = d->logm[i],
+						den = x * pt->tx + v,
+						ld = log(den);
+
+			ll += pt->w * ((px - 1) * lm - (px + q) * ld);
+			if (grad)
+			{
+				sw += pt->w;
+				swlm += pt->w * lm;
+				swl += pt->w * ld;
+				swinv += pt->w / den;
+			}
+			else
+				sw += pt->w;
+		}
+		ll += sw * c;
+		if (grad)
+		{
+			g[0] += x * (sw * dp0 + swlm - swl);
+			g[1] += sw * dq0 - swl;
+			g[2] += sw * q / v - (px + q) * swinv;
+		}
+	}
+	if (grad)
+	{
+		grad[0] = -g[0] * p / d->wsum;
+		grad[1] = -g[1] * q / d->wsum;
+		grad[2] = -g[2] * v / d->wsum;
+	}
+	return -ll / d->wsum + Penalty(d, 3, lp, grad);
+}
+
+/*
+ * Fit the data's model and build its composite value:
+ * (params..., loglik, n, iterations, converged, params' se..., patterns).
+ */
+Datum
+clv_fit(FunctionCallInfo fcinfo, ClvData *data)
+{
+	FitData		fd;
+	ClmObjectiveFn fn;
+	ClmOptimOptions opt;
+	ClmOptimResult res,
+				best;
+	int			np = (data->kind == CLV_GG) ? 3 : 4;
+	double		starts[3][4];
+	double		x[4],
+				bestx[4],
+				se[4];
+	double		sumx = 0,
+				sumT = 0,
+				summ = 0,
+				rate,
+				ll,
+				pen_saved;
+	bool		any_repeat = false,
+				have_best = false,
+				se_ok;
+	int32		i,
+				k;
+	TupleDesc	tupdesc;
+	Datum		values[2 * 4 + 5];
+	bool		nulls[2 * 4 + 5] = {0};
+	int			col = 0;
+
+	qsort(data->pat, data->npat, sizeof(ClvPattern), PatternCmp);
+	memset(&fd, 0, sizeof(fd));
+	fd.kind = data->kind;
+	fd.npat = data->npat;
+	fd.pat = data->pat;
+	fd.penalizer = data->penalizer;
+	fd.gstart = palloc((data->npat + 1) * sizeof(int32));
+	for (i = 0; i < data->npat; i++)
+	{
+		const ClvPattern *p = &data->pat[i];
+
+		if (i == 0 || p->x != data->pat[i - 1].x)
+			fd.gstart[fd.ngroups++] = i;
+		fd.wsum += p->w;
+		sumx += p->w * p->x;
+		sumT += p->w * p->T;
+		summ += p->w * p->tx;
+		if (p->x > 0)
+			any_repeat = true;
+	}
+	fd.gstart[fd.ngroups] = data->npat;
+	if (data->kind == CLV_PARETO)
+		BuildPairs(&fd);
+	if (data->kind == CLV_GG)
+	{
+		fd.logm = palloc(data->npat * sizeof(double));
+		for (i = 0; i < data->npat; i++)
+			fd.logm[i] = log(data->pat[i].tx);
+	}
+
+	if (!(fd.wsum > 0))
+		return (Datum) 0;		/* unreachable: callers pass patterns with w > 0 */
+	if (!any_repeat)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot fit %s: no customer has a repeat purchase",
+						clv_kind_name(data->kind)),
+				 errhint("The purchase and dropout parameters are not identified when every frequency is 0; frequency counts repeat purchases (periods after the first).")));
+
+	/* starts: purchase rate matched to the data, then two alternatives */
+	rate = (sumx > 0 && sumT > 0) ? sumx / sumT : 1.0;
+	switch (data->kind)
+	{
+		case CLV_BGNBD:
+		case CLV_MBGNBD:
+		case CLV_PARETO:
+			{
+				double		tbar = sumT / fd.wsum > 0 ? sumT / fd.wsum : 1.0;
+
+				starts[0][0] = 1.0;
+				starts[0][1] = 1.0 / rate;
+				starts[0][2] = 1.0;
+				starts[0][3] = data->kind == CLV_PARETO ? tbar : 1.0;
+				starts[1][0] = 0.3;
+				starts[1][1] = 0.3 / rate;
+				starts[1][2] = 0.5;
+				starts[1][3] = data->kind == CLV_PARETO ? 0.3 * tbar : 3.0;
+				starts[2][0] = 3.0;
+				starts[2][1] = 3.0 / rate;
+				starts[2][2] = 3.0;
+				starts[2][3] = data->kind == CLV_PARETO ? 3 * tbar : 0.5;
+				fn = data->kind == CLV_BGNBD ? BgnbdNll :
+					data->kind == CLV_MBGNBD ? MbgnbdNll : ParetoNll;
+				break;
+			}
+		case CLV_BGBB:
+			for (k = 0; k < 3; k++)
+				for (i = 0; i < 4; i++)
+					starts[k][i] = k == 0 ? 1.0 : k == 1 ? (i == 3 ? 3.0 : 0.5) : (i == 3 ? 0.5 : 3.0);
+			fn = BgbbNll;
+			break;
+		case CLV_GG:
+		default:
+			{
+				double		mbar = summ / fd.wsum;
+
+				starts[0][0] = 1.0;
+				starts[0][1] = 2.0;
+				starts[0][2] = mbar;
+				starts[1][0] = 5.0;
+				starts[1][1] = 4.0;
+				starts[1][2] = 0.6 * mbar;
+				starts[2][0] = 0.5;
+				starts[2][1] = 1.5;
+				starts[2][2] = 0.25 * mbar;
+				fn = GammaGammaNll;
+				break;
+			}
+	}
+
+	clm_optim_defaults(&opt);
+	opt.analytic_grad = (data->kind == CLV_BGNBD || data->kind == CLV_GG);
+	/* numerical gradients: forward differences until close to the optimum */
+	opt.fd_forward_above = 1e-5;
+	memset(&best, 0, sizeof(best));
+	for (k = 0; k < 3; k++)
+	{
+		bool		inside = true;
+
+		for (i = 0; i < np; i++)
+			x[i] = log(starts[k][i]);
+		res = clm_optim_minimize(fn, &fd, np, x, &opt);
+		for (i = 0; i < np; i++)
+			if (fabs(x[i]) > LOGPARAM_BOUND)
+				inside = false;
+		if (!inside && res.converged)
+		{
+			res.converged = false;
+			res.message = "a parameter ran off to 0 or infinity";
+		}
+		if (isfinite(res.f) &&
+			(!have_best || (res.converged && !best.converged) ||
+			 (res.converged == best.converged && res.f < best.f)))
+		{
+			best = res;
+			memcpy(bestx, x, sizeof(x));
+			have_best = true;
+		}
+		if (best.converged)
+			break;
+	}
+	if (!have_best)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("cannot fit %s: the likelihood cannot be evaluated at any start",
+						clv_kind_name(data->kind)),
+				 errhint("Check the scale of the inputs (recency and t in a sensible time unit).")));
+
+	/* unpenalised log-likelihood in the data's own unit */
+	pen_saved = fd.penalizer;
+	fd.penalizer = 0;
+	ll = -fn(bestx, NULL, &fd) * fd.wsum;
+	fd.penalizer = pen_saved;
+	se_ok = best.converged &&
+		clm_optim_stderr_log(fn, &fd, np, bestx, &opt, fd.wsum, se);
+	if (best.converged && !se_ok)
+	{
+		/* a stationary point on a ridge: the parameters are not identified */
+		best.converged = false;
+		best.message = "the likelihood is flat in some direction at the optimum (the data do not identify all parameters)";
+	}
+
+	if (!best.converged)
+		ereport(WARNING,
+				(errmsg("%s fit did not converge after %d iterations",
+						clv_kind_name(data->kind), best.iterations),
+				 errdetail("The optimizer stopped: %s.", best.message),
+				 errhint("The data may not identify the model (too few customers or repeat purchases); a penalizer > 0 stabilises the fit.")));
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "clm: model fit must return a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	if (tupdesc->natts != 2 * np + 5)
+		elog(ERROR, "clm: unexpected model row type");
+	for (i = 0; i < np; i++)
+		values[col++] = Float8GetDatum(exp(bestx[i]));
+	values[col++] = Float8GetDatum(ll);
+	values[col++] = Float8GetDatum(fd.wsum);
+	values[col++] = Int32GetDatum(best.iterations);
+	values[col++] = BoolGetDatum(best.converged);
+	for (i = 0; i < np; i++)
+	{
+		nulls[col] = !se_ok;
+		values[col++] = Float8GetDatum(se_ok ? se[i] : 0);
+	}
+	values[col++] = Int32GetDatum(data->npat);
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}

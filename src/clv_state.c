@@ -1,0 +1,880 @@
+/*-------------------------------------------------------------------------
+ *
+ * clv_state.c
+ *	  clm.clv_state: the transition state of the CLV model fits
+ *	  (clm.bgnbd_fit, clm.mbgnbd_fit, clm.pareto_nbd_fit, clm.bgbb_fit,
+ *	  clm.gamma_gamma_fit).
+ *
+ * The state collapses customers with identical (frequency, recency, T)
+ * (or (frequency, monetary)) into one pattern with a total weight, so the
+ * fit's cost grows with the number of distinct patterns, not customers.
+ *
+ * It is a real varlena type (in/out/send/recv) so that partial aggregation
+ * works in parallel workers and in Citus.  Inside an aggregate the state
+ * is a read/write expanded object in a child of the aggregate context with
+ * an open-addressing hash of its patterns: the transition function updates
+ * it in place (nodeAgg neither copies nor flattens it between rows), and
+ * it is flattened only when it leaves the node (parallel workers, output).
+ *
+ * Flat layout: ClvFlat header followed by npat ClvPattern entries.
+ *
+ * IDENTIFICATION
+ *	  src/clv_state.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "common/shortest_dec.h"
+#include "libpq/pqformat.h"
+#include "utils/builtins.h"
+#include "utils/expandeddatum.h"
+#include "utils/memutils.h"
+
+#include "clm.h"
+#include "clv.h"
+
+#define CLV_STATE_VERSION 1
+
+typedef struct ClvFlat
+{
+	int32		vl_len_;
+	int32		version;
+	int32		kind;
+	int32		npat;
+	int64		rows;
+	double		penalizer;
+	ClvPattern	pat[FLEXIBLE_ARRAY_MEMBER];
+} ClvFlat;
+
+#define CLV_FLAT_SIZE(n) (offsetof(ClvFlat, pat) + (Size) (n) * sizeof(ClvPattern))
+
+typedef struct ClvExpanded
+{
+	ExpandedObjectHeader hdr;
+	ClvKind		kind;
+	double		penalizer;
+	int64		rows;
+	int32		npat;
+	int32		cap;
+	ClvPattern *pat;
+	int32	   *slots;			/* pattern index + 1, 0 = empty */
+	int32		nslots;			/* power of two */
+} ClvExpanded;
+
+static Size ClvGetFlatSize(ExpandedObjectHeader *eohptr);
+static void ClvFlattenInto(ExpandedObjectHeader *eohptr, void *result, Size allocated_size);
+
+static const ExpandedObjectMethods ClvMethods = {
+	ClvGetFlatSize,
+	ClvFlattenInto
+};
+
+static const char *const KindNames[CLV_NKINDS + 1] = {
+	"?", "bgnbd", "mbgnbd", "pareto_nbd", "bgbb", "gamma_gamma"
+};
+
+PG_FUNCTION_INFO_V1(clm_clv_state_in);
+PG_FUNCTION_INFO_V1(clm_clv_state_out);
+PG_FUNCTION_INFO_V1(clm_clv_state_recv);
+PG_FUNCTION_INFO_V1(clm_clv_state_send);
+PG_FUNCTION_INFO_V1(clm_bgnbd_accum);
+PG_FUNCTION_INFO_V1(clm_mbgnbd_accum);
+PG_FUNCTION_INFO_V1(clm_pareto_nbd_accum);
+PG_FUNCTION_INFO_V1(clm_bgbb_accum);
+PG_FUNCTION_INFO_V1(clm_gamma_gamma_accum);
+PG_FUNCTION_INFO_V1(clm_clv_combine);
+PG_FUNCTION_INFO_V1(clm_bgnbd_final);
+PG_FUNCTION_INFO_V1(clm_mbgnbd_final);
+PG_FUNCTION_INFO_V1(clm_pareto_nbd_final);
+PG_FUNCTION_INFO_V1(clm_bgbb_final);
+PG_FUNCTION_INFO_V1(clm_gamma_gamma_final);
+
+/*
+ * Name of a model kind (as in the aggregate names, without _fit).
+ */
+const char *
+clv_kind_name(ClvKind kind)
+{
+	if (kind < 1 || kind > CLV_NKINDS)
+		return "?";
+	return KindNames[kind];
+}
+
+/*
+ * Hash of a pattern's key (the bit patterns of the three doubles; -0.0 is
+ * normalised by the callers, which only store non-negative values).
+ */
+static inline uint32
+PatternHash(double x, double tx, double T)
+{
+	uint64		k[3];
+	uint64		h = UINT64CONST(0x9E3779B97F4A7C15);
+	int			i;
+
+	memcpy(&k[0], &x, 8);
+	memcpy(&k[1], &tx, 8);
+	memcpy(&k[2], &T, 8);
+	for (i = 0; i < 3; i++)
+	{
+		h ^= k[i] + UINT64CONST(0x9E3779B97F4A7C15) + (h << 6) + (h >> 2);
+		h *= UINT64CONST(0xff51afd7ed558ccd);
+		h ^= h >> 33;
+	}
+	return (uint32) h;
+}
+
+/*
+ * A new empty expanded state in a child context of parent.
+ */
+static ClvExpanded *
+ClvNew(MemoryContext parent, ClvKind kind, double penalizer, int32 cap)
+{
+	MemoryContext cxt = AllocSetContextCreate(parent, "clm clv_state",
+											  ALLOCSET_SMALL_SIZES);
+	ClvExpanded *e = MemoryContextAllocZero(cxt, sizeof(ClvExpanded));
+
+	EOH_init_header(&e->hdr, &ClvMethods, cxt);
+	e->kind = kind;
+	e->penalizer = penalizer;
+	if (cap < 16)
+		cap = 16;
+	e->cap = cap;
+	e->pat = MemoryContextAlloc(cxt, cap * sizeof(ClvPattern));
+	e->nslots = 32;
+	while (e->nslots < 2 * cap)
+		e->nslots *= 2;
+	e->slots = MemoryContextAllocZero(cxt, e->nslots * sizeof(int32));
+	return e;
+}
+
+/*
+ * Double the hash table and rebuild it.
+ */
+static void
+ClvRehash(ClvExpanded *e)
+{
+	int32		ns = e->nslots * 2;
+	int32	   *slots;
+	int32		i;
+
+	if ((Size) ns * sizeof(int32) > MaxAllocSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many distinct customer patterns in a model fit")));
+	slots = MemoryContextAllocZero(e->hdr.eoh_context, ns * sizeof(int32));
+	for (i = 0; i < e->npat; i++)
+	{
+		uint32		h = PatternHash(e->pat[i].x, e->pat[i].tx, e->pat[i].T) & (ns - 1);
+
+		while (slots[h] != 0)
+			h = (h + 1) & (ns - 1);
+		slots[h] = i + 1;
+	}
+	pfree(e->slots);
+	e->slots = slots;
+	e->nslots = ns;
+}
+
+/*
+ * Add weight w to pattern (x, tx, T), creating it if new.
+ */
+static void
+ClvAdd(ClvExpanded *e, double x, double tx, double T, double w)
+{
+	uint32		h;
+	int32		idx;
+	ClvPattern *p;
+
+	h = PatternHash(x, tx, T) & (e->nslots - 1);
+	while ((idx = e->slots[h]) != 0)
+	{
+		p = &e->pat[idx - 1];
+		if (p->x == x && p->tx == tx && p->T == T)
+		{
+			p->w += w;
+			return;
+		}
+		h = (h + 1) & (e->nslots - 1);
+	}
+	if (e->npat >= e->cap)
+	{
+		int32		ncap = e->cap * 2;
+
+		if ((Size) ncap * sizeof(ClvPattern) > MaxAllocSize)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("too many distinct customer patterns in a model fit")));
+		e->pat = repalloc(e->pat, ncap * sizeof(ClvPattern));
+		e->cap = ncap;
+	}
+	p = &e->pat[e->npat];
+	p->x = x;
+	p->tx = tx;
+	p->T = T;
+	p->w = w;
+	e->slots[h] = ++e->npat;
+	if (e->npat * 2 > e->nslots)
+		ClvRehash(e);
+}
+
+/*
+ * Expanded-object method: size of the flat form.
+ */
+static Size
+ClvGetFlatSize(ExpandedObjectHeader *eohptr)
+{
+	ClvExpanded *e = (ClvExpanded *) eohptr;
+
+	return CLV_FLAT_SIZE(e->npat);
+}
+
+/*
+ * Expanded-object method: write the flat form (header + patterns).
+ */
+static void
+ClvFlattenInto(ExpandedObjectHeader *eohptr, void *result, Size allocated_size)
+{
+	ClvExpanded *e = (ClvExpanded *) eohptr;
+	ClvFlat    *f = (ClvFlat *) result;
+
+	Assert(allocated_size == CLV_FLAT_SIZE(e->npat));
+	memset(f, 0, offsetof(ClvFlat, pat));
+	SET_VARSIZE(f, allocated_size);
+	f->version = CLV_STATE_VERSION;
+	f->kind = e->kind;
+	f->npat = e->npat;
+	f->rows = e->rows;
+	f->penalizer = e->penalizer;
+	memcpy(f->pat, e->pat, e->npat * sizeof(ClvPattern));
+}
+
+/*
+ * Check a flat state read from outside (corrupt values raise errors).
+ */
+static void
+CheckFlat(const ClvFlat *f, Size len)
+{
+	if (len < offsetof(ClvFlat, pat) || f->version != CLV_STATE_VERSION ||
+		f->kind < 1 || f->kind > CLV_NKINDS || f->npat < 0 ||
+		len != CLV_FLAT_SIZE(f->npat) || f->rows < 0 ||
+		!isfinite(f->penalizer) || f->penalizer < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid clm.clv_state value")));
+}
+
+/*
+ * Read any state datum into data (expanded: pointers into the object;
+ * flat: pointers into the detoasted copy).
+ */
+void
+clv_state_data(Datum d, ClvData *out)
+{
+	if (VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(d)))
+	{
+		ClvExpanded *e = (ClvExpanded *) DatumGetEOHP(d);
+
+		if (e->hdr.eoh_methods != &ClvMethods)
+			elog(ERROR, "clm: unexpected expanded object");
+		out->kind = e->kind;
+		out->penalizer = e->penalizer;
+		out->rows = e->rows;
+		out->npat = e->npat;
+		out->pat = e->pat;
+	}
+	else
+	{
+		ClvFlat    *f = (ClvFlat *) PG_DETOAST_DATUM(d);
+
+		CheckFlat(f, VARSIZE(f));
+		out->kind = (ClvKind) f->kind;
+		out->penalizer = f->penalizer;
+		out->rows = f->rows;
+		out->npat = f->npat;
+		out->pat = f->pat;
+	}
+}
+
+/*
+ * A new expanded state holding a copy of data's patterns.
+ */
+static ClvExpanded *
+ClvFromData(MemoryContext parent, const ClvData *data)
+{
+	ClvExpanded *e = ClvNew(parent, data->kind, data->penalizer, data->npat);
+	int32		i;
+
+	e->rows = data->rows;
+	for (i = 0; i < data->npat; i++)
+		ClvAdd(e, data->pat[i].x, data->pat[i].tx, data->pat[i].T, data->pat[i].w);
+	return e;
+}
+
+/*
+ * The R/W expanded state of an aggregate's argument 0, if it is ours.
+ */
+static ClvExpanded *
+ClvOwnRW(Datum d)
+{
+	ClvExpanded *e;
+
+	if (!VARATT_IS_EXTERNAL_EXPANDED_RW(DatumGetPointer(d)))
+		return NULL;
+	e = (ClvExpanded *) DatumGetEOHP(d);
+	if (e->hdr.eoh_methods != &ClvMethods)
+		return NULL;
+	return e;
+}
+
+/*
+ * Reject the mixing of different models or penalizers in one state.
+ */
+static void
+CheckCompatible(ClvKind k1, double p1, ClvKind k2, double p2)
+{
+	if (k1 != k2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot combine a %s fit state with a %s fit state",
+						clv_kind_name(k1), clv_kind_name(k2))));
+	if (p1 != p2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("penalizer must be the same for all rows of a fit"),
+				 errdetail("Got %g and %g.", p1, p2)));
+}
+
+/*
+ * Error unless v is finite and not negative.
+ */
+static inline void
+CheckNonNegative(double v, const char *what)
+{
+	clm_check_finite(v, what);
+	if (v < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be negative", what),
+				 errdetail("Got %g.", v)));
+}
+
+/*
+ * Error unless v is a whole number.
+ */
+static inline void
+CheckInteger(double v, const char *what)
+{
+	if (v != floor(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a whole number", what),
+				 errdetail("Got %g.", v)));
+}
+
+/*
+ * Validate one customer's summary for a model (also used by scoring).
+ */
+void
+clv_check_summary(ClvKind kind, double x, double tx, double T)
+{
+	if (kind == CLV_GG)
+	{
+		clm_check_finite(x, "frequency");
+		clm_check_finite(tx, "monetary");
+		CheckInteger(x, "frequency");
+		if (x <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("frequency must be positive for the Gamma-Gamma model"),
+					 errdetail("Got %g.", x),
+					 errhint("Fit the spend model on repeat customers only (WHERE frequency > 0).")));
+		if (!(tx > 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("monetary must be positive for the Gamma-Gamma model"),
+					 errdetail("Got %g.", tx),
+					 errhint("Filter out customers without positive mean repeat spend (WHERE monetary > 0).")));
+		return;
+	}
+	CheckNonNegative(x, "frequency");
+	CheckNonNegative(tx, "recency");
+	CheckNonNegative(T, kind == CLV_BGBB ? "n_periods" : "t");
+	CheckInteger(x, "frequency");
+	if (tx > T)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("recency must not exceed %s", kind == CLV_BGBB ? "n_periods" : "t"),
+				 errdetail("Got recency %g and %s %g.", tx,
+						   kind == CLV_BGBB ? "n_periods" : "t", T)));
+	if (x == 0 && tx != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("recency must be 0 when frequency is 0"),
+				 errdetail("Got recency %g.", tx)));
+	if (kind == CLV_BGBB)
+	{
+		CheckInteger(tx, "recency");
+		CheckInteger(T, "n_periods");
+		if (x > tx)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("frequency must not exceed recency in the BG/BB model"),
+					 errdetail("Got frequency %g and recency %g (recency is the period of the last transaction).", x, tx)));
+	}
+	else if (x > 0 && tx == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("recency must be positive when frequency is positive"),
+				 errdetail("Got frequency %g.", x)));
+}
+
+/*
+ * Shared transition: (state, x, tx, T [, weight [, penalizer]]) or for
+ * Gamma-Gamma (state, x, m [, weight [, penalizer]]).  Rows with a NULL
+ * value are skipped; weight 0 rows count nothing.
+ */
+static Datum
+ClvAccum(FunctionCallInfo fcinfo, ClvKind kind)
+{
+	MemoryContext aggcxt;
+	ClvExpanded *e = NULL;
+	int			nkey = (kind == CLV_GG) ? 2 : 3;
+	int			nargs = PG_NARGS();
+	double		x,
+				tx,
+				T = 0,
+				w = 1.0,
+				pen = 0.0;
+	int			i;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		elog(ERROR, "clm %s_fit transition called in non-aggregate context",
+			 clv_kind_name(kind));
+
+	if (nargs > nkey + 2)
+	{
+		if (PG_ARGISNULL(nkey + 2))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("penalizer must not be NULL")));
+		pen = PG_GETARG_FLOAT8(nkey + 2);
+		clm_check_finite(pen, "penalizer");
+		if (pen < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("penalizer must not be negative"),
+					 errdetail("Got %g.", pen)));
+	}
+
+	if (!PG_ARGISNULL(0))
+	{
+		e = ClvOwnRW(PG_GETARG_DATUM(0));
+		if (e == NULL)
+		{
+			ClvData		d;
+
+			clv_state_data(PG_GETARG_DATUM(0), &d);
+			e = ClvFromData(aggcxt, &d);
+		}
+	}
+
+	for (i = 1; i <= nkey && i < nargs; i++)
+		if (PG_ARGISNULL(i))
+			goto skip;
+	if (nargs > nkey + 1 && PG_ARGISNULL(nkey + 1))
+		goto skip;
+
+	x = PG_GETARG_FLOAT8(1);
+	tx = PG_GETARG_FLOAT8(2);
+	if (kind != CLV_GG)
+		T = PG_GETARG_FLOAT8(3);
+	if (nargs > nkey + 1)
+	{
+		w = PG_GETARG_FLOAT8(nkey + 1);
+		CheckNonNegative(w, "weight");
+	}
+	clv_check_summary(kind, x, tx, T);
+
+	if (e == NULL)
+		e = ClvNew(aggcxt, kind, pen, 16);
+	else
+		CheckCompatible(e->kind, e->penalizer, kind, pen);
+	e->rows++;
+	if (w > 0)
+		ClvAdd(e, x + 0.0, tx + 0.0, T + 0.0, w);	/* + 0.0: no -0.0 keys */
+	PG_RETURN_DATUM(EOHPGetRWDatum(&e->hdr));
+
+skip:
+	if (e == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(EOHPGetRWDatum(&e->hdr));
+}
+
+/*
+ * Transition function of clm.bgnbd_fit.
+ */
+Datum
+clm_bgnbd_accum(PG_FUNCTION_ARGS)
+{
+	return ClvAccum(fcinfo, CLV_BGNBD);
+}
+
+/*
+ * Transition function of clm.mbgnbd_fit.
+ */
+Datum
+clm_mbgnbd_accum(PG_FUNCTION_ARGS)
+{
+	return ClvAccum(fcinfo, CLV_MBGNBD);
+}
+
+/*
+ * Transition function of clm.pareto_nbd_fit.
+ */
+Datum
+clm_pareto_nbd_accum(PG_FUNCTION_ARGS)
+{
+	return ClvAccum(fcinfo, CLV_PARETO);
+}
+
+/*
+ * Transition function of clm.bgbb_fit.
+ */
+Datum
+clm_bgbb_accum(PG_FUNCTION_ARGS)
+{
+	return ClvAccum(fcinfo, CLV_BGBB);
+}
+
+/*
+ * Transition function of clm.gamma_gamma_fit.
+ */
+Datum
+clm_gamma_gamma_accum(PG_FUNCTION_ARGS)
+{
+	return ClvAccum(fcinfo, CLV_GG);
+}
+
+/*
+ * Combine function: merges state 1 into state 0 in place (state 0 is
+ * copied into a fresh expanded object first when it is not ours to
+ * modify).
+ */
+Datum
+clm_clv_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt;
+	ClvExpanded *e;
+	ClvData		b;
+	int32		i;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		elog(ERROR, "clm_clv_combine called in non-aggregate context");
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
+	clv_state_data(PG_GETARG_DATUM(1), &b);
+	if (PG_ARGISNULL(0))
+		PG_RETURN_DATUM(EOHPGetRWDatum(&ClvFromData(aggcxt, &b)->hdr));
+
+	e = ClvOwnRW(PG_GETARG_DATUM(0));
+	if (e == NULL)
+	{
+		ClvData		a;
+
+		clv_state_data(PG_GETARG_DATUM(0), &a);
+		e = ClvFromData(aggcxt, &a);
+	}
+	CheckCompatible(e->kind, e->penalizer, b.kind, b.penalizer);
+	for (i = 0; i < b.npat; i++)
+		ClvAdd(e, b.pat[i].x, b.pat[i].tx, b.pat[i].T, b.pat[i].w);
+	e->rows += b.rows;
+	PG_RETURN_DATUM(EOHPGetRWDatum(&e->hdr));
+}
+
+/*
+ * Final function of every fit aggregate: NULL for no input, else the
+ * fitted model composite.  Also callable on a stored state value (e.g. a
+ * rollup of states), which must then be of the same model.
+ */
+static Datum
+ClvFinal(FunctionCallInfo fcinfo, ClvKind kind)
+{
+	ClvData		d;
+	ClvPattern *copy;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	clv_state_data(PG_GETARG_DATUM(0), &d);
+	if (d.kind != kind)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot fit a %s model to a %s fit state",
+						clv_kind_name(kind), clv_kind_name(d.kind))));
+	if (d.npat == 0)
+		PG_RETURN_NULL();
+	/* the fit sorts the patterns: work on a copy, the state stays as is */
+	copy = palloc(d.npat * sizeof(ClvPattern));
+	memcpy(copy, d.pat, d.npat * sizeof(ClvPattern));
+	d.pat = copy;
+	return clv_fit(fcinfo, &d);
+}
+
+/*
+ * Final function of clm.bgnbd_fit.
+ */
+Datum
+clm_bgnbd_final(PG_FUNCTION_ARGS)
+{
+	return ClvFinal(fcinfo, CLV_BGNBD);
+}
+
+/*
+ * Final function of clm.mbgnbd_fit.
+ */
+Datum
+clm_mbgnbd_final(PG_FUNCTION_ARGS)
+{
+	return ClvFinal(fcinfo, CLV_MBGNBD);
+}
+
+/*
+ * Final function of clm.pareto_nbd_fit.
+ */
+Datum
+clm_pareto_nbd_final(PG_FUNCTION_ARGS)
+{
+	return ClvFinal(fcinfo, CLV_PARETO);
+}
+
+/*
+ * Final function of clm.bgbb_fit.
+ */
+Datum
+clm_bgbb_final(PG_FUNCTION_ARGS)
+{
+	return ClvFinal(fcinfo, CLV_BGBB);
+}
+
+/*
+ * Final function of clm.gamma_gamma_fit.
+ */
+Datum
+clm_gamma_gamma_final(PG_FUNCTION_ARGS)
+{
+	return ClvFinal(fcinfo, CLV_GG);
+}
+
+/*
+ * Append a double in its shortest exact decimal form.
+ */
+static void
+AppendNum(StringInfo buf, double v)
+{
+	char		tmp[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+	double_to_shortest_decimal_buf(v, tmp);
+	appendStringInfoString(buf, tmp);
+}
+
+/*
+ * Text output: kind;penalizer;rows;x,tx,T,w;x,tx,T,w;...
+ * (doubles in their shortest exact form, so the text round-trips exactly).
+ */
+Datum
+clm_clv_state_out(PG_FUNCTION_ARGS)
+{
+	ClvData		d;
+	StringInfoData buf;
+	int32		i;
+
+	clv_state_data(PG_GETARG_DATUM(0), &d);
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "%s;", clv_kind_name(d.kind));
+	AppendNum(&buf, d.penalizer);
+	appendStringInfo(&buf, ";" INT64_FORMAT, d.rows);
+	for (i = 0; i < d.npat; i++)
+	{
+		appendStringInfoChar(&buf, ';');
+		AppendNum(&buf, d.pat[i].x);
+		appendStringInfoChar(&buf, ',');
+		AppendNum(&buf, d.pat[i].tx);
+		appendStringInfoChar(&buf, ',');
+		AppendNum(&buf, d.pat[i].T);
+		appendStringInfoChar(&buf, ',');
+		AppendNum(&buf, d.pat[i].w);
+	}
+	PG_RETURN_CSTRING(buf.data);
+}
+
+/*
+ * Raise the input-syntax error of clm.clv_state.
+ */
+static void
+BadText(const char *str, const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("invalid input syntax for type clm.clv_state: \"%.40s\"", str),
+			 errdetail("%s", why)));
+}
+
+/*
+ * Parse one double followed by the expected separator (or end).
+ */
+static double
+ParseNum(const char *str, char **p, char sep)
+{
+	double		v;
+	char	   *end;
+
+	errno = 0;
+	v = strtod(*p, &end);
+	if (end == *p || errno != 0 || !isfinite(v))
+		BadText(str, "A number is missing or out of range.");
+	if (sep != '\0' && *end != sep)
+		BadText(str, "Unexpected character after a number.");
+	*p = end;
+	return v;
+}
+
+/*
+ * Text input of clm.clv_state (validated; duplicate patterns are merged).
+ */
+Datum
+clm_clv_state_in(PG_FUNCTION_ARGS)
+{
+	char	   *str = PG_GETARG_CSTRING(0);
+	char	   *p = str,
+			   *semi;
+	ClvExpanded *e;
+	ClvKind		kind = 0;
+	double		pen,
+				rows;
+	int			k;
+	ClvFlat    *flat;
+	Size		sz;
+
+	semi = strchr(p, ';');
+	if (semi == NULL)
+		BadText(str, "Expected kind;penalizer;rows;patterns.");
+	for (k = 1; k <= CLV_NKINDS; k++)
+		if ((size_t) (semi - p) == strlen(KindNames[k]) &&
+			strncmp(p, KindNames[k], semi - p) == 0)
+			kind = (ClvKind) k;
+	if (kind == 0)
+		BadText(str, "Unknown model kind.");
+	p = semi + 1;
+	pen = ParseNum(str, &p, ';');
+	p++;
+	rows = ParseNum(str, &p, '\0');
+	if (pen < 0 || rows < 0 || rows != floor(rows) || rows > 9e15)
+		BadText(str, "Penalizer and row count must be non-negative.");
+	e = ClvNew(CurrentMemoryContext, kind, pen, 16);
+	e->rows = (int64) rows;
+	while (*p == ';')
+	{
+		double		v[4];
+
+		p++;
+		for (k = 0; k < 4; k++)
+		{
+			v[k] = ParseNum(str, &p, k < 3 ? ',' : '\0');
+			if (k < 3)
+				p++;
+		}
+		if (v[0] < 0 || v[1] < 0 || v[2] < 0 || v[3] < 0)
+			BadText(str, "Pattern values must not be negative.");
+		ClvAdd(e, v[0] + 0.0, v[1] + 0.0, v[2] + 0.0, v[3]);
+	}
+	if (*p != '\0')
+		BadText(str, "Unexpected trailing characters.");
+	sz = ClvGetFlatSize(&e->hdr);
+	flat = palloc(sz);
+	ClvFlattenInto(&e->hdr, flat, sz);
+	MemoryContextDelete(e->hdr.eoh_context);
+	PG_RETURN_POINTER(flat);
+}
+
+/*
+ * Binary output of clm.clv_state.
+ */
+Datum
+clm_clv_state_send(PG_FUNCTION_ARGS)
+{
+	ClvData		d;
+	StringInfoData buf;
+	int32		i;
+
+	clv_state_data(PG_GETARG_DATUM(0), &d);
+	pq_begintypsend(&buf);
+	pq_sendbyte(&buf, CLV_STATE_VERSION);
+	pq_sendbyte(&buf, (int) d.kind);
+	pq_sendfloat8(&buf, d.penalizer);
+	pq_sendint64(&buf, d.rows);
+	pq_sendint32(&buf, d.npat);
+	for (i = 0; i < d.npat; i++)
+	{
+		pq_sendfloat8(&buf, d.pat[i].x);
+		pq_sendfloat8(&buf, d.pat[i].tx);
+		pq_sendfloat8(&buf, d.pat[i].T);
+		pq_sendfloat8(&buf, d.pat[i].w);
+	}
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+/*
+ * Binary input of clm.clv_state (validated).
+ */
+Datum
+clm_clv_state_recv(PG_FUNCTION_ARGS)
+{
+	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
+	ClvFlat    *f;
+	int			version,
+				kind;
+	int32		n,
+				i;
+
+	version = pq_getmsgbyte(buf);
+	kind = pq_getmsgbyte(buf);
+	if (version != CLV_STATE_VERSION || kind < 1 || kind > CLV_NKINDS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid binary clm.clv_state value")));
+	f = palloc0(offsetof(ClvFlat, pat));
+	f->version = version;
+	f->kind = kind;
+	f->penalizer = pq_getmsgfloat8(buf);
+	f->rows = pq_getmsgint64(buf);
+	n = pq_getmsgint(buf, 4);
+	if (n < 0 || (int64) n * 32 != buf->len - buf->cursor)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid binary clm.clv_state value"),
+				 errdetail("Pattern count %d does not match the length.", n)));
+	f = repalloc(f, CLV_FLAT_SIZE(n));
+	SET_VARSIZE(f, CLV_FLAT_SIZE(n));
+	f->npat = n;
+	for (i = 0; i < n; i++)
+	{
+		f->pat[i].x = pq_getmsgfloat8(buf);
+		f->pat[i].tx = pq_getmsgfloat8(buf);
+		f->pat[i].T = pq_getmsgfloat8(buf);
+		f->pat[i].w = pq_getmsgfloat8(buf);
+		if (!(f->pat[i].x >= 0) || !(f->pat[i].tx >= 0) || !(f->pat[i].T >= 0) ||
+			!(f->pat[i].w >= 0) || !isfinite(f->pat[i].x + f->pat[i].tx + f->pat[i].T + f->pat[i].w))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("invalid binary clm.clv_state value"),
+					 errdetail("Pattern values must be finite and non-negative.")));
+	}
+	CheckFlat(f, VARSIZE(f));
+	PG_RETURN_POINTER(f);
+}
