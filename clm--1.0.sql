@@ -131,24 +131,6 @@ CREATE TYPE @extschema@.subscriptions (
 	OUTPUT = @extschema@.subscriptions_out,
 	RECEIVE = @extschema@.subscriptions_recv,
 	SEND = @extschema@.subscriptions_send,
--- Probabilistic CLV models: BG/NBD, modified BG/NBD, Pareto/NBD, BG/BB,
--- Gamma-Gamma (fits and scoring)
-------------------------------------------------------------------------------
-
-CREATE TYPE @extschema@.clv_state;
-CREATE FUNCTION @extschema@.clv_state_in(cstring) RETURNS @extschema@.clv_state
-AS 'MODULE_PATHNAME', 'clm_clv_state_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION @extschema@.clv_state_out(@extschema@.clv_state) RETURNS cstring
-AS 'MODULE_PATHNAME', 'clm_clv_state_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION @extschema@.clv_state_recv(internal) RETURNS @extschema@.clv_state
-AS 'MODULE_PATHNAME', 'clm_clv_state_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION @extschema@.clv_state_send(@extschema@.clv_state) RETURNS bytea
-AS 'MODULE_PATHNAME', 'clm_clv_state_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE TYPE @extschema@.clv_state (
-	INPUT = @extschema@.clv_state_in,
-	OUTPUT = @extschema@.clv_state_out,
-	RECEIVE = @extschema@.clv_state_recv,
-	SEND = @extschema@.clv_state_send,
 	INTERNALLENGTH = VARIABLE,
 	ALIGNMENT = double,
 	STORAGE = extended
@@ -396,6 +378,30 @@ CREATE FUNCTION @extschema@.sbg_derl(model @extschema@.sbg, discount double prec
 AS 'MODULE_PATHNAME', 'clm_sbg_derl' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.sbg_derl(@extschema@.sbg, double precision, integer) IS
 'Discounted expected residual lifetime of a customer who has made the given renewals, just before the next renewal (Fader & Hardie 2010)';
+
+------------------------------------------------------------------------------
+-- Probabilistic CLV models: BG/NBD, modified BG/NBD, Pareto/NBD, BG/BB,
+-- Gamma-Gamma (fits and scoring)
+------------------------------------------------------------------------------
+
+CREATE TYPE @extschema@.clv_state;
+CREATE FUNCTION @extschema@.clv_state_in(cstring) RETURNS @extschema@.clv_state
+AS 'MODULE_PATHNAME', 'clm_clv_state_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.clv_state_out(@extschema@.clv_state) RETURNS cstring
+AS 'MODULE_PATHNAME', 'clm_clv_state_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.clv_state_recv(internal) RETURNS @extschema@.clv_state
+AS 'MODULE_PATHNAME', 'clm_clv_state_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.clv_state_send(@extschema@.clv_state) RETURNS bytea
+AS 'MODULE_PATHNAME', 'clm_clv_state_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE @extschema@.clv_state (
+	INPUT = @extschema@.clv_state_in,
+	OUTPUT = @extschema@.clv_state_out,
+	RECEIVE = @extschema@.clv_state_recv,
+	SEND = @extschema@.clv_state_send,
+	INTERNALLENGTH = VARIABLE,
+	ALIGNMENT = double,
+	STORAGE = extended
+);
 COMMENT ON TYPE @extschema@.clv_state IS
 'Transition state of the CLV model fits: distinct customer patterns (frequency, recency, t or monetary) with their total weight; text form kind;penalizer;rows;x,tx,T,w;...';
 COMMENT ON FUNCTION @extschema@.clv_state_in(cstring) IS 'I/O';

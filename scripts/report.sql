@@ -57,6 +57,8 @@ SELECT observed_a AS jan_repeaters, round(expected_a::numeric, 1) AS jan_expecte
        round(chisq::numeric, 2) AS chisq, round(p_value::numeric, 4) AS p_value
 FROM clm.logrank((SELECT km FROM demo_km WHERE cohort = '1997-01-01'),
                  (SELECT km FROM demo_km WHERE cohort = '1997-03-01'));
+
+\echo
 \echo '## Probabilistic CLV: BG/NBD + Gamma-Gamma fitted on the calibration period (weeks, to 1997-09-30)'
 CREATE TEMP TABLE demo_clv_models AS
 SELECT (SELECT clm.bgnbd_fit(frequency, recency, t) FROM demo_rfm) AS bg,
