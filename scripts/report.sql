@@ -93,3 +93,58 @@ WHERE h IS NOT NULL;
 SELECT frequency_cal, customers, round(actual::numeric, 2) AS actual_mean, round(predicted::numeric, 2) AS predicted_mean
 FROM clm.holdout_check((SELECT bg FROM demo_clv_models), 'demo_holdout')
 ORDER BY frequency_cal;
+
+\echo
+\echo '## Lifecycle stages (clm.track, clm.import_history): behavioral model replayed on CDNOW'
+\echo 'Customers 1-500: new at the first purchase, active at a repeat purchase within 180 days,'
+\echo 'at_risk / dormant / churned after 90 / 180 / 365 days without purchase, reactivated by a'
+\echo 'purchase after dormancy. The history is imported (validated against the graph) into a'
+\echo 'tracked table inside a transaction that is rolled back at the end.'
+BEGIN;
+CREATE TEMP TABLE demo_stage_events AS
+WITH d AS (SELECT DISTINCT customer_id, at::date AS day FROM clm_demo.cdnow WHERE customer_id <= 500),
+p AS (SELECT customer_id, day, lag(day) OVER w AS prev, lead(day) OVER w AS next, row_number() OVER w AS n
+      FROM d WINDOW w AS (PARTITION BY customer_id ORDER BY day)),
+ev AS (SELECT customer_id, day::timestamptz AS at,
+              CASE WHEN n = 1 THEN 'new' WHEN day - prev > 180 THEN 'reactivated' ELSE 'active' END AS stage
+       FROM p
+       UNION ALL
+       SELECT customer_id, (day + k.days)::timestamptz, k.stage
+       FROM p CROSS JOIN (VALUES (90, 'at_risk'), (180, 'dormant'), (365, 'churned')) k(days, stage)
+       WHERE day + k.days < coalesce(next, DATE '1998-07-01'))
+SELECT customer_id AS customer_key, stage, at AS changed_at
+FROM (SELECT *, lag(stage) OVER (PARTITION BY customer_id ORDER BY at) AS prev_stage FROM ev) e
+WHERE stage IS DISTINCT FROM prev_stage;
+CREATE TEMP TABLE demo_customers AS
+SELECT DISTINCT ON (customer_key) customer_key AS id, stage
+FROM demo_stage_events ORDER BY customer_key, changed_at DESC;
+SELECT clm.track('demo_customers', 'id', 'stage', 'behavioral', record_existing => false) AS existing_recorded;
+SELECT clm.import_history('demo_customers', 'demo_stage_events') AS transitions_imported;
+
+\echo 'Stage mix at three dates (clm.stage_at)'
+SELECT s.stage,
+       count(*) FILTER (WHERE clm.stage_at('demo_customers', c.id, '1997-03-31') = s.stage) AS "1997-03-31",
+       count(*) FILTER (WHERE clm.stage_at('demo_customers', c.id, '1997-09-30') = s.stage) AS "1997-09-30",
+       count(*) FILTER (WHERE clm.stage_at('demo_customers', c.id, '1998-06-30') = s.stage) AS "1998-06-30"
+FROM clm.stage s CROSS JOIN demo_customers c
+WHERE s.model = 'behavioral' GROUP BY s.stage, s.position ORDER BY s.position;
+
+\echo 'Transition matrix 1997-01-01 to 1998-07-01 (from_stage - = entry)'
+SELECT coalesce(from_stage, '-') AS from_stage, to_stage, transitions, round(probability::numeric, 3) AS probability
+FROM clm.transition_matrix('demo_customers', '1997-01-01', '1998-07-01')
+ORDER BY from_stage NULLS FIRST, transitions DESC, to_stage;
+
+\echo 'Funnel new > active > at_risk > dormant > churned, strict order vs any order'
+SELECT f.step, f.stage, f.customers AS strict_customers, round(f.cumulative_conversion::numeric, 3) AS strict_cum,
+       a.customers AS any_order_customers, round(a.cumulative_conversion::numeric, 3) AS any_order_cum
+FROM clm.stage_funnel('demo_customers', '1997-01-01', '1998-07-01', true,
+                      ARRAY['new', 'active', 'at_risk', 'dormant', 'churned']) f
+JOIN clm.stage_funnel('demo_customers', '1997-01-01', '1998-07-01', false,
+                      ARRAY['new', 'active', 'at_risk', 'dormant', 'churned']) a USING (step)
+ORDER BY f.step;
+
+\echo 'Time in stage (completed stays)'
+SELECT stage, completed_stays, open_stays, date_trunc('day', mean_time) AS mean_time,
+       date_trunc('day', median_time) AS median_time
+FROM clm.time_in_stage WHERE model = 'behavioral' ORDER BY position;
+ROLLBACK;

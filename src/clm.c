@@ -37,5 +37,7 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 
+	clm_stages_define_gucs();
+
 	MarkGUCPrefixReserved("clm");
 }

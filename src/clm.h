@@ -19,6 +19,9 @@
 /* GUC variables (clm.c) */
 extern bool clm_worker_enabled;
 
+/* setting definitions, one per feature file, called from _PG_init */
+extern void clm_stages_define_gucs(void);
+
 /*
  * Ensure a float8 input is finite; "what" names the argument in the error.
  */
