@@ -59,7 +59,7 @@
 #define ACT_INLINE_BITS 128
 #define ACT_MAX_WORDS 65535		/* 4,194,240 periods per customer */
 #define ACT_MAX_CELLS 50000000	/* accessor result matrix bound */
-#define ACT_MAX_PERIODS 10000000	/* accessor period range bound */
+#define ACT_MAX_PERIODS 1000000	/* accessor period range bound */
 
 typedef enum ActKeyKind
 {
@@ -771,7 +771,11 @@ GetVarint(ActReader *r)
 			ActCorrupt(r->errcode, "A number is out of range.");
 		v |= (uint64) (b & 0x7f) << shift;
 		if (!(b & 0x80))
+		{
+			if (b == 0 && shift > 0)
+				ActCorrupt(r->errcode, "A number is not in its shortest form.");
 			break;
+		}
 		shift += 7;
 		if (shift > 63)
 			ActCorrupt(r->errcode, "A number is out of range.");
@@ -835,6 +839,8 @@ ActReaderInit(ActReader *r, const char *data, Size len, int errcode)
 	r->p += tzlen;
 	if (r->h.n > 0 && TIMESTAMP_NOT_FINITE(r->h.end_ts))
 		ActCorrupt(errcode, "The last event time is not finite.");
+	if (r->h.n == 0 && (r->h.end_ts != 0 || r->h.base != 0 || r->h.first != 0 || r->h.last != 0))
+		ActCorrupt(errcode, "An empty state has a period range.");
 	/* every record takes at least 3 bytes */
 	if ((uint64) r->h.n * 3 > (uint64) (r->end - r->p))
 		ActCorrupt(errcode, "The customer count does not match the length.");
@@ -1285,7 +1291,10 @@ clm_activity_accum(PG_FUNCTION_ARGS)
 	uint32		klen = 0;
 
 	if (!AggCheckCallContext(fcinfo, &aggctx))
-		elog(ERROR, "clm_activity_accum called in non-aggregate context");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("clm.activity_accum can only be called as an aggregate transition function"),
+				 errhint("Use the aggregate clm.activity_agg.")));
 	ac = ActArgs(fcinfo);
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 	{
@@ -1366,7 +1375,10 @@ clm_activity_combine(PG_FUNCTION_ARGS)
 	ActView		v;
 
 	if (!AggCheckCallContext(fcinfo, &aggctx))
-		elog(ERROR, "clm_activity_combine called in non-aggregate context");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("clm.activity_combine can only be called as an aggregate support function"),
+				 errhint("Use the aggregate clm.activity_merge.")));
 	if (PG_ARGISNULL(1))
 	{
 		if (PG_ARGISNULL(0))
