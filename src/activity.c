@@ -56,7 +56,9 @@
 #define ACT_VERSION 1
 #define ACT_NONE PG_INT32_MAX	/* no born period */
 #define ACT_HEADER_FIXED 29
-#define ACT_INLINE_BITS 128
+#define ACT_INLINE_BITS 64
+#define ACT_BATCH 512			/* integer-key rows buffered before hashing */
+#define ACT_PREFETCH 12
 #define ACT_MAX_WORDS 65535		/* 4,194,240 periods per customer */
 #define ACT_MAX_CELLS 50000000	/* accessor result matrix bound */
 #define ACT_MAX_PERIODS 1000000	/* accessor period range bound */
@@ -77,21 +79,26 @@ typedef struct ActBytes
 	char		data[FLEXIBLE_ARRAY_MEMBER];
 } ActBytes;
 
-/* one customer in the expanded state */
+/*
+ * One customer in the expanded state: 32 bytes, so a hash bucket never
+ * straddles two cache lines.  Spans up to 64 periods are kept inline.
+ */
 typedef struct ActCust
 {
 	uint64		key;			/* int key, or an ActBytes pointer */
 	int32		born;			/* born period or ACT_NONE */
 	int32		lo;				/* first active period */
+	union
+	{
+		uint64		inl;
+		uint64	   *ext;
+	}			b;
 	uint32		nbits;			/* last active - lo + 1; 0 while empty */
 	uint16		capw;			/* words in ext, 0 = inline */
 	char		status;			/* simplehash */
-	union
-	{
-		uint64		inl[2];
-		uint64	   *ext;
-	}			b;
 } ActCust;
+
+StaticAssertDecl(sizeof(ActCust) == 32, "ActCust must be 32 bytes");
 
 struct ActState;
 static uint32 ActHashKey(struct ActState *st, uint64 key);
@@ -120,6 +127,11 @@ typedef struct ActState
 	int32		first;			/* min cohort period */
 	int32		last;			/* max active period */
 	acth_hash  *hash;
+	void	   *checked_args;	/* ActArgCache known to match unit and zone */
+	uint32		npend;			/* integer-key rows not yet in the hash */
+	uint64	   *pkey;
+	int32	   *pperiod;
+	int32	   *pborn;
 	ActBytes   *scratch;		/* lookup key for text/uuid */
 	uint32		scratch_cap;
 	char	   *flat;			/* cached flat payload (no varlena header) */
@@ -206,6 +218,7 @@ PG_FUNCTION_INFO_V1(clm_stickiness);
 PG_FUNCTION_INFO_V1(clm_churn_rate);
 
 static Size ActGetFlatSize(ExpandedObjectHeader *eohptr);
+static inline void ActNoteCustomer(struct ActState *st, ActCust *c);
 static void ActFlattenInto(ExpandedObjectHeader *eohptr, void *result, Size allocated_size);
 
 static const ExpandedObjectMethods act_methods = {
@@ -364,7 +377,7 @@ ActCreate(MemoryContext parent, uint8 unit, uint8 kind, const char *tzname, uint
 static inline uint64 *
 ActWords(ActCust *c)
 {
-	return c->capw ? c->b.ext : c->b.inl;
+	return c->capw ? c->b.ext : &c->b.inl;
 }
 
 /*
@@ -373,7 +386,7 @@ ActWords(ActCust *c)
 static void
 ActGrow(ActState *st, ActCust *c, uint64 need)
 {
-	uint32		oldw = c->capw ? c->capw : 2;
+	uint32		oldw = c->capw ? c->capw : 1;
 	uint64		neww = Max((need + 63) / 64, (uint64) oldw * 2);
 	uint64	   *w;
 
@@ -406,8 +419,7 @@ ActSetPeriod(ActState *st, ActCust *c, int32 p)
 	{
 		c->lo = p;
 		c->nbits = 1;
-		c->b.inl[0] = 1;
-		c->b.inl[1] = 0;
+		c->b.inl = 1;
 		return;
 	}
 	if (p >= c->lo)
@@ -501,6 +513,46 @@ ActLookup(ActState *st, uint64 ikey, const char *kb, uint32 klen)
 		c->capw = 0;
 	}
 	return c;
+}
+
+/*
+ * Insert the buffered integer-key rows.  Each row's hash bucket is
+ * prefetched a few rows ahead, so the cache misses of a large table
+ * overlap instead of stalling one row at a time.
+ */
+static void
+ActDrain(ActState *st)
+{
+	uint32		h[ACT_BATCH];
+	uint32		n = st->npend,
+				i;
+
+	if (n == 0)
+		return;
+	for (i = 0; i < n; i++)
+		h[i] = ActHashKey(st, st->pkey[i]);
+	for (i = 0; i < n && i < ACT_PREFETCH; i++)
+		__builtin_prefetch(&st->hash->data[h[i] & st->hash->sizemask]);
+	for (i = 0; i < n; i++)
+	{
+		ActCust    *c;
+		bool		found;
+
+		if (i + ACT_PREFETCH < n)
+			__builtin_prefetch(&st->hash->data[h[i + ACT_PREFETCH] & st->hash->sizemask]);
+		c = acth_insert_hash(st->hash, st->pkey[i], h[i], &found);
+		if (!found)
+		{
+			c->born = ACT_NONE;
+			c->nbits = 0;
+			c->capw = 0;
+		}
+		ActSetPeriod(st, c, st->pperiod[i]);
+		if (st->pborn[i] < c->born)
+			c->born = st->pborn[i];
+		ActNoteCustomer(st, c);
+	}
+	st->npend = 0;
 }
 
 /*
@@ -619,6 +671,46 @@ ActCustCmp(const void *a, const void *b)
 }
 
 /*
+ * Sort customers by integer key: LSD radix sort on the sign-flipped key,
+ * 11 bits per pass, skipping passes in which all keys share the digit
+ * (small keys need two passes).
+ */
+static void
+ActRadixSort(ActCust **arr, uint32 n)
+{
+	ActCust   **tmp = palloc_extended(Max(n, 1) * sizeof(ActCust *), MCXT_ALLOC_HUGE);
+	uint32	   *count = palloc(2048 * sizeof(uint32));
+	int			shift;
+
+	for (shift = 0; shift < 64; shift += 11)
+	{
+		uint32		i,
+					sum = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		memset(count, 0, 2048 * sizeof(uint32));
+		for (i = 0; i < n; i++)
+			count[((arr[i]->key ^ (UINT64CONST(1) << 63)) >> shift) & 2047]++;
+		for (i = 0; i < 2048; i++)
+		{
+			uint32		c = count[i];
+
+			if (c == n)
+				break;
+			count[i] = sum;
+			sum += c;
+		}
+		if (i < 2048)
+			continue;			/* one digit value: nothing to reorder */
+		for (i = 0; i < n; i++)
+			tmp[count[((arr[i]->key ^ (UINT64CONST(1) << 63)) >> shift) & 2047]++] = arr[i];
+		memcpy(arr, tmp, n * sizeof(ActCust *));
+	}
+	pfree(tmp);
+	pfree(count);
+}
+
+/*
  * Encode the expanded state into its flat payload (cached until the state
  * changes).
  */
@@ -636,14 +728,21 @@ ActEncode(ActState *st)
 
 	if (st->flat)
 		return;
+	ActDrain(st);
+	n = st->hash->members;
 	old = MemoryContextSwitchTo(st->hdr.eoh_context);
 	arr = palloc_extended(Max(n, 1) * sizeof(ActCust *), MCXT_ALLOC_HUGE);
 	acth_start_iterate(st->hash, &it);
 	while ((c = acth_iterate(st->hash, &it)) != NULL)
 		arr[i++] = c;
 	Assert(i == n);
-	sort_state = st;
-	qsort(arr, n, sizeof(ActCust *), ActCustCmp);
+	if (st->kind == ACT_KEY_INT)
+		ActRadixSort(arr, n);
+	else
+	{
+		sort_state = st;
+		qsort(arr, n, sizeof(ActCust *), ActCustCmp);
+	}
 
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, ACT_VERSION);
@@ -1012,6 +1111,7 @@ ActIterInit(ActIter *it, Datum d)
 		if (eoh->eoh_methods != &act_methods)
 			elog(ERROR, "expanded object is not a clm.activity");
 		it->st = (ActState *) eoh;
+		ActDrain(it->st);
 		it->h.unit = it->st->unit;
 		it->h.kind = it->st->kind;
 		strlcpy(it->h.tzname, it->st->tzname, sizeof(it->h.tzname));
@@ -1285,7 +1385,8 @@ clm_activity_accum(PG_FUNCTION_ARGS)
 	ActState   *st;
 	ActCust    *c;
 	TimestampTz ts;
-	int32		p;
+	int32		p,
+				bp = ACT_NONE;
 	uint64		ikey = 0;
 	const char *kb = NULL;
 	uint32		klen = 0;
@@ -1307,14 +1408,22 @@ clm_activity_accum(PG_FUNCTION_ARGS)
 	p = ActPeriod32(clm_period_index(&ac->tzc, ts, (ClmPeriodUnit) ac->unit));
 
 	if (PG_ARGISNULL(0))
+	{
 		st = ActCreate(aggctx, ac->unit, ac->kind, ac->tzname, 16);
+		st->checked_args = ac;
+	}
 	else
 	{
 		st = ActRW(fcinfo, 0, aggctx, true);
-		if (st->unit != ac->unit || strcmp(st->tzname, ac->tzname) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("period and time zone must be the same for all rows of clm.activity_agg")));
+		/* compare names once per state and argument cache, not per row */
+		if (st->checked_args != ac)
+		{
+			if (st->unit != ac->unit || st->kind != ac->kind || strcmp(st->tzname, ac->tzname) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("period and time zone must be the same for all rows of clm.activity_agg")));
+			st->checked_args = ac;
+		}
 	}
 
 	switch (ac->kind)
@@ -1342,22 +1451,36 @@ clm_activity_accum(PG_FUNCTION_ARGS)
 			break;
 	}
 
-	c = ActLookup(st, ikey, kb, klen);
-	ActSetPeriod(st, c, p);
 	if (PG_NARGS() > 5 && !PG_ARGISNULL(5))
 	{
 		TimestampTz born = PG_GETARG_TIMESTAMPTZ(5);
-		int32		bp;
 
 		clm_check_timestamp(born, "born_at");
 		bp = ActPeriod32(clm_period_index(&ac->tzc, born, (ClmPeriodUnit) ac->unit));
-		if (bp < c->born)
-			c->born = bp;
 	}
-	ActNoteCustomer(st, c);
 	if (ts > st->end_ts)
 		st->end_ts = ts;
 	ActInvalidate(st);
+	if (ac->kind == ACT_KEY_INT)
+	{
+		if (st->pkey == NULL)
+		{
+			st->pkey = MemoryContextAlloc(st->hdr.eoh_context, ACT_BATCH * sizeof(uint64));
+			st->pperiod = MemoryContextAlloc(st->hdr.eoh_context, ACT_BATCH * sizeof(int32));
+			st->pborn = MemoryContextAlloc(st->hdr.eoh_context, ACT_BATCH * sizeof(int32));
+		}
+		st->pkey[st->npend] = ikey;
+		st->pperiod[st->npend] = p;
+		st->pborn[st->npend] = bp;
+		if (++st->npend == ACT_BATCH)
+			ActDrain(st);
+		PG_RETURN_DATUM(EOHPGetRWDatum(&st->hdr));
+	}
+	c = ActLookup(st, ikey, kb, klen);
+	ActSetPeriod(st, c, p);
+	if (bp < c->born)
+		c->born = bp;
+	ActNoteCustomer(st, c);
 	PG_RETURN_DATUM(EOHPGetRWDatum(&st->hdr));
 }
 
@@ -1393,7 +1516,7 @@ clm_activity_combine(PG_FUNCTION_ARGS)
 	st = ActRW(fcinfo, 0, aggctx, true);
 	ActIterInit(&it, PG_GETARG_DATUM(1));
 	ActCheckCompatible(st->unit, st->kind, st->tzname, it.h.unit, it.h.kind, it.h.tzname);
-	if (it.h.n > 0 && (st->hash->members == 0 || it.h.end_ts > st->end_ts))
+	if (it.h.n > 0 && it.h.end_ts > st->end_ts)
 		if (it.h.n > 0)
 		st->end_ts = it.h.end_ts;
 	while (ActIterNext(&it, &v))
