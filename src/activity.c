@@ -128,10 +128,12 @@ typedef struct ActState
 	int32		last;			/* max active period */
 	acth_hash  *hash;
 	void	   *checked_args;	/* ActArgCache known to match unit and zone */
-	uint32		npend;			/* integer-key rows not yet in the hash */
-	uint64	   *pkey;
-	int32	   *pperiod;
-	int32	   *pborn;
+	uint32		npend;			/* integer-key entries not yet in the hash: */
+	uint64	   *pkey;			/* key */
+	int32	   *plo;			/* first period */
+	uint32	   *pnbits;			/* span (at most 64 periods) */
+	uint64	   *pword;			/* active periods relative to plo */
+	int32	   *pborn;			/* born period or ACT_NONE */
 	ActBytes   *scratch;		/* lookup key for text/uuid */
 	uint32		scratch_cap;
 	char	   *flat;			/* cached flat payload (no varlena header) */
@@ -516,8 +518,42 @@ ActLookup(ActState *st, uint64 ikey, const char *kb, uint32 klen)
 }
 
 /*
- * Insert the buffered integer-key rows.  Each row's hash bucket is
- * prefetched a few rows ahead, so the cache misses of a large table
+ * Union a span of at most 64 periods (bit i of word = period lo + i) into a
+ * customer, in place.
+ */
+static inline void
+ActUnionSmall(ActState *st, ActCust *c, int32 lo, uint32 nbits, uint64 word)
+{
+	uint64	   *w;
+	uint64		d;
+	int			sh;
+
+	if (c->nbits == 0)
+	{
+		c->lo = lo;
+		c->nbits = nbits;
+		c->b.inl = word;
+		return;
+	}
+	if (nbits == 1)
+	{
+		ActSetPeriod(st, c, lo);
+		return;
+	}
+	/* cover both ends first, then OR the shifted word */
+	ActSetPeriod(st, c, lo);
+	ActSetPeriod(st, c, (int32) ((int64) lo + nbits - 1));
+	d = (uint64) ((int64) lo - c->lo);
+	w = ActWords(c);
+	sh = (int) (d & 63);
+	w[d >> 6] |= word << sh;
+	if (sh && (word >> (64 - sh)))
+		w[(d >> 6) + 1] |= word >> (64 - sh);
+}
+
+/*
+ * Insert the buffered integer-key entries.  Each entry's hash bucket is
+ * prefetched a few entries ahead, so the cache misses of a large table
  * overlap instead of stalling one row at a time.
  */
 static void
@@ -547,12 +583,38 @@ ActDrain(ActState *st)
 			c->nbits = 0;
 			c->capw = 0;
 		}
-		ActSetPeriod(st, c, st->pperiod[i]);
+		ActUnionSmall(st, c, st->plo[i], st->pnbits[i], st->pword[i]);
 		if (st->pborn[i] < c->born)
 			c->born = st->pborn[i];
 		ActNoteCustomer(st, c);
 	}
 	st->npend = 0;
+}
+
+/*
+ * Buffer an integer-key entry spanning at most 64 periods.
+ */
+static inline void
+ActPush(ActState *st, uint64 key, int32 lo, uint32 nbits, uint64 word, int32 born)
+{
+	Assert(st->kind == ACT_KEY_INT && nbits >= 1 && nbits <= 64);
+	if (st->pkey == NULL)
+	{
+		MemoryContext cxt = st->hdr.eoh_context;
+
+		st->pkey = MemoryContextAlloc(cxt, ACT_BATCH * sizeof(uint64));
+		st->plo = MemoryContextAlloc(cxt, ACT_BATCH * sizeof(int32));
+		st->pnbits = MemoryContextAlloc(cxt, ACT_BATCH * sizeof(uint32));
+		st->pword = MemoryContextAlloc(cxt, ACT_BATCH * sizeof(uint64));
+		st->pborn = MemoryContextAlloc(cxt, ACT_BATCH * sizeof(int32));
+	}
+	st->pkey[st->npend] = key;
+	st->plo[st->npend] = lo;
+	st->pnbits[st->npend] = nbits;
+	st->pword[st->npend] = word;
+	st->pborn[st->npend] = born;
+	if (++st->npend == ACT_BATCH)
+		ActDrain(st);
 }
 
 /*
@@ -578,9 +640,16 @@ ActNoteCustomer(ActState *st, ActCust *c)
 static void
 ActMergeView(ActState *st, const ActView *v)
 {
-	ActCust    *c = ActLookup(st, v->ikey, v->kbytes, v->klen);
+	ActCust    *c;
 	uint32		nw = (v->nbits + 63) / 64;
 	uint32		k;
+
+	if (st->kind == ACT_KEY_INT && v->nbits <= 64)
+	{
+		ActPush(st, v->ikey, v->lo, v->nbits, v->w[0], v->born);
+		return;
+	}
+	c = ActLookup(st, v->ikey, v->kbytes, v->klen);
 
 	/* the two ends first, so the bitmap grows at most once */
 	ActSetPeriod(st, c, v->lo);
@@ -1463,17 +1532,7 @@ clm_activity_accum(PG_FUNCTION_ARGS)
 	ActInvalidate(st);
 	if (ac->kind == ACT_KEY_INT)
 	{
-		if (st->pkey == NULL)
-		{
-			st->pkey = MemoryContextAlloc(st->hdr.eoh_context, ACT_BATCH * sizeof(uint64));
-			st->pperiod = MemoryContextAlloc(st->hdr.eoh_context, ACT_BATCH * sizeof(int32));
-			st->pborn = MemoryContextAlloc(st->hdr.eoh_context, ACT_BATCH * sizeof(int32));
-		}
-		st->pkey[st->npend] = ikey;
-		st->pperiod[st->npend] = p;
-		st->pborn[st->npend] = bp;
-		if (++st->npend == ACT_BATCH)
-			ActDrain(st);
+		ActPush(st, ikey, p, 1, 1, bp);
 		PG_RETURN_DATUM(EOHPGetRWDatum(&st->hdr));
 	}
 	c = ActLookup(st, ikey, kb, klen);
