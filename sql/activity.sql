@@ -170,6 +170,15 @@ FROM act_state;
 SELECT (SELECT clm.activity_merge(s) FROM (
 			SELECT clm.activity_agg(c, at, 'month', 'UTC', born) AS s FROM act_events GROUP BY at::date) d)::text
        = (SELECT s::text FROM act_state) AS daily_rollup;
+-- two states of similar size are merged in one sorted pass (no hash table):
+-- text keys, overlapping customers, spans of ~300 days
+SELECT (SELECT clm.activity_merge(s ORDER BY g) FROM (
+			SELECT g, clm.activity_agg(k, at, 'day', 'UTC', at - interval '400 days') AS s
+			FROM (SELECT at, k, (row_number() OVER (ORDER BY at, k)) % 2 AS g
+				  FROM act_days, (VALUES ('x'), ('y'), ('zz')) v(k) WHERE k <> 'zz' OR at < '2020-06-01') d
+			GROUP BY g) q)::text
+       = (SELECT clm.activity_agg(k, at, 'day', 'UTC', at - interval '400 days')::text
+          FROM act_days, (VALUES ('x'), ('y'), ('zz')) v(k) WHERE k <> 'zz' OR at < '2020-06-01') AS sorted_merge;
 -- NULL states are skipped by activity_merge
 SELECT clm.activity_merge(x)::text = (SELECT s::text FROM act_state) AS nulls_skipped
 FROM (SELECT s AS x FROM act_state UNION ALL SELECT NULL) q;

@@ -715,6 +715,74 @@ PutBE(StringInfo buf, uint64 v, int bytes)
 	appendBinaryStringInfoNT(buf, tmp, bytes);
 }
 
+/*
+ * Write the header of a flat state; the customer count is patched later by
+ * ActPatchCount when not known yet.
+ */
+static void
+ActPutHeader(StringInfo buf, uint8 unit, uint8 kind, const char *tzname, uint32 n,
+			 TimestampTz end_ts, int32 base, int32 first, int32 last)
+{
+	appendStringInfoChar(buf, ACT_VERSION);
+	appendStringInfoChar(buf, (char) unit);
+	appendStringInfoChar(buf, (char) kind);
+	appendStringInfoChar(buf, 0);
+	PutBE(buf, (uint64) (n ? end_ts : 0), 8);
+	PutBE(buf, (uint64) (uint32) (n ? base : 0), 4);
+	PutBE(buf, (uint64) (uint32) (n ? first : 0), 4);
+	PutBE(buf, (uint64) (uint32) (n ? last : 0), 4);
+	PutBE(buf, n, 4);
+	appendStringInfoChar(buf, (char) strlen(tzname));
+	appendBinaryStringInfo(buf, tzname, strlen(tzname));
+}
+
+/*
+ * Write one customer record; *prev carries the previous integer key
+ * (ignored for the first record).
+ */
+static void
+ActPutRecord(StringInfo buf, uint8 kind, bool first_record, uint64 *prev,
+			 uint64 ikey, const char *kb, uint32 klen,
+			 int32 base, int32 lo, int32 born, uint32 nbits, const uint64 *w)
+{
+	uint32		j,
+				nmid;
+
+	if (kind == ACT_KEY_INT)
+	{
+		if (first_record)
+			PutVarint(buf, ZigZag((int64) ikey));
+		else
+			PutVarint(buf, ikey - *prev);
+		*prev = ikey;
+	}
+	else
+	{
+		if (kind == ACT_KEY_TEXT)
+			PutVarint(buf, klen);
+		appendBinaryStringInfoNT(buf, kb, klen);
+	}
+	PutVarint(buf, ((uint64) ((int64) lo - base) << 1) | (born != ACT_NONE));
+	if (born != ACT_NONE)
+		PutVarint(buf, ZigZag((int64) born - lo));
+	PutVarint(buf, nbits);
+	/* middle bits 1 .. nbits-2, packed 8 per byte */
+	nmid = nbits >= 2 ? nbits - 2 : 0;
+	for (j = 0; j < nmid; j += 8)
+	{
+		uint32		bit = j + 1;
+		uint64		v = w[bit >> 6] >> (bit & 63);
+		uint8		byte;
+
+		if ((bit & 63) > 56 && (bit >> 6) + 1 < (nbits + 63) / 64)
+			v |= w[(bit >> 6) + 1] << (64 - (bit & 63));
+		byte = (uint8) v;
+		if (nmid - j < 8)
+			byte &= (uint8) ((1u << (nmid - j)) - 1);
+		appendStringInfoChar(buf, (char) byte);
+	}
+}
+
 static ActState *sort_state;	/* for the qsort comparator */
 
 static int
@@ -814,62 +882,21 @@ ActEncode(ActState *st)
 	}
 
 	initStringInfo(&buf);
-	appendStringInfoChar(&buf, ACT_VERSION);
-	appendStringInfoChar(&buf, (char) st->unit);
-	appendStringInfoChar(&buf, (char) st->kind);
-	appendStringInfoChar(&buf, 0);
-	PutBE(&buf, (uint64) (n ? st->end_ts : 0), 8);
-	PutBE(&buf, (uint64) (uint32) (n ? st->base : 0), 4);
-	PutBE(&buf, (uint64) (uint32) (n ? st->first : 0), 4);
-	PutBE(&buf, (uint64) (uint32) (n ? st->last : 0), 4);
-	PutBE(&buf, n, 4);
-	appendStringInfoChar(&buf, (char) strlen(st->tzname));
-	appendBinaryStringInfo(&buf, st->tzname, strlen(st->tzname));
-
+	ActPutHeader(&buf, st->unit, st->kind, st->tzname, n, st->end_ts, st->base, st->first, st->last);
 	for (i = 0; i < n; i++)
 	{
-		uint64	   *w;
-		uint32		j,
-					nmid;
-
 		if ((i & 0xffff) == 0)
 			CHECK_FOR_INTERRUPTS();
 		c = arr[i];
 		if (st->kind == ACT_KEY_INT)
-		{
-			if (i == 0)
-				PutVarint(&buf, ZigZag((int64) c->key));
-			else
-				PutVarint(&buf, c->key - prev);
-			prev = c->key;
-		}
+			ActPutRecord(&buf, st->kind, i == 0, &prev, c->key, NULL, 0,
+						 st->base, c->lo, c->born, c->nbits, ActWords(c));
 		else
 		{
 			ActBytes   *kb = (ActBytes *) (uintptr_t) c->key;
 
-			if (st->kind == ACT_KEY_TEXT)
-				PutVarint(&buf, kb->len);
-			appendBinaryStringInfoNT(&buf, kb->data, kb->len);
-		}
-		PutVarint(&buf, ((uint64) ((int64) c->lo - st->base) << 1) | (c->born != ACT_NONE));
-		if (c->born != ACT_NONE)
-			PutVarint(&buf, ZigZag((int64) c->born - c->lo));
-		PutVarint(&buf, c->nbits);
-		/* middle bits 1 .. nbits-2, packed 8 per byte */
-		w = ActWords(c);
-		nmid = c->nbits >= 2 ? c->nbits - 2 : 0;
-		for (j = 0; j < nmid; j += 8)
-		{
-			uint32		bit = j + 1;
-			uint64		v = w[bit >> 6] >> (bit & 63);
-			uint8		byte;
-
-			if ((bit & 63) > 56 && (bit >> 6) + 1 < (uint32) ((c->nbits + 63) / 64))
-				v |= w[(bit >> 6) + 1] << (64 - (bit & 63));
-			byte = (uint8) v;
-			if (nmid - j < 8)
-				byte &= (uint8) ((1u << (nmid - j)) - 1);
-			appendStringInfoChar(&buf, (char) byte);
+			ActPutRecord(&buf, st->kind, i == 0, &prev, 0, kb->data, kb->len,
+						 st->base, c->lo, c->born, c->nbits, ActWords(c));
 		}
 	}
 	pfree(arr);
@@ -1158,6 +1185,114 @@ ActValidate(const char *data, Size len, int errcode)
 		;
 	if (r.words)
 		pfree(r.words);
+}
+
+/*
+ * OR the srcbits-bit bitmap src, shifted up by d bits, into dst.
+ */
+static inline void
+ActOrShifted(uint64 *dst, const uint64 *src, uint32 srcbits, uint64 d)
+{
+	uint32		nw = (srcbits + 63) / 64,
+				k;
+	int			sh = (int) (d & 63);
+
+	for (k = 0; k < nw; k++)
+	{
+		uint64		word = src[k];
+		uint64		i = (d >> 6) + k;
+
+		dst[i] |= word << sh;
+		if (sh && (word >> (64 - sh)))
+			dst[i + 1] |= word >> (64 - sh);
+	}
+}
+
+/*
+ * Union of two flat states by a single merge pass over their sorted
+ * customers: sequential, no hash table.  Both must be non-empty and
+ * compatible.  Returns a new varlena in CurrentMemoryContext.
+ */
+static struct varlena *
+ActMergeFlat(ActReader *ra, ActReader *rb)
+{
+	StringInfoData buf;
+	ActView		va,
+				vb;
+	bool		ha,
+				hb;
+	int32		base = Min(ra->h.base, rb->h.base);
+	uint64		prev = 0;
+	uint32		n = 0;
+	uint64	   *mw = NULL;
+	uint32		mwcap = 0;
+	struct varlena *res;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoSpaces(&buf, VARHDRSZ);
+	ActPutHeader(&buf, ra->h.unit, ra->h.kind, ra->h.tzname, 1,
+				 Max(ra->h.end_ts, rb->h.end_ts), base,
+				 Min(ra->h.first, rb->h.first), Max(ra->h.last, rb->h.last));
+	ha = ActReaderNext(ra, &va);
+	hb = ActReaderNext(rb, &vb);
+	while (ha || hb)
+	{
+		int			cmp;
+
+		if (!hb)
+			cmp = -1;
+		else if (!ha)
+			cmp = 1;
+		else if (ra->h.kind == ACT_KEY_INT)
+			cmp = ((int64) va.ikey > (int64) vb.ikey) - ((int64) va.ikey < (int64) vb.ikey);
+		else
+			cmp = ActBytesCmp(va.kbytes, va.klen, vb.kbytes, vb.klen);
+
+		if (cmp < 0)
+		{
+			ActPutRecord(&buf, ra->h.kind, n == 0, &prev, va.ikey, va.kbytes, va.klen,
+						 base, va.lo, va.born, va.nbits, va.w);
+			ha = ActReaderNext(ra, &va);
+		}
+		else if (cmp > 0)
+		{
+			ActPutRecord(&buf, ra->h.kind, n == 0, &prev, vb.ikey, vb.kbytes, vb.klen,
+						 base, vb.lo, vb.born, vb.nbits, vb.w);
+			hb = ActReaderNext(rb, &vb);
+		}
+		else
+		{
+			int32		lo = Min(va.lo, vb.lo);
+			int64		hi = Max((int64) va.lo + va.nbits, (int64) vb.lo + vb.nbits) - 1;
+			uint32		nbits = (uint32) (hi - lo + 1);
+			uint32		nw = (nbits + 63) / 64 + 1;
+
+			if (nw > mwcap)
+			{
+				mwcap = Max(nw, 8);
+				if (mw)
+					pfree(mw);
+				mw = palloc(mwcap * sizeof(uint64));
+			}
+			memset(mw, 0, nw * sizeof(uint64));
+			ActOrShifted(mw, va.w, va.nbits, (uint64) ((int64) va.lo - lo));
+			ActOrShifted(mw, vb.w, vb.nbits, (uint64) ((int64) vb.lo - lo));
+			ActPutRecord(&buf, ra->h.kind, n == 0, &prev, va.ikey, va.kbytes, va.klen,
+						 base, lo, Min(va.born, vb.born), nbits, mw);
+			ha = ActReaderNext(ra, &va);
+			hb = ActReaderNext(rb, &vb);
+		}
+		n++;
+	}
+	/* patch the customer count (after varlena header + 24 header bytes) */
+	for (i = 0; i < 4; i++)
+		buf.data[VARHDRSZ + 24 + i] = (char) (n >> (8 * (3 - i)));
+	res = (struct varlena *) buf.data;
+	SET_VARSIZE(res, buf.len);
+	if (mw)
+		pfree(mw);
+	return res;
 }
 
 /* ---------------------------------------------------------------------
@@ -1569,8 +1704,35 @@ clm_activity_combine(PG_FUNCTION_ARGS)
 	}
 	if (PG_ARGISNULL(0))
 	{
+		/* a flat state is adopted as is (nodeAgg copies it) */
+		if (!VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(PG_GETARG_DATUM(1))))
+			PG_RETURN_POINTER(PG_DETOAST_DATUM(PG_GETARG_DATUM(1)));
 		st = ActRW(fcinfo, 1, aggctx, false);
 		PG_RETURN_DATUM(EOHPGetRWDatum(&st->hdr));
+	}
+	if (!VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(PG_GETARG_DATUM(0))) &&
+		!VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(PG_GETARG_DATUM(1))))
+	{
+		/*
+		 * Two flat states of comparable size (partial states from parallel
+		 * workers): merge them in one sequential pass.  A small state is
+		 * merged into a hash table instead, so that many small states
+		 * (daily roll-ups) cost one pass over each.
+		 */
+		struct varlena *a = PG_DETOAST_DATUM(PG_GETARG_DATUM(0));
+		struct varlena *b = PG_DETOAST_DATUM(PG_GETARG_DATUM(1));
+		ActReader	ra,
+					rb;
+
+		ActReaderInit(&ra, VARDATA(a), VARSIZE(a) - VARHDRSZ, ERRCODE_DATA_CORRUPTED);
+		ActReaderInit(&rb, VARDATA(b), VARSIZE(b) - VARHDRSZ, ERRCODE_DATA_CORRUPTED);
+		ActCheckCompatible(ra.h.unit, ra.h.kind, ra.h.tzname, rb.h.unit, rb.h.kind, rb.h.tzname);
+		if (rb.h.n == 0)
+			PG_RETURN_POINTER(a);
+		if (ra.h.n == 0)
+			PG_RETURN_POINTER(b);
+		if ((uint64) rb.h.n * 8 >= ra.h.n)
+			PG_RETURN_POINTER(ActMergeFlat(&ra, &rb));
 	}
 	st = ActRW(fcinfo, 0, aggctx, true);
 	ActIterInit(&it, PG_GETARG_DATUM(1));
