@@ -100,6 +100,19 @@ FROM clm.lifecycle((SELECT clm.activity_agg(c, at, 'day', 'America/New_York') FR
 	(3, '2024-11-04 04:59:59+00'),				-- 23:59:59 EST
 	(4, '2024-11-04 05:00:00+00')) v(c, at)))	-- 11-04 00:00 EST
 WHERE status = 'new' ORDER BY period_start;
+-- hours: 01:30 EDT and 01:30 EST on 2024-11-03 are two hour periods (05:00 and 06:00 UTC)
+SELECT period_start, customers
+FROM clm.lifecycle((SELECT clm.activity_agg(c, at, 'hour', 'America/New_York') FROM (VALUES
+	(1, timestamptz '2024-11-03 05:30+00'), (2, '2024-11-03 06:30+00')) v(c, at)))
+WHERE status = 'new' ORDER BY period_start;
+-- quarters: Q4 2023 {c3} active in Q1 only; Q1 2024 {c1, c2, c4}: c1 and c2 in Q2; Q2 {c5}.
+-- years: 2023 {c3} active in 2024; 2024 {c1, c2, c4, c5}
+SELECT cohort_start, period_number, cohort_size, retained, complete
+FROM clm.retention((SELECT clm.activity_agg(c, at, 'quarter', 'UTC', born) FROM act_events))
+ORDER BY 1, 2;
+SELECT cohort_start, period_number, cohort_size, retained, complete
+FROM clm.retention((SELECT clm.activity_agg(c, at, 'year', 'UTC', born) FROM act_events))
+ORDER BY 1, 2;
 -- the session time zone is the default and is stored in the state
 SET timezone = 'Asia/Tokyo';
 SELECT (clm.activity_info(clm.activity_agg(1, timestamptz '2024-01-31 20:00+00', 'month'))).*;
