@@ -676,6 +676,9 @@ ActMergeView(ActState *st, const ActView *v)
  * ---------------------------------------------------------------------
  */
 
+/*
+ * Append v as an LEB128 varint (7 bits per byte, low bits first).
+ */
 static inline void
 PutVarint(StringInfo buf, uint64 v)
 {
@@ -692,18 +695,27 @@ PutVarint(StringInfo buf, uint64 v)
 	appendBinaryStringInfoNT(buf, tmp, n);
 }
 
+/*
+ * Map a signed number to an unsigned one with small magnitudes small.
+ */
 static inline uint64
 ZigZag(int64 v)
 {
 	return ((uint64) v << 1) ^ (uint64) (v >> 63);
 }
 
+/*
+ * Inverse of ZigZag.
+ */
 static inline int64
 UnZigZag(uint64 v)
 {
 	return (int64) (v >> 1) ^ -(int64) (v & 1);
 }
 
+/*
+ * Append the low "bytes" bytes of v, most significant first.
+ */
 static void
 PutBE(StringInfo buf, uint64 v, int bytes)
 {
@@ -783,28 +795,18 @@ ActPutRecord(StringInfo buf, uint8 kind, bool first_record, uint64 *prev,
 	}
 }
 
-static ActState *sort_state;	/* for the qsort comparator */
-
+/*
+ * qsort comparator of customers by key (text/uuid keys).
+ */
 static int
 ActCustCmp(const void *a, const void *b)
 {
 	const ActCust *x = *(ActCust *const *) a;
 	const ActCust *y = *(ActCust *const *) b;
+	ActBytes   *p = (ActBytes *) (uintptr_t) x->key;
+	ActBytes   *q = (ActBytes *) (uintptr_t) y->key;
 
-	if (sort_state->kind == ACT_KEY_INT)
-	{
-		int64		p = (int64) x->key,
-					q = (int64) y->key;
-
-		return (p > q) - (p < q);
-	}
-	else
-	{
-		ActBytes   *p = (ActBytes *) (uintptr_t) x->key;
-		ActBytes   *q = (ActBytes *) (uintptr_t) y->key;
-
-		return ActBytesCmp(p->data, p->len, q->data, q->len);
-	}
+	return ActBytesCmp(p->data, p->len, q->data, q->len);
 }
 
 /*
@@ -876,10 +878,7 @@ ActEncode(ActState *st)
 	if (st->kind == ACT_KEY_INT)
 		ActRadixSort(arr, n);
 	else
-	{
-		sort_state = st;
 		qsort(arr, n, sizeof(ActCust *), ActCustCmp);
-	}
 
 	initStringInfo(&buf);
 	ActPutHeader(&buf, st->unit, st->kind, st->tzname, n, st->end_ts, st->base, st->first, st->last);
@@ -949,6 +948,9 @@ ActInvalidate(ActState *st)
  * ---------------------------------------------------------------------
  */
 
+/*
+ * Read a varint, rejecting truncated, overlong and non-minimal encodings.
+ */
 static inline uint64
 GetVarint(ActReader *r)
 {
@@ -978,6 +980,9 @@ GetVarint(ActReader *r)
 	return v;
 }
 
+/*
+ * Read a big-endian unsigned number of "bytes" bytes.
+ */
 static uint64
 GetBE(ActReader *r, int bytes)
 {
@@ -1834,6 +1839,9 @@ ActRange(FunctionCallInfo fcinfo, int fromarg, const ActHeader *h, pg_tz *tz,
 				 errdetail("At most %d periods are reported at once.", ACT_MAX_PERIODS)));
 }
 
+/*
+ * a / b as a double; NULL (isnull) when b is 0.
+ */
 static inline double
 Ratio(int64 a, int64 b, bool *isnull)
 {
