@@ -1903,13 +1903,13 @@ clm_retention(PG_FUNCTION_ARGS)
 	noff = ncoh;
 	if (maxoff >= 0 && maxoff + 1 < noff)
 		noff = maxoff + 1;
-	if (ncoh * noff > ACT_MAX_CELLS)
+	if (ncoh > ACT_MAX_CELLS || noff > ACT_MAX_CELLS || ncoh * noff > ACT_MAX_CELLS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("the retention table would have too many cells"),
 				 errdetail("%lld cohorts by %lld periods exceed the limit of %d cells.",
 						   (long long) ncoh, (long long) noff, ACT_MAX_CELLS),
-				 errhint("Pass max_periods, or use a longer period unit.")));
+				 errhint("Pass max_periods, use a longer period unit, or leave out outlying events.")));
 	size = palloc0_array(int64, ncoh);
 	/* one extra column: on_or_after counts are kept as differences */
 	cnt = palloc_extended(sizeof(int64) * ncoh * (noff + 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
