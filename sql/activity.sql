@@ -192,6 +192,34 @@ SELECT (SELECT clm.activity_merge(s ORDER BY g) FROM (
 			GROUP BY g) q)::text
        = (SELECT clm.activity_agg(k, at, 'day', 'UTC', at - interval '400 days')::text
           FROM act_days, (VALUES ('x'), ('y'), ('zz')) v(k) WHERE k <> 'zz' OR at < '2020-06-01') AS sorted_merge;
+-- dense integer keys (ids 1..20000) are kept in an array indexed by key; a far key (v 2),
+-- a span over 64 months (v 3) and 3000 negative keys arriving last (v 4) move or
+-- grow it.  Every variant equals the same events with text keys (hash table) in
+-- retention and lifecycle, and the byte-identical state built by merging halves,
+-- or a big state with the late rows
+CREATE TABLE act_dense_rows AS
+SELECT v, g AS ord, g::bigint AS c,
+       timestamptz '2024-01-01' + (g % 7) * interval '1 month' + (g % 5) * interval '1 day' AS at
+FROM generate_series(1, 20000) g, generate_series(1, 4) v
+UNION ALL SELECT 2, 30000, 1000000000000, '2024-03-01'
+UNION ALL SELECT 3, 30000, 5, '2031-01-01'
+UNION ALL SELECT 4, 30000 + g, -g, '2024-02-01' FROM generate_series(1, 3000) g;
+WITH s AS (SELECT v, clm.activity_agg(c, at, 'month' ORDER BY ord) AS si,
+                  clm.activity_agg(c::text, at, 'month' ORDER BY ord) AS st
+           FROM act_dense_rows GROUP BY v)
+SELECT v, (clm.activity_info(si)).customers,
+       (SELECT count(*) FROM clm.retention(si)) AS cells,
+       (SELECT count(*) FROM (SELECT * FROM clm.retention(si) EXCEPT SELECT * FROM clm.retention(st)) x)
+         + (SELECT count(*) FROM (SELECT * FROM clm.retention(st) EXCEPT SELECT * FROM clm.retention(si)) y) AS retention_diff,
+       (SELECT count(*) FROM (SELECT * FROM clm.lifecycle(si) EXCEPT SELECT * FROM clm.lifecycle(st)) x)
+         + (SELECT count(*) FROM (SELECT * FROM clm.lifecycle(st) EXCEPT SELECT * FROM clm.lifecycle(si)) y) AS lifecycle_diff,
+       (SELECT clm.activity_merge(p) FROM (SELECT clm.activity_agg(c, at, 'month') AS p FROM act_dense_rows r
+                                           WHERE r.v = s.v GROUP BY ord % 2) q)::text = si::text AS halves_merged,
+       (SELECT clm.activity_merge(p ORDER BY o) FROM (
+			SELECT 0 AS o, clm.activity_agg(c, at, 'month') AS p FROM act_dense_rows r WHERE r.v = s.v AND ord < 30000
+			UNION ALL SELECT 1, clm.activity_agg(c, at, 'month') FROM act_dense_rows r WHERE r.v = s.v AND ord >= 30000) q)::text
+         IS NOT DISTINCT FROM si::text AS late_rows_merged
+FROM s ORDER BY v;
 -- NULL states are skipped by activity_merge
 SELECT clm.activity_merge(x)::text = (SELECT s::text FROM act_state) AS nulls_skipped
 FROM (SELECT s AS x FROM act_state UNION ALL SELECT NULL) q;

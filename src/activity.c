@@ -59,6 +59,8 @@
 #define ACT_INLINE_BITS 64
 #define ACT_BATCH 512			/* integer-key rows buffered before hashing */
 #define ACT_PREFETCH 12
+#define ACT_DENSE_MIN 4096		/* customers before a dense array is tried */
+#define ACT_DENSE_FILL 4		/* dense array: at most 4 slots per customer */
 #define ACT_MAX_WORDS 65535		/* 4,194,240 periods per customer */
 #define ACT_MAX_CELLS 50000000	/* accessor result matrix bound */
 #define ACT_MAX_PERIODS 1000000	/* accessor period range bound */
@@ -100,6 +102,19 @@ typedef struct ActCust
 
 StaticAssertDecl(sizeof(ActCust) == 32, "ActCust must be 32 bytes");
 
+/*
+ * One slot of the dense array used for integer keys that fill a range
+ * densely (typical serial customer ids): slot i is key dbase + i.  Spans
+ * of at most 64 periods; word == 0 marks an empty slot, otherwise bit 0 is
+ * period lo and the highest bit the last active period.
+ */
+typedef struct ActDense
+{
+	int32		lo;
+	int32		born;
+	uint64		word;
+} ActDense;
+
 struct ActState;
 static uint32 ActHashKey(struct ActState *st, uint64 key);
 static bool ActKeyEqual(struct ActState *st, uint64 a, uint64 b);
@@ -128,6 +143,13 @@ typedef struct ActState
 	int32		last;			/* max active period */
 	acth_hash  *hash;
 	void	   *checked_args;	/* ActArgCache known to match unit and zone */
+	ActDense   *dense;			/* integer keys in a dense array, or NULL */
+	int64		dbase;			/* key of dense[0] */
+	uint64		dcap;			/* slots */
+	uint32		dcount;			/* customers in dense */
+	bool		no_dense;		/* a dense array does not fit these keys */
+	int64		kmin;			/* smallest and largest integer key seen */
+	int64		kmax;
 	uint32		npend;			/* integer-key entries not yet in the hash: */
 	uint64	   *pkey;			/* key */
 	int32	   *plo;			/* first period */
@@ -188,6 +210,7 @@ typedef struct ActIter
 {
 	ActState   *st;				/* expanded, or NULL */
 	acth_iterator hit;
+	uint64		dpos;			/* next dense slot */
 	ActReader	rd;
 	ActHeader	h;
 	uint32		count;
@@ -221,6 +244,7 @@ PG_FUNCTION_INFO_V1(clm_churn_rate);
 
 static Size ActGetFlatSize(ExpandedObjectHeader *eohptr);
 static inline void ActNoteCustomer(struct ActState *st, ActCust *c);
+static void ActFromDense(struct ActState *st);
 static void ActFlattenInto(ExpandedObjectHeader *eohptr, void *result, Size allocated_size);
 
 static const ExpandedObjectMethods act_methods = {
@@ -483,7 +507,16 @@ ActLookup(ActState *st, uint64 ikey, const char *kb, uint32 klen)
 
 	if (st->kind == ACT_KEY_INT)
 	{
+		if (st->dense)
+			ActFromDense(st);
 		c = acth_insert(st->hash, ikey, &found);
+		if (!found)
+		{
+			if (st->hash->members == 1 || (int64) ikey < st->kmin)
+				st->kmin = (int64) ikey;
+			if (st->hash->members == 1 || (int64) ikey > st->kmax)
+				st->kmax = (int64) ikey;
+		}
 	}
 	else
 	{
@@ -552,43 +585,267 @@ ActUnionSmall(ActState *st, ActCust *c, int32 lo, uint32 nbits, uint64 word)
 }
 
 /*
- * Insert the buffered integer-key entries.  Each entry's hash bucket is
- * prefetched a few entries ahead, so the cache misses of a large table
- * overlap instead of stalling one row at a time.
+ * Number of customers in the state.
+ */
+static inline uint32
+ActCount(ActState *st)
+{
+	return st->dense ? st->dcount : st->hash->members;
+}
+
+/*
+ * Keep the state's summary fields up to date after a dense slot changed.
+ */
+static inline void
+ActNoteDense(ActState *st, const ActDense *d)
+{
+	int32		hi = d->lo + pg_leftmost_one_pos64(d->word);
+	int32		start = Min(d->lo, d->born);
+
+	if (d->lo < st->base)
+		st->base = d->lo;
+	if (start < st->first)
+		st->first = start;
+	if (hi > st->last)
+		st->last = hi;
+}
+
+/*
+ * Leave dense mode: move every dense slot into the hash table, for good.
+ */
+static void
+ActFromDense(ActState *st)
+{
+	uint64		i;
+
+	for (i = 0; i < st->dcap; i++)
+	{
+		ActDense   *d = &st->dense[i];
+		ActCust    *c;
+		bool		found;
+
+		if (d->word == 0)
+			continue;
+		if ((i & 0xffff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		c = acth_insert(st->hash, (uint64) (st->dbase + (int64) i), &found);
+		Assert(!found);
+		c->born = d->born;
+		c->lo = d->lo;
+		c->nbits = (uint32) pg_leftmost_one_pos64(d->word) + 1;
+		c->capw = 0;
+		c->b.inl = d->word;
+	}
+	pfree(st->dense);
+	st->dense = NULL;
+	st->dcount = 0;
+	st->no_dense = true;
+}
+
+/*
+ * Enter dense mode when the integer keys seen so far fill their range
+ * densely and every span fits 64 periods: the hash table is replaced by an
+ * array indexed by key, 16 bytes per slot, which is smaller and needs no
+ * probing.
+ */
+static void
+ActToDense(ActState *st)
+{
+	uint32		n = st->hash->members;
+	uint64		range = (uint64) (st->kmax - st->kmin) + 1;
+	uint64		cap = range + range / 8 + 1024;
+	ActDense   *dense;
+	acth_iterator it;
+	ActCust    *c;
+
+	if (st->no_dense || st->dense || st->kind != ACT_KEY_INT || n < ACT_DENSE_MIN ||
+		range > (uint64) n * ACT_DENSE_FILL)
+		return;
+	dense = MemoryContextAllocExtended(st->hdr.eoh_context, cap * sizeof(ActDense),
+									   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO | MCXT_ALLOC_NO_OOM);
+	if (dense == NULL)
+	{
+		st->no_dense = true;
+		return;
+	}
+	acth_start_iterate(st->hash, &it);
+	while ((c = acth_iterate(st->hash, &it)) != NULL)
+	{
+		ActDense   *d;
+
+		if (c->nbits > 64)
+		{
+			pfree(dense);
+			st->no_dense = true;
+			return;
+		}
+		d = &dense[(int64) c->key - st->kmin];
+		d->lo = c->lo;
+		d->born = c->born;
+		d->word = c->b.inl;
+	}
+	st->dense = dense;
+	st->dbase = st->kmin;
+	st->dcap = cap;
+	st->dcount = n;
+	acth_destroy(st->hash);
+	st->hash = acth_create(st->hdr.eoh_context, 16, st);
+}
+
+/*
+ * Make room for key k in the dense array, or leave dense mode when the
+ * array would become too sparse.  Returns false when dense mode was left.
+ */
+static bool
+ActDenseGrow(ActState *st, int64 k)
+{
+	int64		lo = Min(st->dbase, k);
+	int64		hi = Max(st->dbase + (int64) st->dcap - 1, k);
+	uint64		range = (uint64) (hi - lo) + 1;
+	uint64		cap = range + range / 8 + 1024;
+	ActDense   *dense;
+
+	if (range > (uint64) (st->dcount + 1) * ACT_DENSE_FILL || range > ((uint64) 1 << 34))
+	{
+		ActFromDense(st);
+		return false;
+	}
+	/* leave the slack on the side that grew */
+	if (k < st->dbase)
+		lo = hi - (int64) cap + 1;
+	dense = MemoryContextAllocExtended(st->hdr.eoh_context, cap * sizeof(ActDense),
+									   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO | MCXT_ALLOC_NO_OOM);
+	if (dense == NULL)
+	{
+		ActFromDense(st);
+		return false;
+	}
+	memcpy(dense + (st->dbase - lo), st->dense, st->dcap * sizeof(ActDense));
+	pfree(st->dense);
+	st->dense = dense;
+	st->dbase = lo;
+	st->dcap = cap;
+	return true;
+}
+
+/*
+ * Union one buffered entry into a dense slot; false when the span would
+ * exceed 64 periods (the caller then leaves dense mode).
+ */
+static inline bool
+ActDenseUnion(ActState *st, ActDense *d, int32 lo, uint32 nbits, uint64 word, int32 born)
+{
+	if (d->word == 0)
+	{
+		d->lo = lo;
+		d->born = born;
+		d->word = word;
+		st->dcount++;
+	}
+	else
+	{
+		int64		nlo = Min(d->lo, lo);
+		int64		nhi = Max((int64) d->lo + pg_leftmost_one_pos64(d->word), (int64) lo + nbits - 1);
+
+		if (nhi - nlo >= 64)
+			return false;
+		d->word = (d->word << (d->lo - nlo)) | (word << (lo - nlo));
+		d->lo = (int32) nlo;
+		if (born < d->born)
+			d->born = born;
+	}
+	ActNoteDense(st, d);
+	return true;
+}
+
+/*
+ * Insert the buffered integer-key entries.  Each entry's slot (dense
+ * array) or hash bucket is prefetched a few entries ahead, so the cache
+ * misses of a large state overlap instead of stalling one row at a time.
  */
 static void
 ActDrain(ActState *st)
 {
 	uint32		h[ACT_BATCH];
 	uint32		n = st->npend,
-				i;
+				i = 0;
 
 	if (n == 0)
 		return;
-	for (i = 0; i < n; i++)
-		h[i] = ActHashKey(st, st->pkey[i]);
-	for (i = 0; i < n && i < ACT_PREFETCH; i++)
-		__builtin_prefetch(&st->hash->data[h[i] & st->hash->sizemask]);
-	for (i = 0; i < n; i++)
+	if (st->dense)
 	{
-		ActCust    *c;
-		bool		found;
-
-		if (i + ACT_PREFETCH < n)
-			__builtin_prefetch(&st->hash->data[h[i + ACT_PREFETCH] & st->hash->sizemask]);
-		c = acth_insert_hash(st->hash, st->pkey[i], h[i], &found);
-		if (!found)
+		for (i = 0; i < n && i < ACT_PREFETCH; i++)
 		{
-			c->born = ACT_NONE;
-			c->nbits = 0;
-			c->capw = 0;
+			uint64		off = st->pkey[i] - (uint64) st->dbase;
+
+			if (off < st->dcap)
+				__builtin_prefetch(&st->dense[off]);
 		}
-		ActUnionSmall(st, c, st->plo[i], st->pnbits[i], st->pword[i]);
-		if (st->pborn[i] < c->born)
-			c->born = st->pborn[i];
-		ActNoteCustomer(st, c);
+		for (i = 0; i < n; i++)
+		{
+			int64		k = (int64) st->pkey[i];
+			uint64		off;
+
+			if (i + ACT_PREFETCH < n)
+			{
+				off = st->pkey[i + ACT_PREFETCH] - (uint64) st->dbase;
+				if (off < st->dcap)
+					__builtin_prefetch(&st->dense[off]);
+			}
+			off = (uint64) k - (uint64) st->dbase;
+			if (off >= st->dcap)
+			{
+				if (!ActDenseGrow(st, k))
+					break;
+				off = (uint64) k - (uint64) st->dbase;
+			}
+			if (!ActDenseUnion(st, &st->dense[off], st->plo[i], st->pnbits[i], st->pword[i], st->pborn[i]))
+			{
+				ActFromDense(st);
+				break;
+			}
+		}
+		if (i == n)
+		{
+			st->npend = 0;
+			return;
+		}
+		/* dense mode was left at entry i: the rest goes into the hash */
+	}
+	{
+		uint32		first = i;
+
+		for (i = first; i < n; i++)
+			h[i] = ActHashKey(st, st->pkey[i]);
+		for (i = first; i < n && i < first + ACT_PREFETCH; i++)
+			__builtin_prefetch(&st->hash->data[h[i] & st->hash->sizemask]);
+		for (i = first; i < n; i++)
+		{
+			ActCust    *c;
+			bool		found;
+			int64		k = (int64) st->pkey[i];
+
+			if (i + ACT_PREFETCH < n)
+				__builtin_prefetch(&st->hash->data[h[i + ACT_PREFETCH] & st->hash->sizemask]);
+			c = acth_insert_hash(st->hash, st->pkey[i], h[i], &found);
+			if (!found)
+			{
+				c->born = ACT_NONE;
+				c->nbits = 0;
+				c->capw = 0;
+				if (st->hash->members == 1 || k < st->kmin)
+					st->kmin = k;
+				if (st->hash->members == 1 || k > st->kmax)
+					st->kmax = k;
+			}
+			ActUnionSmall(st, c, st->plo[i], st->pnbits[i], st->pword[i]);
+			if (st->pborn[i] < c->born)
+				c->born = st->pborn[i];
+			ActNoteCustomer(st, c);
+		}
 	}
 	st->npend = 0;
+	ActToDense(st);
 }
 
 /*
@@ -868,8 +1125,33 @@ ActEncode(ActState *st)
 	if (st->flat)
 		return;
 	ActDrain(st);
-	n = st->hash->members;
+	n = ActCount(st);
 	old = MemoryContextSwitchTo(st->hdr.eoh_context);
+	if (st->dense)
+	{
+		/* slots are in key order already */
+		uint64		k;
+
+		initStringInfo(&buf);
+		ActPutHeader(&buf, st->unit, st->kind, st->tzname, n, st->end_ts, st->base, st->first, st->last);
+		for (k = 0; k < st->dcap; k++)
+		{
+			ActDense   *d = &st->dense[k];
+
+			if (d->word == 0)
+				continue;
+			if ((i & 0xffff) == 0)
+				CHECK_FOR_INTERRUPTS();
+			ActPutRecord(&buf, st->kind, i == 0, &prev, (uint64) (st->dbase + (int64) k), NULL, 0,
+						 st->base, d->lo, d->born, (uint32) pg_leftmost_one_pos64(d->word) + 1, &d->word);
+			i++;
+		}
+		Assert(i == n);
+		MemoryContextSwitchTo(old);
+		st->flat = buf.data;
+		st->flat_len = buf.len;
+		return;
+	}
 	arr = palloc_extended(Max(n, 1) * sizeof(ActCust *), MCXT_ALLOC_HUGE);
 	acth_start_iterate(st->hash, &it);
 	while ((c = acth_iterate(st->hash, &it)) != NULL)
@@ -1328,7 +1610,7 @@ ActIterInit(ActIter *it, Datum d)
 		it->h.base = it->st->base;
 		it->h.first = it->st->first;
 		it->h.last = it->st->last;
-		it->h.n = it->st->hash->members;
+		it->h.n = ActCount(it->st);
 		acth_start_iterate(it->st->hash, &it->hit);
 	}
 	else
@@ -1346,6 +1628,26 @@ ActIterInit(ActIter *it, Datum d)
 static bool
 ActIterNext(ActIter *it, ActView *v)
 {
+	if (it->st && it->st->dense)
+	{
+		ActState   *st = it->st;
+
+		while (it->dpos < st->dcap && st->dense[it->dpos].word == 0)
+			it->dpos++;
+		if (it->dpos >= st->dcap)
+			return false;
+		if ((++it->count & 0xffff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		v->ikey = (uint64) (st->dbase + (int64) it->dpos);
+		v->kbytes = NULL;
+		v->klen = 0;
+		v->born = st->dense[it->dpos].born;
+		v->lo = st->dense[it->dpos].lo;
+		v->nbits = (uint32) pg_leftmost_one_pos64(st->dense[it->dpos].word) + 1;
+		v->w = &st->dense[it->dpos].word;
+		it->dpos++;
+		return true;
+	}
 	if (it->st)
 	{
 		ActCust    *c = acth_iterate(it->st->hash, &it->hit);
