@@ -148,3 +148,28 @@ SELECT stage, completed_stays, open_stays, date_trunc('day', mean_time) AS mean_
        date_trunc('day', median_time) AS median_time
 FROM clm.time_in_stage WHERE model = 'behavioral' ORDER BY position;
 ROLLBACK;
+
+\echo
+\echo '## Monthly cohort retention (clm.retention): share of each 1997 Q1 cohort buying in month N'
+CREATE TEMP TABLE demo_activity AS
+SELECT clm.activity_agg(customer_id, at, 'month') AS s FROM clm_demo.cdnow;
+SELECT to_char(cohort_start, 'YYYY-MM') AS cohort, max(cohort_size) AS customers,
+       round(100 * max(rate) FILTER (WHERE period_number = 1)::numeric, 1) AS "m1 %",
+       round(100 * max(rate) FILTER (WHERE period_number = 2)::numeric, 1) AS "m2 %",
+       round(100 * max(rate) FILTER (WHERE period_number = 3)::numeric, 1) AS "m3 %",
+       round(100 * max(rate) FILTER (WHERE period_number = 6)::numeric, 1) AS "m6 %",
+       round(100 * max(rate) FILTER (WHERE period_number = 12)::numeric, 1) AS "m12 %",
+       round(100 * max(rate) FILTER (WHERE period_number = 15)::numeric, 1) AS "m15 %"
+FROM clm.retention((SELECT s FROM demo_activity))
+GROUP BY cohort_start ORDER BY cohort_start;
+
+\echo
+\echo '## Monthly lifecycle (clm.lifecycle): new, returning, resurrecting, dormant customers'
+SELECT to_char(period_start, 'YYYY-MM') AS month,
+       sum(customers) FILTER (WHERE status = 'new') AS new,
+       sum(customers) FILTER (WHERE status = 'returning') AS returning,
+       sum(customers) FILTER (WHERE status = 'resurrecting') AS resurrecting,
+       sum(customers) FILTER (WHERE status = 'dormant') AS dormant,
+       round(max(quick_ratio)::numeric, 2) AS quick_ratio
+FROM clm.lifecycle((SELECT s FROM demo_activity))
+GROUP BY period_start ORDER BY period_start;
