@@ -104,6 +104,11 @@ max_worker_processes = 16
 fsync = off
 synchronous_commit = off
 full_page_writes = off
+# the clm worker serves only clm_worker_test, a database that only
+# sql/worker.sql creates (never contrib_regression, which pg_regress drops)
+clm.worker_enabled = on
+clm.database = 'clm_worker_test'
+clm.naptime = 1
 CONF
 	clm_as_owner "$PGBIN/pg_ctl" -D "$CLM_TMP/data" -l "$CLM_TMP/server.log" -w -t 60 start >/dev/null
 	clm_log "PostgreSQL $PGVER with clm preloaded on socket $CLM_TMP"

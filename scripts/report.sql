@@ -173,3 +173,29 @@ SELECT to_char(period_start, 'YYYY-MM') AS month,
        round(max(quick_ratio)::numeric, 2) AS quick_ratio
 FROM clm.lifecycle((SELECT s FROM demo_activity))
 GROUP BY period_start ORDER BY period_start;
+
+\echo
+\echo '## Scoring pipeline (clm.register / clm.refresh): CDNOW scored as of 1997-09-30'
+BEGIN;
+SET LOCAL client_min_messages = warning;
+SELECT name, model, period, time_unit
+FROM clm.register('cdnow_demo', 'clm_demo.cdnow', 'customer_id', 'at', 'amount', incremental => false);
+SELECT mode, rows, status FROM clm.refresh('cdnow_demo', true, '1997-09-30');
+\echo 'Fitted models (BG/NBD, Gamma-Gamma) of this version'
+SELECT version, customers, round((model_params->>'r')::numeric, 3) AS r, round((model_params->>'alpha')::numeric, 3) AS alpha,
+       round((model_params->>'a')::numeric, 3) AS a, round((model_params->>'b')::numeric, 3) AS b,
+       round((spend_params->>'p')::numeric, 2) AS p, round((spend_params->>'q')::numeric, 2) AS q,
+       round((spend_params->>'v')::numeric, 2) AS v
+FROM clm.score_versions WHERE source = 'cdnow_demo';
+\echo 'RFM segments: customers, mean P(alive), 12-month CLV'
+SELECT segment, count(*) AS customers, round(avg(p_alive)::numeric, 3) AS mean_p_alive,
+       round(sum(clv)::numeric, 0) AS clv_12m, round(avg(churn_risk)::numeric, 3) AS mean_churn_risk
+FROM clm.scores WHERE source = 'cdnow_demo' GROUP BY segment ORDER BY clv_12m DESC;
+\echo 'Behavioural stages'
+SELECT stage, count(*) AS customers FROM clm.scores WHERE source = 'cdnow_demo' GROUP BY stage ORDER BY customers DESC;
+\echo 'Top 5 customers by 12-month CLV'
+SELECT customer_key, frequency, round(recency::numeric, 1) AS recency_w, round(t::numeric, 1) AS t_w,
+       round(monetary::numeric, 2) AS monetary, round(p_alive::numeric, 3) AS p_alive,
+       round(expected_purchases::numeric, 2) AS purchases_12m, round(clv::numeric, 2) AS clv_12m, segment, stage
+FROM clm.scores WHERE source = 'cdnow_demo' ORDER BY clv DESC, customer_key LIMIT 5;
+ROLLBACK;

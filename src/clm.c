@@ -17,27 +17,19 @@
 
 PG_MODULE_MAGIC;
 
-bool		clm_worker_enabled = false;
-
 void		_PG_init(void);
 
 /*
- * Define the clm.* settings.  The module works both when preloaded through
- * shared_preload_libraries and when loaded on first use of a function.
+ * Define the clm.* settings and, when preloaded through
+ * shared_preload_libraries, register the background worker's launcher.  The
+ * module also works when loaded on first use of a function (no worker then).
  */
 void
 _PG_init(void)
 {
-	DefineCustomBoolVariable("clm.worker_enabled",
-							 "Enables the clm background worker that keeps customer scores fresh.",
-							 "Takes effect only when clm is in shared_preload_libraries.",
-							 &clm_worker_enabled,
-							 false,
-							 PGC_SIGHUP,
-							 0,
-							 NULL, NULL, NULL);
-
+	clm_worker_define_gucs();
 	clm_stages_define_gucs();
 
 	MarkGUCPrefixReserved("clm");
+	clm_worker_register();
 }

@@ -16,8 +16,10 @@
 
 #include <math.h>
 
-/* GUC variables (clm.c) */
+/* background worker and its settings (worker.c) */
 extern bool clm_worker_enabled;
+extern void clm_worker_define_gucs(void);
+extern void clm_worker_register(void);
 
 /* setting definitions, one per feature file, called from _PG_init */
 extern void clm_stages_define_gucs(void);
