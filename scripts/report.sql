@@ -34,6 +34,67 @@ SELECT CASE WHEN frequency >= 7 THEN '7+' ELSE frequency::text END AS repeat_day
 FROM demo_rfm GROUP BY 1 ORDER BY min(frequency);
 
 \echo
+\echo '## Time to second purchase (clm.km_agg, Kaplan-Meier): days from the first purchase day'
+\echo '## to the next purchase day, censored at 1998-06-30; one curve per first-purchase month'
+CREATE TEMP TABLE demo_second AS
+SELECT customer_id, date_trunc('month', first_day)::date AS cohort,
+       coalesce(second_day, date '1998-06-30') - first_day AS days, second_day IS NOT NULL AS repeated
+FROM (SELECT customer_id, min(d) AS first_day, min(d) FILTER (WHERE d > fd) AS second_day
+      FROM (SELECT customer_id, at::date AS d, min(at::date) OVER (PARTITION BY customer_id) AS fd
+            FROM clm_demo.cdnow) p
+      GROUP BY customer_id) q;
+CREATE TEMP TABLE demo_km AS
+SELECT cohort, count(*) AS customers, clm.km_agg(days, repeated) AS km FROM demo_second GROUP BY cohort;
+SELECT cohort, customers, clm.median_survival(km) AS median_days,
+       (SELECT round(min(survival)::numeric, 3) FROM clm.survival(km) WHERE time <= 30) AS no_repeat_30d,
+       (SELECT round(min(survival)::numeric, 3) FROM clm.survival(km) WHERE time <= 90) AS no_repeat_90d,
+       (SELECT round(min(survival)::numeric, 3) FROM clm.survival(km) WHERE time <= 365) AS no_repeat_1y,
+       (SELECT round(min(survival)::numeric, 3) FROM clm.survival(km)) AS no_repeat_end
+FROM demo_km ORDER BY cohort;
+\echo 'January vs March first-time buyers (log-rank):'
+SELECT observed_a AS jan_repeaters, round(expected_a::numeric, 1) AS jan_expected,
+       observed_b AS mar_repeaters, round(expected_b::numeric, 1) AS mar_expected,
+       round(chisq::numeric, 2) AS chisq, round(p_value::numeric, 4) AS p_value
+FROM clm.logrank((SELECT km FROM demo_km WHERE cohort = '1997-01-01'),
+                 (SELECT km FROM demo_km WHERE cohort = '1997-03-01'));
+
+\echo
+\echo '## Probabilistic CLV: BG/NBD + Gamma-Gamma fitted on the calibration period (weeks, to 1997-09-30)'
+CREATE TEMP TABLE demo_clv_models AS
+SELECT (SELECT clm.bgnbd_fit(frequency, recency, t) FROM demo_rfm) AS bg,
+       (SELECT clm.gamma_gamma_fit(frequency, monetary) FROM demo_rfm WHERE frequency > 0 AND monetary > 0) AS gg;
+SELECT 'BG/NBD' AS model, round((bg).r::numeric, 3) AS r_or_p, round((bg).alpha::numeric, 3) AS alpha_or_q,
+       round((bg).a::numeric, 3) AS a_or_v, round((bg).b::numeric, 3) AS b,
+       round((bg).loglik::numeric, 1) AS loglik, (bg).n::bigint AS customers, (bg).converged
+FROM demo_clv_models
+UNION ALL
+SELECT 'Gamma-Gamma', round((gg).p::numeric, 3), round((gg).q::numeric, 3), round((gg).v::numeric, 3), NULL,
+       round((gg).loglik::numeric, 1), (gg).n::bigint, (gg).converged
+FROM demo_clv_models;
+
+\echo
+\echo '## Top 10 customers by 12-month CLV (1% monthly discount) and their P(alive)'
+SELECT customer_id, frequency, round(recency::numeric, 1) AS recency_weeks, round(t::numeric, 1) AS t_weeks,
+       round(monetary::numeric, 2) AS mean_repeat_spend,
+       round(clm.p_alive(bg, frequency, recency, t)::numeric, 3) AS p_alive,
+       round(clm.expected_purchases(bg, 52, frequency, recency, t)::numeric, 2) AS purchases_next_52w,
+       round(clm.clv(bg, gg, frequency, recency, t, monetary)::numeric, 2) AS clv_12m
+FROM demo_rfm, demo_clv_models
+ORDER BY clm.clv(bg, gg, frequency, recency, t, monetary) DESC, customer_id
+LIMIT 10;
+
+\echo
+\echo '## Model check: holdout purchases (1997-10-01 .. 1998-06-30) vs BG/NBD predictions'
+CREATE TEMP TABLE demo_holdout AS
+SELECT customer_id, (h).*
+FROM (SELECT customer_id, clm.calibration_holdout(at, amount::float8, '1997-09-30', '1998-06-30', 'day', 'week') AS h
+      FROM clm_demo.cdnow GROUP BY customer_id) q
+WHERE h IS NOT NULL;
+SELECT frequency_cal, customers, round(actual::numeric, 2) AS actual_mean, round(predicted::numeric, 2) AS predicted_mean
+FROM clm.holdout_check((SELECT bg FROM demo_clv_models), 'demo_holdout')
+ORDER BY frequency_cal;
+
+\echo
 \echo '## Lifecycle stages (clm.track, clm.import_history): behavioral model replayed on CDNOW'
 \echo 'Customers 1-500: new at the first purchase, active at a repeat purchase within 180 days,'
 \echo 'at_risk / dormant / churned after 90 / 180 / 365 days without purchase, reactivated by a'
@@ -89,6 +150,31 @@ FROM clm.time_in_stage WHERE model = 'behavioral' ORDER BY position;
 ROLLBACK;
 
 \echo
+\echo '## Monthly cohort retention (clm.retention): share of each 1997 Q1 cohort buying in month N'
+CREATE TEMP TABLE demo_activity AS
+SELECT clm.activity_agg(customer_id, at, 'month') AS s FROM clm_demo.cdnow;
+SELECT to_char(cohort_start, 'YYYY-MM') AS cohort, max(cohort_size) AS customers,
+       round(100 * max(rate) FILTER (WHERE period_number = 1)::numeric, 1) AS "m1 %",
+       round(100 * max(rate) FILTER (WHERE period_number = 2)::numeric, 1) AS "m2 %",
+       round(100 * max(rate) FILTER (WHERE period_number = 3)::numeric, 1) AS "m3 %",
+       round(100 * max(rate) FILTER (WHERE period_number = 6)::numeric, 1) AS "m6 %",
+       round(100 * max(rate) FILTER (WHERE period_number = 12)::numeric, 1) AS "m12 %",
+       round(100 * max(rate) FILTER (WHERE period_number = 15)::numeric, 1) AS "m15 %"
+FROM clm.retention((SELECT s FROM demo_activity))
+GROUP BY cohort_start ORDER BY cohort_start;
+
+\echo
+\echo '## Monthly lifecycle (clm.lifecycle): new, returning, resurrecting, dormant customers'
+SELECT to_char(period_start, 'YYYY-MM') AS month,
+       sum(customers) FILTER (WHERE status = 'new') AS new,
+       sum(customers) FILTER (WHERE status = 'returning') AS returning,
+       sum(customers) FILTER (WHERE status = 'resurrecting') AS resurrecting,
+       sum(customers) FILTER (WHERE status = 'dormant') AS dormant,
+       round(max(quick_ratio)::numeric, 2) AS quick_ratio
+FROM clm.lifecycle((SELECT s FROM demo_activity))
+GROUP BY period_start ORDER BY period_start;
+
+\echo
 \echo '## Scoring pipeline (clm.register / clm.refresh): CDNOW scored as of 1997-09-30'
 BEGIN;
 SET LOCAL client_min_messages = warning;
@@ -113,37 +199,3 @@ SELECT customer_key, frequency, round(recency::numeric, 1) AS recency_w, round(t
        round(expected_purchases::numeric, 2) AS purchases_12m, round(clv::numeric, 2) AS clv_12m, segment, stage
 FROM clm.scores WHERE source = 'cdnow_demo' ORDER BY clv DESC, customer_key LIMIT 5;
 ROLLBACK;
-\echo '## Probabilistic CLV: BG/NBD + Gamma-Gamma fitted on the calibration period (weeks, to 1997-09-30)'
-CREATE TEMP TABLE demo_clv_models AS
-SELECT (SELECT clm.bgnbd_fit(frequency, recency, t) FROM demo_rfm) AS bg,
-       (SELECT clm.gamma_gamma_fit(frequency, monetary) FROM demo_rfm WHERE frequency > 0 AND monetary > 0) AS gg;
-SELECT 'BG/NBD' AS model, round((bg).r::numeric, 3) AS r_or_p, round((bg).alpha::numeric, 3) AS alpha_or_q,
-       round((bg).a::numeric, 3) AS a_or_v, round((bg).b::numeric, 3) AS b,
-       round((bg).loglik::numeric, 1) AS loglik, (bg).n::bigint AS customers, (bg).converged
-FROM demo_clv_models
-UNION ALL
-SELECT 'Gamma-Gamma', round((gg).p::numeric, 3), round((gg).q::numeric, 3), round((gg).v::numeric, 3), NULL,
-       round((gg).loglik::numeric, 1), (gg).n::bigint, (gg).converged
-FROM demo_clv_models;
-
-\echo
-\echo '## Top 10 customers by 12-month CLV (1% monthly discount) and their P(alive)'
-SELECT customer_id, frequency, round(recency::numeric, 1) AS recency_weeks, round(t::numeric, 1) AS t_weeks,
-       round(monetary::numeric, 2) AS mean_repeat_spend,
-       round(clm.p_alive(bg, frequency, recency, t)::numeric, 3) AS p_alive,
-       round(clm.expected_purchases(bg, 52, frequency, recency, t)::numeric, 2) AS purchases_next_52w,
-       round(clm.clv(bg, gg, frequency, recency, t, monetary)::numeric, 2) AS clv_12m
-FROM demo_rfm, demo_clv_models
-ORDER BY clm.clv(bg, gg, frequency, recency, t, monetary) DESC, customer_id
-LIMIT 10;
-
-\echo
-\echo '## Model check: holdout purchases (1997-10-01 .. 1998-06-30) vs BG/NBD predictions'
-CREATE TEMP TABLE demo_holdout AS
-SELECT customer_id, (h).*
-FROM (SELECT customer_id, clm.calibration_holdout(at, amount::float8, '1997-09-30', '1998-06-30', 'day', 'week') AS h
-      FROM clm_demo.cdnow GROUP BY customer_id) q
-WHERE h IS NOT NULL;
-SELECT frequency_cal, customers, round(actual::numeric, 2) AS actual_mean, round(predicted::numeric, 2) AS predicted_mean
-FROM clm.holdout_check((SELECT bg FROM demo_clv_models), 'demo_holdout')
-ORDER BY frequency_cal;

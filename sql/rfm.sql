@@ -51,6 +51,14 @@ FROM rfm_events WHERE customer = 1;
 SELECT round((clm.rfm_summary(at, amount, '2024-01-15', 'day', 'month')).recency::numeric, 6) AS recency_months
 FROM rfm_events WHERE customer = 1;
 
+-- many periods arriving out of order (exercises in-place compaction and growth):
+-- 300 events on the 50 days (37 i mod 50), 6 per day: frequency 49, recency 49,
+-- monetary 6, total 300
+SELECT (s).frequency, (s).recency, (s).monetary, (s).periods, (s).total, (s).events
+FROM (SELECT clm.rfm_summary(at, 1, '2024-12-31') AS s
+      FROM (SELECT timestamptz '2024-01-01' + ((i * 37) % 50) * interval '1 day' + (i % 7) * interval '1 hour' AS at
+            FROM generate_series(1, 300) i ORDER BY (i * 7919) % 301) v) q;
+
 -- empty input and all-NULL input give NULL
 SELECT clm.rfm_summary(at, amount, '2024-01-15') IS NULL AS empty_is_null FROM rfm_events WHERE false;
 SELECT clm.rfm_summary(NULL::timestamptz, NULL::float8, NULL::timestamptz) IS NULL AS nulls_are_null;

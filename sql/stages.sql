@@ -31,7 +31,7 @@ CREATE TABLE crm (id integer PRIMARY KEY, name text, stage text);
 INSERT INTO crm VALUES (1, 'ann', 'lead'), (2, 'bob', NULL), (3, 'cy', 'subscriber');
 SET clm.stage_changed_at = '2024-01-01 00:00';
 SELECT clm.track('crm', 'id', 'stage', 'hubspot') AS existing_rows_recorded;
-SELECT table_oid, key_column, stage_column, model FROM clm.tracked_tables ORDER BY 1::text;
+SELECT table_oid, key_column, stage_column, model FROM clm.tracked_tables ORDER BY table_oid::text;
 SELECT tgname, tgenabled, pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'crm'::regclass ORDER BY tgname;
 SET clm.stage_changed_at = '2024-01-02 00:00';
 UPDATE crm SET stage = 'mql' WHERE id = 1;             -- forward
@@ -53,7 +53,7 @@ UPDATE crm SET stage = NULL WHERE id = 2;
 ALTER TABLE crm RENAME stage TO lifecycle_stage;
 ALTER TABLE crm RENAME id TO customer_id;
 ALTER TABLE crm RENAME TO crm_contacts;
-SELECT table_oid, key_column, stage_column, model FROM clm.tracked_tables ORDER BY 1::text;
+SELECT table_oid, key_column, stage_column, model FROM clm.tracked_tables ORDER BY table_oid::text;
 UPDATE crm_contacts SET lifecycle_stage = 'evangelist' WHERE customer_id = 3;
 SELECT table_oid, customer_key, model, from_stage, to_stage, changed_at, xid IS NOT NULL AS has_xid,
        changed_by = current_user AS by_me, source
