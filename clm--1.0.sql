@@ -1953,6 +1953,30 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.refresh_start(text, boolean, boolean, timestamptz) IS
 'First step of a refresh: lock the source, choose full or incremental, log the run (used by clm.refresh and the worker)';
 
+CREATE FUNCTION @extschema@.refresh_summaries(run_id bigint)
+RETURNS TABLE (customer_key text, s @extschema@.rfm)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+	r @extschema@.refresh_runs;
+	src @extschema@.sources;
+BEGIN
+	SELECT * INTO r FROM @extschema@.refresh_runs x WHERE x.id = run_id AND x.status = 'running';
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'refresh run % is not running', run_id USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	SELECT * INTO src FROM @extschema@.sources x WHERE x.name = r.source;
+	RETURN QUERY EXECUTE format($q$
+		SELECT k::text, s
+		FROM (SELECT e.%1$I AS k, @extschema@.rfm_summary(e.%2$I::timestamptz, e.%3$I::double precision, $1, %4$L, %5$L) AS s
+			  FROM %6$s e WHERE e.%1$I IS NOT NULL GROUP BY e.%1$I) q
+		WHERE (s).last_at IS NOT NULL$q$,
+		src.customer_column, src.time_column, src.amount_column, src.period, src.time_unit, src.events)
+	USING r.as_of;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.refresh_summaries(bigint) IS
+'The customer summaries of a running full refresh (one scan of the events, parallel when the planner chooses; used by clm.refresh_prepare)';
+
 -- the fits' convergence WARNINGs go to the server log only: whether a fit is
 -- used is recorded in clm.score_versions (model_params, fit_diagnostics)
 CREATE FUNCTION @extschema@.refresh_prepare(run_id bigint) RETURNS bigint
@@ -1978,17 +2002,18 @@ BEGIN
 	END IF;
 	SELECT * INTO src FROM @extschema@.sources s WHERE s.name = r.source;
 	PERFORM set_config('TimeZone', src.time_zone, true);
-	-- one scan of the events; the queue rows visible to the same snapshot are
-	-- covered by it and can go (rows committed later stay queued)
-	EXECUTE format($q$
+	-- one scan of the events, by clm.refresh_summaries so that it may run in
+	-- parallel (PostgreSQL 15 plans INSERT ... SELECT serially, but not the
+	-- query of a RETURN QUERY).  The queue rows deleted here are those visible
+	-- to this statement's snapshot; the summary query's snapshot is the same
+	-- or later, so it covers every change they stand for (a change it sees
+	-- but whose queue row stays is merely rescored again next time)
+	EXECUTE $q$
 		WITH dq AS (DELETE FROM @extschema@.refresh_queue q WHERE q.source = $1)
 		INSERT INTO @extschema@.refresh_stage (run_id, source, batch, customer_key, s)
-		SELECT $2, $1, ((row_number() OVER ()) - 1) / $4, k::text, s
-		FROM (SELECT e.%1$I AS k, @extschema@.rfm_summary(e.%2$I::timestamptz, e.%3$I::double precision, $3, %4$L, %5$L) AS s
-			  FROM %6$s e WHERE e.%1$I IS NOT NULL GROUP BY e.%1$I) q
-		WHERE (s).last_at IS NOT NULL$q$,
-		src.customer_column, src.time_column, src.amount_column, src.period, src.time_unit, src.events)
-	USING src.name, run_id, r.as_of, bs;
+		SELECT $2, $1, ((row_number() OVER ()) - 1) / $3, f.customer_key, f.s
+		FROM @extschema@.refresh_summaries($2) f$q$
+	USING src.name, run_id, bs;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	SELECT coalesce(max(x.version), 0) + 1 INTO v FROM @extschema@.score_versions x WHERE x.source = src.name;
 	-- fit the purchase model on every customer's (frequency, recency, t) and
