@@ -1521,21 +1521,33 @@ GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
  * Audited SECURITY DEFINER: the statement triggers that register() puts on an
  * events table run as whoever writes that table, who need not be allowed to
  * see the source.  The function only ever inserts (source, customer key) rows
- * into clm.refresh_queue for a source that exists, reading the keys from the
- * statement's own transition table; the column name comes from the trigger
- * arguments and is quoted with %I; the keys are cast from bigint, integer,
- * text or uuid (built-in casts, no user code).  A trigger function cannot be
- * called directly, and the worst a hand-made trigger can do is queue keys of
- * a source for a rescore, which recomputes them from the real events.
+ * into clm.refresh_queue for a registered source, and only when it fires on
+ * that source's own events table: the customer column is read from
+ * clm.sources (the trigger's second argument is ignored) and must still be
+ * bigint, integer, text or uuid, so no user-defined type, cast or operator
+ * (which would run with the definer's rights) is ever evaluated.  Keys come
+ * from the statement's own transition table; the column name is quoted with
+ * %I.  A trigger function cannot be called directly, and a hand-made trigger
+ * on another table does nothing.
  */
 CREATE FUNCTION @extschema@.queue_changes() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	src text := TG_ARGV[0];
-	col text := TG_ARGV[1];
+	col name;
+	typ oid;
 BEGIN
-	IF NOT EXISTS (SELECT 1 FROM @extschema@.sources WHERE name = src) THEN
-		RETURN NULL;			-- unregistered: the table owner may drop the trigger
+	SELECT s.customer_column INTO col
+	FROM @extschema@.sources s WHERE s.name = src AND s.events = TG_RELID;
+	IF NOT FOUND THEN
+		RETURN NULL;			-- not this table's source: the owner may drop the trigger
+	END IF;
+	SELECT a.atttypid INTO typ FROM pg_catalog.pg_attribute a
+	WHERE a.attrelid = TG_RELID AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+	IF typ IS NULL OR typ NOT IN ('bigint'::regtype, 'integer'::regtype, 'text'::regtype, 'uuid'::regtype) THEN
+		RAISE EXCEPTION 'customer column "%" of source "%" is no longer bigint, integer, text or uuid', col, src
+			USING ERRCODE = 'datatype_mismatch',
+				  HINT = 'Unregister the source and register it again.';
 	END IF;
 	IF TG_OP = 'TRUNCATE' THEN
 		INSERT INTO @extschema@.refresh_queue (source, customer_key) VALUES (src, NULL);

@@ -310,6 +310,35 @@ SELECT clm.unregister('alice_src');
 RESET ROLE;
 SELECT tgname FROM pg_trigger WHERE tgrelid = 'alice_events'::regclass ORDER BY 1;
 
+-- the SECURITY DEFINER queue trigger cannot be borrowed: bob puts it on his own
+-- table whose key type has a plpgsql cast to text (which would run with the
+-- definer's rights); it does nothing there, because the table is not the
+-- source's events table
+CREATE SCHEMA bob_s AUTHORIZATION clm_bob;
+SET ROLE clm_bob;
+CREATE TYPE bob_s.bob_key AS (k int);
+CREATE FUNCTION bob_s.bob_key_text(bob_s.bob_key) RETURNS text LANGUAGE plpgsql AS
+$$BEGIN RAISE EXCEPTION 'bob''s cast ran as %', current_user; END$$;
+CREATE CAST (bob_s.bob_key AS text) WITH FUNCTION bob_s.bob_key_text(bob_s.bob_key);
+CREATE TABLE bob_s.bob_rows (customer_id bob_s.bob_key);
+CREATE TRIGGER borrow AFTER INSERT ON bob_s.bob_rows REFERENCING NEW TABLE AS clm_new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION clm.queue_changes('sc', 'customer_id');
+INSERT INTO bob_s.bob_rows VALUES (ROW(1));
+SELECT count(*) AS bob_rows FROM bob_s.bob_rows;
+RESET ROLE;
+DROP SCHEMA bob_s CASCADE;
+SELECT count(*) AS queued_by_bob FROM clm.refresh_queue WHERE source = 'sc';
+-- a customer column whose type was changed after register() is refused by
+-- the queue trigger (42804) rather than cast with whatever the new type brings
+SET client_min_messages = warning;
+CREATE TABLE qt_events (customer int, at timestamptz, amount numeric);
+SELECT name FROM clm.register('qt', 'qt_events', 'customer', 'at', 'amount');
+ALTER TABLE qt_events ALTER COLUMN customer TYPE numeric;
+SELECT error_of($$INSERT INTO qt_events VALUES (1, now(), 1)$$);
+SELECT clm.unregister('qt');
+DROP TABLE qt_events;
+RESET client_min_messages;
+
 -- a dropped tracked table is a clear error; unregister copes with a view
 -- dropped by hand
 DROP VIEW public.sc_scores;
