@@ -56,14 +56,13 @@ COMMENT ON FUNCTION @extschema@.rfm_deserialize(bytea, internal) IS
 CREATE FUNCTION @extschema@.rfm_final(internal)
 RETURNS @extschema@.rfm AS 'MODULE_PATHNAME', 'clm_rfm_final' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.rfm_final(internal) IS
-'Final function of clm.rfm_summary (NULL when there is no purchase up to as_of); sorts the state in place';
+'Final function of clm.rfm_summary (NULL when there is no purchase up to as_of); may sort the period array in place, which leaves the state equivalent, so the aggregate also works as a window function';
 
 CREATE AGGREGATE @extschema@.rfm_summary(event_at timestamptz, amount double precision, as_of timestamptz) (
 	SFUNC = @extschema@.rfm_accum,
 	STYPE = internal,
 	SSPACE = 120,
 	FINALFUNC = @extschema@.rfm_final,
-	FINALFUNC_MODIFY = READ_WRITE,
 	COMBINEFUNC = @extschema@.rfm_combine,
 	SERIALFUNC = @extschema@.rfm_serialize,
 	DESERIALFUNC = @extschema@.rfm_deserialize,
@@ -77,7 +76,6 @@ CREATE AGGREGATE @extschema@.rfm_summary(event_at timestamptz, amount double pre
 	STYPE = internal,
 	SSPACE = 120,
 	FINALFUNC = @extschema@.rfm_final,
-	FINALFUNC_MODIFY = READ_WRITE,
 	COMBINEFUNC = @extschema@.rfm_combine,
 	SERIALFUNC = @extschema@.rfm_serialize,
 	DESERIALFUNC = @extschema@.rfm_deserialize,
@@ -91,7 +89,6 @@ CREATE AGGREGATE @extschema@.rfm_summary(event_at timestamptz, amount double pre
 	STYPE = internal,
 	SSPACE = 120,
 	FINALFUNC = @extschema@.rfm_final,
-	FINALFUNC_MODIFY = READ_WRITE,
 	COMBINEFUNC = @extschema@.rfm_combine,
 	SERIALFUNC = @extschema@.rfm_serialize,
 	DESERIALFUNC = @extschema@.rfm_deserialize,

@@ -59,6 +59,12 @@ FROM (SELECT clm.rfm_summary(at, 1, '2024-12-31') AS s
       FROM (SELECT timestamptz '2024-01-01' + ((i * 37) % 50) * interval '1 day' + (i % 7) * interval '1 hour' AS at
             FROM generate_series(1, 300) i ORDER BY (i * 7919) % 301) v) q;
 
+-- as a running window aggregate (the final function keeps the state usable):
+-- customer 1's frequency after each purchase: 0, 0, 1, 2, then 2 (the
+-- 2024-02-01 purchase is after as_of)
+SELECT at, (clm.rfm_summary(at, amount, '2024-01-15') OVER (ORDER BY at)).frequency
+FROM rfm_events WHERE customer = 1 ORDER BY at;
+
 -- empty input and all-NULL input give NULL
 SELECT clm.rfm_summary(at, amount, '2024-01-15') IS NULL AS empty_is_null FROM rfm_events WHERE false;
 SELECT clm.rfm_summary(NULL::timestamptz, NULL::float8, NULL::timestamptz) IS NULL AS nulls_are_null;

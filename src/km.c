@@ -89,7 +89,8 @@ KmAlloc(int64 cap)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many distinct times in one clm.km value"),
 				 errhint("Round the durations (e.g. to whole days) or aggregate per segment.")));
-	s = palloc(KM_HDRSZ + cap * sizeof(KmRec));
+	/* zeroed: the spare capacity travels with partial states, never uninitialised */
+	s = palloc0(KM_HDRSZ + cap * sizeof(KmRec));
 	SET_VARSIZE(s, KM_HDRSZ + cap * sizeof(KmRec));
 	s->magic = KM_MAGIC;
 	s->flags = 0;

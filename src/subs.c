@@ -120,7 +120,8 @@ SubsAlloc(int64 cap)
 				 errmsg("too many subscription rows in one clm.subscriptions value"),
 				 errdetail("At most " INT64_FORMAT " rows fit in one value.", SUBS_MAX_ROWS),
 				 errhint("Aggregate per segment (GROUP BY) or over a shorter time range.")));
-	s = palloc(SUBS_HDRSZ + cap * sizeof(SubsRow));
+	/* zeroed: the spare capacity travels with partial states, never uninitialised */
+	s = palloc0(SUBS_HDRSZ + cap * sizeof(SubsRow));
 	SET_VARSIZE(s, SUBS_HDRSZ + cap * sizeof(SubsRow));
 	s->magic = SUBS_MAGIC;
 	s->n = 0;
