@@ -20,3 +20,6 @@ include $(PGXS)
 .PHONY: installcheck-pgtap
 installcheck-pgtap:
 	pg_prove test/*.sql
+
+# the headers are few and short: rebuild every object when one changes
+$(OBJS): $(wildcard src/*.h)

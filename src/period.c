@@ -121,6 +121,8 @@ clm_tzcache_init(ClmTzCache *cache, pg_tz *tz)
 	cache->tz = tz;
 	cache->n = 0;
 	cache->next = 0;
+	cache->daymap_calls = 0;
+	cache->daymap_lo = PG_INT64_MAX / 2;	/* no day maps into the empty map */
 }
 
 /*
@@ -187,6 +189,55 @@ TzOffset(ClmTzCache *cache, pg_time_t t)
 }
 
 /*
+ * Month index (year * 12 + month - 1) of a day counted from 2000-01-01, in
+ * the proleptic Gregorian calendar.  Same result as j2date, inline and
+ * without a call: bucketing rows by month spends its time here.  Counting
+ * from 0000-03-01 puts the leap day at the end of each "year", so the
+ * month of a day of that year is (5 * doy + 2) / 153 (0 = March).
+ */
+static inline int64
+MonthOfDay(int64 day)
+{
+	int64		z = day + 730425;	/* days since 0000-03-01 */
+	int64		era = FloorDiv(z, 146097);	/* 400-year cycles */
+	uint32		doe = (uint32) (z - era * 146097);	/* day of the era */
+	uint32		yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	uint32		doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	uint32		mp = (5 * doy + 2) / 153;	/* 0 = March .. 11 = February */
+
+	/* year era * 400 + yoe from March: January is month 10 of that year */
+	return (era * 400 + yoe) * 12 + mp + 2;
+}
+
+/*
+ * Month index of a day through the cache's day map.  The map (2 kB) is
+ * built after CLM_DAYMAP_AFTER lookups, so that one-off calls do not pay for
+ * it, around the day being looked up; days outside it are computed.
+ */
+#define CLM_DAYMAP_AFTER 256
+
+static inline int64
+CachedMonthOfDay(ClmTzCache *cache, int64 day)
+{
+	uint64		off = (uint64) (day - cache->daymap_lo);
+	int64		i;
+
+	if (off < CLM_DAYMAP_DAYS)
+		return cache->daymap_month0 + cache->daymap[off];
+	if (cache->daymap_calls < CLM_DAYMAP_AFTER &&
+		++cache->daymap_calls == CLM_DAYMAP_AFTER)
+	{
+		int64		lo = day - CLM_DAYMAP_DAYS / 2;
+
+		cache->daymap_month0 = MonthOfDay(lo);
+		for (i = 0; i < CLM_DAYMAP_DAYS; i++)
+			cache->daymap[i] = (uint8) (MonthOfDay(lo + i) - cache->daymap_month0);
+		cache->daymap_lo = lo;
+	}
+	return MonthOfDay(day);
+}
+
+/*
  * Index of the period that contains ts.
  */
 int64
@@ -195,10 +246,8 @@ clm_period_index(ClmTzCache *cache, TimestampTz ts, ClmPeriodUnit unit)
 	int64		secs = FloorDiv(ts, USECS_PER_SEC);
 	long		gmtoff = TzOffset(cache, (pg_time_t) (secs + CLM_EPOCH_DIFF_SECS));
 	int64		local = secs + gmtoff;	/* local seconds since 2000-01-01 */
-	int64		day;
-	int			y,
-				m,
-				d;
+	int64		day,
+				month;
 
 	switch (unit)
 	{
@@ -214,16 +263,15 @@ clm_period_index(ClmTzCache *cache, TimestampTz ts, ClmPeriodUnit unit)
 		default:
 			break;
 	}
-	day = FloorDiv(local, SECS_PER_DAY);
-	j2date((int) (day + POSTGRES_EPOCH_JDATE), &y, &m, &d);
+	month = CachedMonthOfDay(cache, FloorDiv(local, SECS_PER_DAY));
 	switch (unit)
 	{
 		case CLM_MONTH:
-			return (int64) y * 12 + (m - 1);
+			return month;
 		case CLM_QUARTER:
-			return (int64) y * 4 + (m - 1) / 3;
+			return FloorDiv(month, 3);
 		case CLM_YEAR:
-			return y;
+			return FloorDiv(month, 12);
 		default:
 			elog(ERROR, "unexpected period unit %d", (int) unit);
 	}

@@ -31,8 +31,13 @@ typedef enum ClmPeriodUnit
 } ClmPeriodUnit;
 
 #define CLM_TZCACHE_SIZE 16
+#define CLM_DAYMAP_DAYS 2048	/* 5.6 years of days */
 
-/* Intervals [lo, hi) of pg_time_t with a constant UTC offset */
+/*
+ * Intervals [lo, hi) of pg_time_t with a constant UTC offset, and, once a
+ * cache has bucketed enough rows by month, quarter or year, the month of
+ * each day of a window around the days seen.
+ */
 typedef struct ClmTzCache
 {
 	pg_tz	   *tz;
@@ -41,6 +46,10 @@ typedef struct ClmTzCache
 	pg_time_t	lo[CLM_TZCACHE_SIZE];
 	pg_time_t	hi[CLM_TZCACHE_SIZE];
 	long		gmtoff[CLM_TZCACHE_SIZE];
+	int32		daymap_calls;	/* month lookups before the map was built */
+	int64		daymap_lo;		/* first day of the map (days from 2000) */
+	int64		daymap_month0;	/* month index of daymap_lo */
+	uint8		daymap[CLM_DAYMAP_DAYS];	/* month - daymap_month0 */
 } ClmTzCache;
 
 extern ClmPeriodUnit clm_period_parse(const char *name, const char *what);
