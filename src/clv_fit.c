@@ -13,8 +13,10 @@
  * the log scale with clm_optim_minimize (BFGS, Nelder-Mead fallback) on
  * the mean negative log-likelihood plus lifetimes' L2 penalty
  * penalizer * sum(theta^2); loglik reports the unpenalised value.
- * Terms depending only on the frequency are computed once per distinct
- * frequency.
+ * Every likelihood comes with its analytic gradient in the log-parameters
+ * (clm.clv_loglik_gradient exposes both, for checks against finite
+ * differences).  Terms depending only on the frequency are computed once
+ * per distinct frequency.
  *
  * IDENTIFICATION
  *	  src/clv_fit.c
