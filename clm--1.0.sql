@@ -2338,3 +2338,10 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
 $fn$;
 COMMENT ON FUNCTION @extschema@.worker_status() IS
 'Per source: whether a refresh runs now, the last run and error, consecutive errors, next run due (with backoff after errors), queued customers and the age of the oldest queued change';
+
+-- CLV models: the log-likelihood and its analytic gradient (a diagnostic)
+CREATE FUNCTION @extschema@.clv_loglik_gradient(state @extschema@.clv_state, params double precision[])
+RETURNS TABLE (parameter text, value double precision, loglik double precision, gradient double precision)
+AS 'MODULE_PATHNAME', 'clm_clv_loglik_gradient' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 4;
+COMMENT ON FUNCTION @extschema@.clv_loglik_gradient(@extschema@.clv_state, double precision[]) IS
+'Log-likelihood of a CLV fit state''s model at the given parameters (in the model type''s field order) and its analytic gradient, one row per parameter: the function the fits maximise, unpenalised, in the data''s time unit';

@@ -13,8 +13,10 @@
  * the log scale with clm_optim_minimize (BFGS, Nelder-Mead fallback) on
  * the mean negative log-likelihood plus lifetimes' L2 penalty
  * penalizer * sum(theta^2); loglik reports the unpenalised value.
- * Terms depending only on the frequency are computed once per distinct
- * frequency.
+ * Every likelihood comes with its analytic gradient in the log-parameters
+ * (clm.clv_loglik_gradient exposes both, for checks against finite
+ * differences).  Terms depending only on the frequency are computed once
+ * per distinct frequency.
  *
  * IDENTIFICATION
  *	  src/clv_fit.c
@@ -26,7 +28,11 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/tuplestore.h"
 
 #include "clm.h"
 #include "clv.h"
@@ -62,6 +68,9 @@ typedef struct FitData
 	int32	   *pat_T;
 	double	   *l2;				/* scratch per (x, T) */
 	double	   *lT;				/* scratch per (x, T) */
+	double	   *dl1;			/* gradient scratch: 4 per (x, tx) */
+	double	   *dl2;			/* gradient scratch: 4 per (x, T) */
+	double	   *dlT;			/* gradient scratch: 4 per (x, T) */
 	int32	   *utx_g;			/* frequency group of each (x, tx) */
 	int32	   *uT_g;			/* frequency group of each (x, T) */
 	double	   *goff;			/* scratch: log offset per group */
@@ -144,6 +153,9 @@ BuildPairs(FitData *d)
 	d->l1 = palloc(d->ntx * sizeof(double));
 	d->l2 = palloc(d->nT * sizeof(double));
 	d->lT = palloc(d->nT * sizeof(double));
+	d->dl1 = palloc(4 * d->ntx * sizeof(double));
+	d->dl2 = palloc(4 * d->nT * sizeof(double));
+	d->dlT = palloc(4 * d->nT * sizeof(double));
 	d->goff = palloc(d->ngroups * sizeof(double));
 	/* both pair lists are sorted by x, as the groups are */
 	d->utx_g = palloc(d->ntx * sizeof(int32));
@@ -325,11 +337,19 @@ BgnbdNll(const double *lp, double *grad, void *arg)
 }
 
 /*
- * Modified BG/NBD (Batislam et al. 2007), as in lifetimes:
+ * Modified BG/NBD (Batislam et al. 2007), as in lifetimes, with its
+ * analytic gradient:
  *   LL = lgamma(r+x) - lgamma(r) + r log(alpha)
  *        + lgamma(a+b) + lgamma(b+x+1) - lgamma(b) - lgamma(a+b+x+1)
- *        - (r+x) log(alpha+T)
- *        + log(1 + a/(b+x) ((alpha+T)/(alpha+tx))^(r+x))
+ *        - (r+x) log(alpha+T) + log(1 + e^A4),
+ *   A4 = log(a/(b+x)) + (r+x) log((alpha+T)/(alpha+tx));
+ * with sigma = e^A4/(1+e^A4):
+ *   dLL/dr = psi(r+x) - psi(r) + log(alpha) - log(alpha+T)
+ *            + sigma log((alpha+T)/(alpha+tx))
+ *   dLL/dalpha = r/alpha - (r+x)/(alpha+T)
+ *            + sigma (r+x) (1/(alpha+T) - 1/(alpha+tx))
+ *   dLL/da = psi(a+b) - psi(a+b+x+1) + sigma/a
+ *   dLL/db = psi(a+b) + psi(b+x+1) - psi(b) - psi(a+b+x+1) - sigma/(b+x)
  */
 static double
 MbgnbdNll(const double *lp, double *grad, void *arg)
@@ -341,27 +361,67 @@ MbgnbdNll(const double *lp, double *grad, void *arg)
 				b = exp(lp[3]);
 	double		ll = 0,
 				lal = log(al),
-				la = log(a);
+				la = log(a),
+				psi_r = 0,
+				psi_ab = 0,
+				psi_b = 0,
+				g[4] = {0, 0, 0, 0};
 	int32		gi,
 				i;
 
+	if (grad)
+	{
+		psi_r = clm_digamma(r);
+		psi_ab = clm_digamma(a + b);
+		psi_b = clm_digamma(b);
+	}
 	for (gi = 0; gi < d->ngroups; gi++)
 	{
 		double		x = d->pat[d->gstart[gi]].x;
 		double		c = lgamma(r + x) - lgamma(r) + r * lal
 			+ lgamma(a + b) + lgamma(b + x + 1) - lgamma(b) - lgamma(a + b + x + 1);
 		double		c4 = la - log(b + x);
+		double		dr0 = 0,
+					da0 = 0,
+					db0 = 0;
 
+		if (grad)
+		{
+			double		psi_abx1 = clm_digamma(a + b + x + 1);
+
+			dr0 = clm_digamma(r + x) - psi_r + lal;
+			da0 = psi_ab - psi_abx1;
+			db0 = psi_ab + clm_digamma(b + x + 1) - psi_b - psi_abx1;
+		}
 		for (i = d->gstart[gi]; i < d->gstart[gi + 1]; i++)
 		{
 			const ClvPattern *p = &d->pat[i];
 			double		lT = log(al + p->T),
-						A4 = c4 + (r + x) * (lT - log(al + p->tx));
+						lt = log(al + p->tx),
+						A4 = c4 + (r + x) * (lT - lt);
 
 			ll += p->w * (c - (r + x) * lT + clm_log1pexp(A4));
+			if (grad)
+			{
+				double		sg = A4 >= 0 ? 1.0 / (1.0 + exp(-A4)) :
+					exp(A4) / (1.0 + exp(A4));
+
+				g[0] += p->w * (dr0 - lT + sg * (lT - lt));
+				g[1] += p->w * (r / al - (r + x) / (al + p->T) +
+								sg * (r + x) * (1.0 / (al + p->T) - 1.0 / (al + p->tx)));
+				g[2] += p->w * (da0 + sg / a);
+				g[3] += p->w * (db0 - sg / (b + x));
+			}
 		}
 	}
-	return -ll / d->wsum + Penalty(d, 4, lp, NULL);
+	if (grad)
+	{
+		grad[0] = -g[0] * r / d->wsum;
+		grad[1] = -g[1] * al / d->wsum;
+		grad[2] = -g[2] * a / d->wsum;
+		grad[3] = -g[3] * b / d->wsum;
+	}
+	return -ll / d->wsum + Penalty(d, 4, lp, grad);
 }
 
 /*
@@ -386,11 +446,19 @@ ParetoHalf(double r, double al, double s, double be, double x, double u)
 /*
  * ParetoHalf for the values u[0..n-1] of one frequency x, with the 2F1 of
  * all of them in one series pass (clm_log_hyp2f1_multi); out[i] gets
- * log(s/(r+s+x)) + half(u[i]).
+ * log(s/(r+s+x)) + half(u[i]).  When dout is not NULL it also gets the
+ * derivatives of out[i] with respect to (r, alpha, s, beta) in
+ * dout[4i .. 4i+3], from the 2F1's derivatives in its parameters a =
+ * r+s+x, b = t, c = a+1 and its argument z (clm_log_hyp2f1_multi_grad):
+ *   d/dr = dF/da + dF/dc + [alpha < beta] dF/db - log(mx+u) - 1/(r+s+x)
+ *   d/ds = dF/da + dF/dc + [alpha >= beta] dF/db - log(mx+u) + 1/s - 1/(r+s+x)
+ * and for the larger rate parameter mx (z = (mx-mn)/(mx+u))
+ *   d/dmx = dF/dz (mn+u)/(mx+u)^2 - (r+s+x)/(mx+u),
+ *   d/dmn = -dF/dz / (mx+u).
  */
 static void
 ParetoHalves(double r, double al, double s, double be, double x,
-			 const double *u, int n, double *out)
+			 const double *u, int n, double *out, double *dout)
 {
 	double		rsx = r + s + x,
 				mx = fmax(al, be),
@@ -398,7 +466,9 @@ ParetoHalves(double r, double al, double s, double be, double x,
 				t = al < be ? r + x : s + 1,
 				lsr = log(s) - log(rsx),
 				z[64],
-				l[64];
+				l[64],
+				dl[4 * 64];
+	bool		alpha_max = !(al < be);
 	int			i,
 				j;
 
@@ -408,9 +478,30 @@ ParetoHalves(double r, double al, double s, double be, double x,
 
 		for (j = 0; j < m; j++)
 			z[j] = (mx - mn) / (mx + u[i + j]);
-		clm_log_hyp2f1_multi(rsx, t, rsx + 1, z, m, l, NULL);
+		if (dout == NULL)
+			clm_log_hyp2f1_multi(rsx, t, rsx + 1, z, m, l, NULL);
+		else
+			clm_log_hyp2f1_multi_grad(rsx, t, rsx + 1, z, m, l, dl);
 		for (j = 0; j < m; j++)
-			out[i + j] = lsr + l[j] - rsx * log(mx + u[i + j]);
+		{
+			double		lmu = log(mx + u[i + j]);
+
+			out[i + j] = lsr + l[j] - rsx * lmu;
+			if (dout)
+			{
+				const double *df = &dl[4 * j];
+				double	   *d = &dout[4 * (i + j)];
+				double		dac = df[0] + df[2] - lmu - 1.0 / rsx,
+							dmx = df[3] * (mn + u[i + j]) / ((mx + u[i + j]) * (mx + u[i + j])) -
+					rsx / (mx + u[i + j]),
+							dmn = -df[3] / (mx + u[i + j]);
+
+				d[0] = dac + (alpha_max ? 0 : df[1]);
+				d[2] = dac + 1.0 / s + (alpha_max ? df[1] : 0);
+				d[1] = alpha_max ? dmx : dmn;
+				d[3] = alpha_max ? dmn : dmx;
+			}
+		}
 	}
 }
 
@@ -437,9 +528,13 @@ clv_pareto_log_a0(double r, double al, double s, double be,
 }
 
 /*
- * Pareto/NBD:
+ * Pareto/NBD, with its analytic gradient:
  *   LL = lgamma(r+x) - lgamma(r) + r log(alpha) + s log(beta)
  *        + log[ (alpha+T)^-(r+x) (beta+T)^-s + s/(r+s+x) A0 ]
+ * The derivative of the bracket is the weighted sum of its terms'
+ * log-derivatives: those of lT = -(r+x) log(alpha+T) - s log(beta+T) and
+ * of the two halves of log(s/(r+s+x) A0) (ParetoHalves, through the 2F1's
+ * parameter derivatives).
  */
 static double
 ParetoNll(const double *lp, double *grad, void *arg)
@@ -450,9 +545,14 @@ ParetoNll(const double *lp, double *grad, void *arg)
 				s = exp(lp[2]),
 				be = exp(lp[3]);
 	double		ll = 0,
-				ls = log(s);
+				ls = log(s),
+				lal = log(al),
+				lbe = log(be),
+				psi_r = grad ? clm_digamma(r) : 0,
+				g[4] = {0, 0, 0, 0};
 	int32		gi,
-				i;
+				i,
+				j;
 
 	/*
 	 * Per pair, in log space: l1 = log(s/(r+s+x)) + half(tx); l2 = the same
@@ -460,7 +560,8 @@ ParetoNll(const double *lp, double *grad, void *arg)
 	 * term is log(e^lT + e^l1 - e^l2).  To need one logarithm per pattern,
 	 * the pair values are exponentiated relative to a per-frequency offset
 	 * (the group's largest value); a pattern whose sum underflows falls
-	 * back to the log-space formula.
+	 * back to the log-space formula.  With the gradient, dl1, dl2 and dlT
+	 * hold the pair values' derivatives in (r, alpha, s, beta).
 	 */
 	for (gi = 0; gi < d->ngroups; gi++)
 		d->goff[gi] = -INFINITY;
@@ -469,9 +570,9 @@ ParetoNll(const double *lp, double *grad, void *arg)
 		double		x = d->pat[d->gstart[gi]].x;
 
 		ParetoHalves(r, al, s, be, x, &d->utx_v[d->gtx[gi]], d->gtx[gi + 1] - d->gtx[gi],
-					 &d->l1[d->gtx[gi]]);
+					 &d->l1[d->gtx[gi]], grad ? &d->dl1[4 * d->gtx[gi]] : NULL);
 		ParetoHalves(r, al, s, be, x, &d->uT_v[d->gT[gi]], d->gT[gi + 1] - d->gT[gi],
-					 &d->l2[d->gT[gi]]);
+					 &d->l2[d->gT[gi]], grad ? &d->dl2[4 * d->gT[gi]] : NULL);
 	}
 	for (i = 0; i < d->ntx; i++)
 	{
@@ -482,12 +583,21 @@ ParetoNll(const double *lp, double *grad, void *arg)
 	for (i = 0; i < d->nT; i++)
 	{
 		double		x = d->uT_x[i],
-					T = d->uT_v[i];
+					T = d->uT_v[i],
+					laT = log(al + T),
+					lbT = log(be + T);
 
 		if (isnan(d->l2[i]))
 			return INFINITY;
-		d->lT[i] = -(r + x) * log(al + T) - s * log(be + T);
+		d->lT[i] = -(r + x) * laT - s * lbT;
 		d->goff[d->uT_g[i]] = fmax(d->goff[d->uT_g[i]], d->lT[i]);
+		if (grad)
+		{
+			d->dlT[4 * i] = -laT;
+			d->dlT[4 * i + 1] = -(r + x) / (al + T);
+			d->dlT[4 * i + 2] = -lbT;
+			d->dlT[4 * i + 3] = -s / (be + T);
+		}
 	}
 	for (i = 0; i < d->ntx; i++)
 		d->l1[i] = exp(d->l1[i] - d->goff[d->utx_g[i]]);
@@ -501,29 +611,85 @@ ParetoNll(const double *lp, double *grad, void *arg)
 	for (gi = 0; gi < d->ngroups; gi++)
 	{
 		double		x = d->pat[d->gstart[gi]].x;
-		double		c = lgamma(r + x) - lgamma(r) + r * log(al) + s * log(be) + d->goff[gi];
+		double		c = lgamma(r + x) - lgamma(r) + r * lal + s * lbe + d->goff[gi];
+		double		dc[4] = {0, 0, 0, 0};
 
+		if (grad)
+		{
+			dc[0] = clm_digamma(r + x) - psi_r + lal;
+			dc[1] = r / al;
+			dc[2] = lbe;
+			dc[3] = s / be;
+		}
 		for (i = d->gstart[gi]; i < d->gstart[gi + 1]; i++)
 		{
 			const ClvPattern *p = &d->pat[i];
-			double		eT = d->lT[d->pat_T[i]],
-						a0 = p->tx == p->T ? 0 : d->l1[d->pat_tx[i]] - d->l2[d->pat_T[i]],
+			int32		iT = d->pat_T[i],
+						itx = d->pat_tx[i];
+			double		eT = d->lT[iT],
+						a0 = p->tx == p->T ? 0 : d->l1[itx] - d->l2[iT],
 						v = eT + fmax(a0, 0.0);
 
 			if (v > 1e-280)
+			{
 				ll += p->w * (c + log(v));
+				if (grad)
+				{
+					const double *dT = &d->dlT[4 * iT],
+							   *d1 = &d->dl1[4 * itx],
+							   *d2 = &d->dl2[4 * iT];
+					double		wT = eT / v,
+								w1 = a0 > 0 ? d->l1[itx] / v : 0,
+								w2 = a0 > 0 ? d->l2[iT] / v : 0;
+
+					for (j = 0; j < 4; j++)
+						g[j] += p->w * (dc[j] + wT * dT[j] + w1 * d1[j] - w2 * d2[j]);
+				}
+			}
 			else
 			{
 				/* underflow relative to the group's offset: exact log-space form */
-				double		la0 = clv_pareto_log_a0(r, al, s, be, x, p->tx, p->T);
+				double		lTv = -(r + x) * log(al + p->T) - s * log(be + p->T),
+							L;
 
-				ll += p->w * (c - d->goff[gi] +
-							  clm_logsumexp2(-(r + x) * log(al + p->T) - s * log(be + p->T),
-											 ls - log(r + s + x) + la0));
+				if (!grad)
+				{
+					double		la0 = clv_pareto_log_a0(r, al, s, be, x, p->tx, p->T);
+
+					L = clm_logsumexp2(lTv, ls - log(r + s + x) + la0);
+				}
+				else
+				{
+					double		u[2] = {p->tx, p->T},
+								h[2],
+								dh[8],
+								la0;
+					const double *dT = &d->dlT[4 * iT];
+
+					ParetoHalves(r, al, s, be, x, u, 2, h, dh);
+					la0 = ParetoLogA0(h[0], h[1], p->tx == p->T);
+					L = clm_logsumexp2(lTv, la0);
+					for (j = 0; j < 4; j++)
+					{
+						double		dj = exp(lTv - L) * dT[j];
+
+						if (la0 > -INFINITY)
+							dj += exp(h[0] - L) * dh[j] - exp(h[1] - L) * dh[4 + j];
+						g[j] += p->w * (dc[j] + dj);
+					}
+				}
+				ll += p->w * (c - d->goff[gi] + L);
 			}
 		}
 	}
-	return -ll / d->wsum + Penalty(d, 4, lp, NULL);
+	if (grad)
+	{
+		grad[0] = -g[0] * r / d->wsum;
+		grad[1] = -g[1] * al / d->wsum;
+		grad[2] = -g[2] * s / d->wsum;
+		grad[3] = -g[3] * be / d->wsum;
+	}
+	return -ll / d->wsum + Penalty(d, 4, lp, grad);
 }
 
 /*
@@ -550,7 +716,105 @@ clv_bgbb_loglik(double al, double be, double ga, double de,
 }
 
 /*
- * BG/BB: mean negative log-likelihood over the patterns.
+ * BG/BB pattern log-likelihood and its gradient in (alpha, beta, gamma,
+ * delta).  The likelihood is e^A + sum_j e^(B_j) with
+ *   A   = lB(al+x, be+n-x) - lB(al,be) + lB(ga, de+n) - lB(ga,de)
+ *   B_j = lB(al+x, be+tx-x+j) + lB(ga+1, de+tx+j) - lB(ga,de) - lB(al,be)
+ * (j = 0 .. n-tx-1), and every term's derivative is a difference of
+ * digammas (d lB(p,q)/dp = psi(p) - psi(p+q)).  The terms are summed as a
+ * running log-sum-exp: the largest exponent so far is the scale, and the
+ * sum and the weighted derivative sums are rescaled when it grows, so the
+ * result is the log-likelihood L and dL = sum_i e^(term_i - L) dterm_i
+ * without overflow.  The digammas along j follow psi(q+1) = psi(q) + 1/q.
+ * ps[] holds psi(al), psi(be), psi(al+be), psi(ga), psi(de), psi(ga+de);
+ * lb[] holds lB(al,be), lB(ga,de).
+ */
+static double
+BgbbPatternGrad(double al, double be, double ga, double de,
+				double x, double tx, double n,
+				const double *ps, const double *lb, double *dl)
+{
+	double		psi_ax = clm_digamma(al + x),
+				m,
+				sum = 1.0,
+				q1,
+				q2,
+				q3,
+				q4,
+				p1,
+				p2,
+				p3,
+				p4,
+				psi_g1 = ps[3] + 1.0 / ga;
+	int			j,
+				k,
+				jmax = (int) (n - tx - 1);
+
+	/* the term A */
+	p2 = clm_digamma(al + be + n);
+	p3 = clm_digamma(ga + de + n);
+	m = clm_lbeta(al + x, be + n - x) - lb[0] + clm_lbeta(ga, de + n) - lb[1];
+	dl[0] = psi_ax - p2 - ps[0] + ps[2];
+	dl[1] = clm_digamma(be + n - x) - p2 - ps[1] + ps[2];
+	dl[2] = ps[5] - p3;
+	dl[3] = clm_digamma(de + n) - p3 - ps[4] + ps[5];
+
+	/* the terms B_j, with the digammas' arguments q1..q4 stepping by 1 */
+	q1 = be + tx - x;
+	q2 = al + be + tx;
+	q3 = ga + de + tx + 1;
+	q4 = de + tx;
+	if (jmax >= 0)
+	{
+		p1 = clm_digamma(q1);
+		p2 = clm_digamma(q2);
+		p3 = clm_digamma(q3);
+		p4 = clm_digamma(q4);
+	}
+	else
+		p1 = p2 = p3 = p4 = 0;
+	for (j = 0; j <= jmax; j++)
+	{
+		double		b = clm_lbeta(al + x, q1) + clm_lbeta(ga + 1, q4) - lb[1] - lb[0],
+					db[4],
+					e;
+
+		db[0] = psi_ax - p2 - ps[0] + ps[2];
+		db[1] = p1 - p2 - ps[1] + ps[2];
+		db[2] = psi_g1 - p3 - ps[3] + ps[5];
+		db[3] = p4 - p3 - ps[4] + ps[5];
+		if (b > m)
+		{
+			e = exp(m - b);
+			sum = sum * e + 1.0;
+			for (k = 0; k < 4; k++)
+				dl[k] = dl[k] * e + db[k];
+			m = b;
+		}
+		else
+		{
+			e = exp(b - m);
+			sum += e;
+			for (k = 0; k < 4; k++)
+				dl[k] += e * db[k];
+		}
+		p1 += 1.0 / q1;
+		p2 += 1.0 / q2;
+		p3 += 1.0 / q3;
+		p4 += 1.0 / q4;
+		q1 += 1;
+		q2 += 1;
+		q3 += 1;
+		q4 += 1;
+	}
+	for (k = 0; k < 4; k++)
+		dl[k] /= sum;
+	return m + log(sum);
+}
+
+/*
+ * BG/BB: mean negative log-likelihood over the patterns, with its
+ * analytic gradient (BgbbPatternGrad).
  */
 static double
 BgbbNll(const double *lp, double *grad, void *arg)
@@ -560,16 +824,47 @@ BgbbNll(const double *lp, double *grad, void *arg)
 				be = exp(lp[1]),
 				ga = exp(lp[2]),
 				de = exp(lp[3]);
-	double		ll = 0;
+	double		ll = 0,
+				g[4] = {0, 0, 0, 0},
+				ps[6] = {0, 0, 0, 0, 0, 0},
+				lb[2] = {0, 0};
 	int32		i;
+	int			k;
 
+	if (grad)
+	{
+		ps[0] = clm_digamma(al);
+		ps[1] = clm_digamma(be);
+		ps[2] = clm_digamma(al + be);
+		ps[3] = clm_digamma(ga);
+		ps[4] = clm_digamma(de);
+		ps[5] = clm_digamma(ga + de);
+		lb[0] = clm_lbeta(al, be);
+		lb[1] = clm_lbeta(ga, de);
+	}
 	for (i = 0; i < d->npat; i++)
 	{
 		const ClvPattern *p = &d->pat[i];
 
-		ll += p->w * clv_bgbb_loglik(al, be, ga, de, p->x, p->tx, p->T);
+		if (grad)
+		{
+			double		dl[4];
+
+			ll += p->w * BgbbPatternGrad(al, be, ga, de, p->x, p->tx, p->T, ps, lb, dl);
+			for (k = 0; k < 4; k++)
+				g[k] += p->w * dl[k];
+		}
+		else
+			ll += p->w * clv_bgbb_loglik(al, be, ga, de, p->x, p->tx, p->T);
 	}
-	return -ll / d->wsum + Penalty(d, 4, lp, NULL);
+	if (grad)
+	{
+		grad[0] = -g[0] * al / d->wsum;
+		grad[1] = -g[1] * be / d->wsum;
+		grad[2] = -g[2] * ga / d->wsum;
+		grad[3] = -g[3] * de / d->wsum;
+	}
+	return -ll / d->wsum + Penalty(d, 4, lp, grad);
 }
 
 /*
@@ -769,9 +1064,7 @@ clv_fit(FunctionCallInfo fcinfo, ClvData *data)
 	}
 
 	clm_optim_defaults(&opt);
-	opt.analytic_grad = (data->kind == CLV_BGNBD || data->kind == CLV_GG);
-	/* numerical gradients: forward differences until close to the optimum */
-	opt.fd_forward_above = 1e-5;
+	opt.analytic_grad = true;
 	memset(&best, 0, sizeof(best));
 	for (k = 0; k < 3; k++)
 	{
@@ -845,4 +1138,149 @@ clv_fit(FunctionCallInfo fcinfo, ClvData *data)
 	}
 	values[col++] = Int32GetDatum(data->npat);
 	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+/*
+ * Set up the likelihood data of a copy of a state's patterns for
+ * clm_clv_loglik_gradient: the same sort, frequency groups and pair index
+ * that clv_fit builds before fitting.
+ */
+static void
+FitDataInit(FitData *fd, ClvData *data)
+{
+	int32		i;
+
+	qsort(data->pat, data->npat, sizeof(ClvPattern), PatternCmp);
+	memset(fd, 0, sizeof(*fd));
+	fd->kind = data->kind;
+	fd->npat = data->npat;
+	fd->pat = data->pat;
+	fd->gstart = palloc((data->npat + 1) * sizeof(int32));
+	for (i = 0; i < data->npat; i++)
+	{
+		if (i == 0 || data->pat[i].x != data->pat[i - 1].x)
+			fd->gstart[fd->ngroups++] = i;
+		fd->wsum += data->pat[i].w;
+	}
+	fd->gstart[fd->ngroups] = data->npat;
+	if (data->kind == CLV_PARETO)
+		BuildPairs(fd);
+	if (data->kind == CLV_GG)
+	{
+		fd->logm = palloc(data->npat * sizeof(double));
+		for (i = 0; i < data->npat; i++)
+			fd->logm[i] = log(data->pat[i].tx);
+	}
+}
+
+PG_FUNCTION_INFO_V1(clm_clv_loglik_gradient);
+
+/*
+ * clm.clv_loglik_gradient(state, params): the model's log-likelihood over
+ * a fit state's customers at the given parameters (natural scale, in the
+ * order of the model type's fields) and its analytic gradient, one row
+ * per parameter: (parameter, value, loglik, gradient = dloglik/dparameter).
+ * Unpenalised, in the data's own unit, as the fits' loglik.  The same
+ * functions the fits minimise, so it checks them against finite
+ * differences.
+ */
+Datum
+clm_clv_loglik_gradient(PG_FUNCTION_ARGS)
+{
+	static const char *const names[CLV_NKINDS][4] = {
+		{"r", "alpha", "a", "b"},
+		{"r", "alpha", "a", "b"},
+		{"r", "alpha", "s", "beta"},
+		{"alpha", "beta", "gamma", "delta"},
+		{"p", "q", "v", NULL}
+	};
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
+	ClvData		data;
+	FitData		fd;
+	ClmObjectiveFn fn;
+	Datum	   *elems;
+	bool	   *enulls;
+	int			nelems,
+				np,
+				i;
+	double		lp[4],
+				theta[4],
+				grad[4] = {0, 0, 0, 0},
+				ll = 0;
+
+	InitMaterializedSRF(fcinfo, 0);
+	clv_state_data(PG_GETARG_DATUM(0), &data);
+	np = data.kind == CLV_GG ? 3 : 4;
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("params must be a one-dimensional array")));
+	deconstruct_array(arr, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &elems, &enulls, &nelems);
+	if (nelems != np)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a %s model has %d parameters, got %d",
+						clv_kind_name(data.kind), np, nelems),
+				 errhint("Pass the parameters in the order of the model type's fields (%s, %s, %s%s%s).",
+						 names[data.kind - 1][0], names[data.kind - 1][1], names[data.kind - 1][2],
+						 np == 4 ? ", " : "", np == 4 ? names[data.kind - 1][3] : "")));
+	for (i = 0; i < np; i++)
+	{
+		double		v;
+
+		if (enulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("parameter %s must not be NULL", names[data.kind - 1][i])));
+		v = DatumGetFloat8(elems[i]);
+		clm_check_finite(v, psprintf("parameter %s", names[data.kind - 1][i]));
+		if (!(v > 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("parameter %s must be positive", names[data.kind - 1][i]),
+					 errdetail("Got %g.", v)));
+		theta[i] = v;
+		lp[i] = log(v);
+	}
+	if (data.npat > 0)
+	{
+		double		f;
+		ClvPattern *copy = palloc(data.npat * sizeof(ClvPattern));
+
+		/* sorted in place: work on a copy */
+		memcpy(copy, data.pat, data.npat * sizeof(ClvPattern));
+		data.pat = copy;
+		FitDataInit(&fd, &data);
+		fn = data.kind == CLV_BGNBD ? BgnbdNll :
+			data.kind == CLV_MBGNBD ? MbgnbdNll :
+			data.kind == CLV_PARETO ? ParetoNll :
+			data.kind == CLV_BGBB ? BgbbNll : GammaGammaNll;
+		f = fn(lp, grad, &fd);
+		for (i = 0; i < np; i++)
+			if (!isfinite(grad[i]))
+				f = NAN;
+		if (!isfinite(f))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("the %s log-likelihood cannot be evaluated at these parameters",
+							clv_kind_name(data.kind)),
+					 errhint("The parameters are too extreme for the data (overflow).")));
+		ll = -f * fd.wsum;
+		for (i = 0; i < np; i++)
+			grad[i] = -grad[i] * fd.wsum / theta[i];
+	}
+	for (i = 0; i < np; i++)
+	{
+		Datum		values[4];
+		bool		nulls[4] = {0};
+
+		values[0] = CStringGetTextDatum(names[data.kind - 1][i]);
+		values[1] = Float8GetDatum(theta[i]);
+		values[2] = Float8GetDatum(ll);
+		values[3] = Float8GetDatum(grad[i]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }

@@ -148,6 +148,24 @@ clm_log1pexp(double x)
 }
 
 /*
+ * True when the series sum_n (p)_n (q)_n / ((c)_n n!) z^n (p, q, c > 0,
+ * 0 <= z < 1) cannot converge within HYP2F1_MAX_TERMS terms: its terms
+ * are still growing at the last one (ratio of consecutive terms >= 1; the
+ * ratio exceeds 1 on at most one interval of n).  The loops would then run
+ * a million terms to return NaN (e.g. a parameter near 1e300); this says
+ * so up front.
+ */
+static bool
+HypSeriesHopeless(double p, double q, double c, double z)
+{
+	double		n = HYP2F1_MAX_TERMS - 1.0;
+
+	if (!(p > 0) || !(q > 0) || !(c > 0) || !(z > 0))
+		return false;
+	return (p + n) * (q + n) * z >= (c + n) * (n + 1.0);
+}
+
+/*
  * Direct hypergeometric series sum_n (a)_n (b)_n / ((c)_n n!) z^n.  Terms
  * are multiplied in linear space (no logarithm per term) and the running
  * term and sum share a scale that is renormalised before either could
@@ -164,6 +182,8 @@ LogHypSeries(double a, double b, double c, double z, int *sign)
 	*sign = 1;
 	if (z == 0.0)
 		return 0.0;
+	if (HypSeriesHopeless(a, b, c, z))
+		return NAN;
 	for (n = 0; n < HYP2F1_MAX_TERMS; n++)
 	{
 		double		fa = a + n,
@@ -287,6 +307,12 @@ clm_log_hyp2f1_multi(double a, double b, double c, const double *z, int n,
 		b = nb;
 		/* eexp keeps the original c - a - b */
 	}
+	if (HypSeriesHopeless(a, b, c, zmax))
+	{
+		for (k = 0; k < n; k++)
+			out[k] = NAN;
+		return;
+	}
 	for (m = 0; m < HYP2F1_MAX_TERMS; m++)
 	{
 		double		fa = a + m,
@@ -360,4 +386,197 @@ clm_log_hyp2f1_multi(double a, double b, double c, const double *z, int n,
 		out[k] = (sum[k] == 0.0 ? -INFINITY : shift + log(fabs(sum[k]))) +
 			(euler ? eexp * log1p(-z[k]) : 0.0);
 	}
+}
+
+/*
+ * log 2F1(a, b; c; z[k]) and its partial derivatives with respect to a,
+ * b, c and z (see special.h), for at most 64 z in one pass over the
+ * series.  The series is sum_m g_m with g_m = (p)_m (q)_m / ((c)_m m!) z^m,
+ * (p, q) = (a, b) directly or (c - a, c - b) under Euler's transformation
+ * (the same choice as clm_log_hyp2f1).  In the same pass it sums
+ *   Sp = sum g_m H_m(p), Sq = sum g_m H_m(q), Sc = sum g_m H_m(c),
+ *   Sz = sum m g_m,
+ * with H_m(y) = sum_{j<m} 1/(y+j), since d g_m/dp = g_m H_m(p),
+ * d g_m/dc = -g_m H_m(c) and z d g_m/dz = m g_m.  All terms are positive
+ * (a, b, c > 0, 0 <= z < 1).  The sums share one scale, renormalised when
+ * the largest term nears overflow; the tail test also covers the
+ * derivative sums (their terms grow by at most H_m and m).
+ */
+static void
+LogHyp2f1GradChunk(double a, double b, double c, const double *z, int n,
+				   double *out, double *dlog)
+{
+	double		sum[64],
+				sp[64],
+				sq[64],
+				sc[64],
+				sz[64],
+				pw[64],
+				coef = 1.0,
+				zmax = 0,
+				pwmax,
+				shift = 0.0,
+				hp = 0,
+				hq = 0,
+				hc = 0,
+				p = a,
+				q = b;
+	bool		euler;
+	int			k,
+				m;
+
+	for (k = 0; k < n; k++)
+	{
+		zmax = fmax(zmax, z[k]);
+		sum[k] = 1.0;
+		sp[k] = sq[k] = sc[k] = sz[k] = 0.0;
+		pw[k] = 1.0;
+	}
+	pwmax = 1.0;
+	euler = c - a > 0.0 && c - b > 0.0 && fabs((c - a) * (c - b)) < fabs(a * b);
+	if (euler)
+	{
+		p = c - a;
+		q = c - b;
+	}
+	if (HypSeriesHopeless(p, q, c, zmax))
+	{
+		for (k = 0; k < n; k++)
+			out[k] = dlog[4 * k] = dlog[4 * k + 1] = dlog[4 * k + 2] = dlog[4 * k + 3] = NAN;
+		return;
+	}
+	for (m = 0; m < HYP2F1_MAX_TERMS && zmax > 0.0; m++)
+	{
+		double		fp = p + m,
+					fq = q + m,
+					fc = c + m,
+					cp,
+					cq,
+					cc,
+					cz,
+					rb,
+					tmax;
+
+		/* term m + 1: coefficient and the sums H_{m+1} over j <= m */
+		coef *= fp * fq / (fc * (m + 1.0));
+		hp += 1.0 / fp;
+		hq += 1.0 / fq;
+		hc += 1.0 / fc;
+		pwmax *= zmax;
+		tmax = coef * pwmax;
+		if (tmax > 1e250)
+		{
+			coef *= 1e-250;
+			tmax *= 1e-250;
+			for (k = 0; k < n; k++)
+			{
+				sum[k] *= 1e-250;
+				sp[k] *= 1e-250;
+				sq[k] *= 1e-250;
+				sc[k] *= 1e-250;
+				sz[k] *= 1e-250;
+			}
+			shift += 250.0 * M_LN10;
+		}
+		cp = coef * hp;
+		cq = coef * hq;
+		cc = coef * hc;
+		cz = coef * (m + 1.0);
+		for (k = 0; k < n; k++)
+		{
+			double		t;
+
+			pw[k] *= z[k];
+			t = pw[k];
+			sum[k] += coef * t;
+			sp[k] += cp * t;
+			sq[k] += cq * t;
+			sc[k] += cc * t;
+			sz[k] += cz * t;
+		}
+		if ((m & 3) != 3)
+			continue;
+		rb = fmax((fp + 1) * (fq + 1) / ((fc + 1) * (m + 2.0)) * zmax, zmax);
+		if (rb < 1.0)
+		{
+			/* tail of the value sum, times what the other sums' terms carry */
+			double		tail = tmax * rb / (1.0 - rb),
+						grow = hp + hq + hc + (m + 2.0) +
+				3.0 / ((1.0 - rb) * fmin(fmin(fp, fq), fc)),
+						smin = INFINITY;
+
+			for (k = 0; k < n; k++)
+				smin = fmin(smin, sum[k]);
+			if (tail * (1.0 + grow) <= HYP2F1_EPS * smin)
+				break;
+		}
+		if (coef == 0.0)
+			break;
+	}
+	for (k = 0; k < n; k++)
+	{
+		double	   *d = &dlog[4 * k];
+		double		g = sum[k];
+
+		if (m >= HYP2F1_MAX_TERMS || !isfinite(g) || !isfinite(sp[k] + sq[k] + sc[k] + sz[k]))
+		{
+			out[k] = d[0] = d[1] = d[2] = d[3] = NAN;
+			continue;
+		}
+		if (z[k] == 0.0)
+		{
+			out[k] = 0.0;
+			d[0] = d[1] = d[2] = 0.0;
+			d[3] = a * b / c;
+			continue;
+		}
+		out[k] = shift + log(g);
+		if (euler)
+		{
+			double		l1z = log1p(-z[k]);
+
+			out[k] += (c - a - b) * l1z;
+			d[0] = -l1z - sp[k] / g;
+			d[1] = -l1z - sq[k] / g;
+			d[2] = l1z + (sp[k] + sq[k] - sc[k]) / g;
+			d[3] = -(c - a - b) / (1.0 - z[k]) + sz[k] / (z[k] * g);
+		}
+		else
+		{
+			d[0] = sp[k] / g;
+			d[1] = sq[k] / g;
+			d[2] = -sc[k] / g;
+			d[3] = sz[k] / (z[k] * g);
+		}
+	}
+}
+
+/*
+ * log 2F1 and its gradient for n values of z (see special.h).
+ */
+void
+clm_log_hyp2f1_multi_grad(double a, double b, double c, const double *z, int n,
+						  double *out, double *dlog)
+{
+	int			k;
+
+	for (k = 0; k < n; k++)
+		if (!(z[k] >= 0.0) || !(z[k] < 1.0))
+			break;
+	if (k < n || !(a > 0.0) || !(b > 0.0) || !(c > 0.0) ||
+		!isfinite(a) || !isfinite(b) || !isfinite(c))
+	{
+		for (k = 0; k < n; k++)
+			out[k] = dlog[4 * k] = dlog[4 * k + 1] = dlog[4 * k + 2] = dlog[4 * k + 3] = NAN;
+		return;
+	}
+	if (a * b > 1e4)
+	{
+		/* terms may be huge: one z per pass, so each sum keeps its scale */
+		for (k = 0; k < n; k++)
+			LogHyp2f1GradChunk(a, b, c, &z[k], 1, &out[k], &dlog[4 * k]);
+		return;
+	}
+	for (k = 0; k < n; k += 64)
+		LogHyp2f1GradChunk(a, b, c, &z[k], Min(64, n - k), &out[k], &dlog[4 * k]);
 }
