@@ -64,6 +64,10 @@ extern double clv_pareto_log_a0(double r, double al, double s, double be,
 extern double clv_bgbb_loglik(double al, double be, double ga, double de,
 							  double x, double tx, double n);
 
+/* sort patterns in (x, tx, T) order, the fits' canonical order */
+extern void clv_sort_patterns(ClvPattern *pat, int32 n);
+extern bool clv_patterns_sorted(const ClvPattern *pat, int32 n);
+
 /* get a state's contents (no copy of the patterns when possible) */
 extern void clv_state_data(Datum d, ClvData *out);
 
