@@ -79,5 +79,30 @@ RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
 RESET max_parallel_workers_per_gather;
+
+-- clm.clv keeps its per-(frequency, t) values across the rows of a query;
+-- the values are the same whatever the models, months and time units that
+-- alternate at one call site (each customer scored alone, one model per
+-- query, vs. all combinations in one query)
+CREATE TABLE clv_gg_cases AS
+SELECT k, CASE WHEN k % 2 = 0 THEN bg ELSE ROW(0.3, 5, 0.9, 2.1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.bgnbd END AS model,
+       CASE WHEN k < 2 THEN 12 ELSE 6 END AS months, CASE WHEN k = 3 THEN 'day' ELSE 'week' END AS unit
+FROM clv_models, generate_series(0, 3) k;
+CREATE TABLE clv_gg_alone (id int, k int, v float8);
+DO $$
+DECLARE
+	c record;
+BEGIN
+	FOR c IN SELECT * FROM clv_gg_cases LOOP
+		INSERT INTO clv_gg_alone
+		SELECT id, c.k, clm.clv(c.model, gg, x, t_x, t, zbar, c.months, 0.01, c.unit)
+		FROM clv_cdnow, clv_spend;
+	END LOOP;
+END $$;
+SELECT count(*) AS scores, count(*) FILTER (WHERE a.v = m.v) AS identical,
+       round(sum(m.v)::numeric, 2) AS total
+FROM clv_gg_alone a
+JOIN (SELECT id, k, clm.clv(model, gg, x, t_x, t, zbar, months, 0.01, unit) AS v
+      FROM clv_cdnow, clv_spend, clv_gg_cases) m USING (id, k);
 DROP AGGREGATE gg_state(float8, float8);
-DROP TABLE clv_gg_ref, clv_gg_big, clv_gg_fits, clv_gg_serial, clv_gg_parallel;
+DROP TABLE clv_gg_ref, clv_gg_big, clv_gg_fits, clv_gg_serial, clv_gg_parallel, clv_gg_cases, clv_gg_alone;

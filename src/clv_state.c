@@ -222,70 +222,85 @@ typedef struct TxItem
 } TxItem;
 
 /*
- * LSD radix sort (8-bit digits) of n items by k < 2^bits, into a (b is
- * scratch of the same size).
+ * LSD radix sort of n items by their key < 2^bits, into a (b is scratch of
+ * the same size): digits of 8 bits, or of 11 for large n (fewer passes
+ * pay for the larger histograms); a digit that is the same in every key is
+ * skipped.  Insertion sort for small n.  Defined for plain keys and for
+ * keys carrying a weight.
  */
-static void
-RadixTxItems(TxItem *a, TxItem *b, int32 n, int bits)
-{
-	Size		hist[8][256];
-	int			pass,
-				npass = (bits + 7) / 8;
-	int32		i;
-	TxItem	   *src = a,
-			   *dst = b;
-
-	if (n <= 32)
-	{
-		/* insertion sort */
-		for (i = 1; i < n; i++)
-		{
-			TxItem		t = a[i];
-			int32		j = i;
-
-			while (j > 0 && a[j - 1].k > t.k)
-			{
-				a[j] = a[j - 1];
-				j--;
-			}
-			a[j] = t;
-		}
-		return;
-	}
-	memset(hist, 0, npass * sizeof(hist[0]));
-	for (i = 0; i < n; i++)
-		for (pass = 0; pass < npass; pass++)
-			hist[pass][(a[i].k >> (8 * pass)) & 255]++;
-	for (pass = 0; pass < npass; pass++)
-	{
-		Size	   *h = hist[pass];
-		Size		sum = 0;
-		int			d;
-		TxItem	   *t;
-
-		if (h[(src[0].k >> (8 * pass)) & 255] == (Size) n)
-			continue;			/* the same digit everywhere */
-		for (d = 0; d < 256; d++)
-		{
-			Size		cnt = h[d];
-
-			h[d] = sum;
-			sum += cnt;
-		}
-		for (i = 0; i < n; i++)
-			dst[h[(src[i].k >> (8 * pass)) & 255]++] = src[i];
-		t = src;
-		src = dst;
-		dst = t;
-	}
-	if (src != a)
-		memcpy(a, src, n * sizeof(TxItem));
+#define DEFINE_RADIX_SORT(NAME, TYPE, KEY) \
+static void \
+NAME(TYPE *a, TYPE *b, int32 n, int bits) \
+{ \
+	int			db = n > 4096 ? 11 : 8, \
+				npass = (bits + db - 1) / db, \
+				pass; \
+	Size		nd = (Size) 1 << db, \
+				mask = nd - 1; \
+	Size	   *hist; \
+	TYPE	   *src = a, \
+			   *dst = b; \
+	int32		i; \
+ \
+	if (n <= 32) \
+	{ \
+		for (i = 1; i < n; i++) \
+		{ \
+			TYPE		t = a[i]; \
+			int32		j = i; \
+ \
+			while (j > 0 && KEY(a[j - 1]) > KEY(t)) \
+			{ \
+				a[j] = a[j - 1]; \
+				j--; \
+			} \
+			a[j] = t; \
+		} \
+		return; \
+	} \
+	if (npass == 0) \
+		return; \
+	hist = palloc0(npass * nd * sizeof(Size)); \
+	for (i = 0; i < n; i++) \
+		for (pass = 0; pass < npass; pass++) \
+			hist[pass * nd + ((KEY(a[i]) >> (db * pass)) & mask)]++; \
+	for (pass = 0; pass < npass; pass++) \
+	{ \
+		Size	   *h = &hist[pass * nd]; \
+		Size		sum = 0, \
+					d; \
+		TYPE	   *t; \
+ \
+		if (h[(KEY(src[0]) >> (db * pass)) & mask] == (Size) n) \
+			continue; \
+		for (d = 0; d < nd; d++) \
+		{ \
+			Size		cnt = h[d]; \
+ \
+			h[d] = sum; \
+			sum += cnt; \
+		} \
+		for (i = 0; i < n; i++) \
+			dst[h[(KEY(src[i]) >> (db * pass)) & mask]++] = src[i]; \
+		t = src; \
+		src = dst; \
+		dst = t; \
+	} \
+	if (src != a) \
+		memcpy(a, src, n * sizeof(TYPE)); \
+	pfree(hist); \
 }
+
+#define ITEM_KEY(it) ((it).k)
+#define PLAIN_KEY(k) (k)
+DEFINE_RADIX_SORT(RadixTxItems, TxItem, ITEM_KEY)
+DEFINE_RADIX_SORT(RadixKeys, uint64, PLAIN_KEY)
 
 /*
  * clv_sort_patterns when all T are equal (Gamma-Gamma) and x takes few
  * bits of key: a counting sort by x, then per x a radix sort of the exact
- * bits of tx carrying the weights, written back in place.  No ties.
+ * bits of tx (carrying the weights unless they are all equal), written
+ * back in place.  No ties.
  */
 static void
 SortByXThenTx(ClvPattern *pat, int32 n, const KeyPart *kx, uint64 txmin)
@@ -294,59 +309,86 @@ SortByXThenTx(ClvPattern *pat, int32 n, const KeyPart *kx, uint64 txmin)
 				i,
 				b;
 	int32	   *start = palloc0((nb + 1) * sizeof(int32));
-	int32	   *bucket = palloc(n * sizeof(int32));
-	TxItem	   *a = palloc(n * sizeof(TxItem));
-	TxItem	   *scratch = palloc(n * sizeof(TxItem));
-	double		T = pat[0].T;
+	int32	   *pos = palloc(nb * sizeof(int32));
+	double	   *xs = palloc(nb * sizeof(double));
+	double		T = pat[0].T,
+				w0 = pat[0].w;
+	bool		same_w = true;
+	TxItem	   *a = NULL,
+			   *scratch = NULL;
+	uint64	   *ka = NULL,
+			   *kscratch = NULL;
 
 	for (i = 0; i < n; i++)
 	{
-		bucket[i] = (int32) ((DoubleBits(pat[i].x) - kx->min) >> kx->tz);
-		start[bucket[i] + 1]++;
+		start[((DoubleBits(pat[i].x) - kx->min) >> kx->tz) + 1]++;
+		same_w &= (pat[i].w == w0);
 	}
 	for (b = 0; b < nb; b++)
 		start[b + 1] += start[b];
+	memcpy(pos, start, nb * sizeof(int32));
+	if (same_w)
 	{
-		int32	   *pos = palloc(nb * sizeof(int32));
-		double	   *xs = palloc(nb * sizeof(double));
+		ka = palloc(n * sizeof(uint64));
+		kscratch = palloc(n * sizeof(uint64));
+	}
+	else
+	{
+		a = palloc(n * sizeof(TxItem));
+		scratch = palloc(n * sizeof(TxItem));
+	}
+	for (i = 0; i < n; i++)
+	{
+		int32		bk = (int32) ((DoubleBits(pat[i].x) - kx->min) >> kx->tz);
+		int32		j = pos[bk]++;
+		uint64		k = DoubleBits(pat[i].tx) - txmin;
 
-		memcpy(pos, start, nb * sizeof(int32));
-		for (i = 0; i < n; i++)
+		if (same_w)
+			ka[j] = k;
+		else
 		{
-			int32		j = pos[bucket[i]]++;
-
-			a[j].k = DoubleBits(pat[i].tx) - txmin;
+			a[j].k = k;
 			a[j].w = pat[i].w;
-			xs[bucket[i]] = pat[i].x;
 		}
-		for (b = 0; b < nb; b++)
-		{
-			int32		s0 = start[b],
-						cnt = start[b + 1] - s0;
-			uint64		kmax = 0;
+		xs[bk] = pat[i].x;
+	}
+	for (b = 0; b < nb; b++)
+	{
+		int32		s0 = start[b],
+					cnt = start[b + 1] - s0;
+		uint64		kmax = 0;
 
-			if (cnt == 0)
-				continue;
-			for (i = s0; i < s0 + cnt; i++)
-				kmax = Max(kmax, a[i].k);
+		if (cnt == 0)
+			continue;
+		for (i = s0; i < s0 + cnt; i++)
+			kmax = Max(kmax, same_w ? ka[i] : a[i].k);
+		if (same_w)
+			RadixKeys(&ka[s0], kscratch, cnt, BitLength(kmax));
+		else
 			RadixTxItems(&a[s0], scratch, cnt, BitLength(kmax));
-			for (i = s0; i < s0 + cnt; i++)
-			{
-				uint64		bits = a[i].k + txmin;
+		for (i = s0; i < s0 + cnt; i++)
+		{
+			uint64		bits = (same_w ? ka[i] : a[i].k) + txmin;
 
-				pat[i].x = xs[b];
-				memcpy(&pat[i].tx, &bits, 8);
-				pat[i].T = T;
-				pat[i].w = a[i].w;
-			}
+			pat[i].x = xs[b];
+			memcpy(&pat[i].tx, &bits, 8);
+			pat[i].T = T;
+			pat[i].w = same_w ? w0 : a[i].w;
 		}
-		pfree(pos);
-		pfree(xs);
 	}
 	pfree(start);
-	pfree(bucket);
-	pfree(a);
-	pfree(scratch);
+	pfree(pos);
+	pfree(xs);
+	if (same_w)
+	{
+		pfree(ka);
+		pfree(kscratch);
+	}
+	else
+	{
+		pfree(a);
+		pfree(scratch);
+	}
 }
 
 /*
