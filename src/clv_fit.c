@@ -13,6 +13,9 @@
  * the log scale with clm_optim_minimize (BFGS, Nelder-Mead fallback) on
  * the mean negative log-likelihood plus lifetimes' L2 penalty
  * penalizer * sum(theta^2); loglik reports the unpenalised value.
+ * Gamma-Gamma uses Newton's method on its analytic Hessian instead
+ * (clm_optim_newton; GgMinimize), and its standard errors come from that
+ * Hessian.
  * Terms depending only on the frequency are computed once per distinct
  * frequency.
  *

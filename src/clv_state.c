@@ -15,6 +15,8 @@
  * an open-addressing hash of its patterns: the transition function updates
  * it in place (nodeAgg neither copies nor flattens it between rows), and
  * it is flattened only when it leaves the node (parallel workers, output).
+ * Gamma-Gamma states append instead of hashing (continuous monetary values
+ * rarely repeat) and are compacted by a radix sort (clv_sort_patterns).
  *
  * Flat layout: ClvFlat header followed by npat ClvPattern entries.
  *
@@ -396,14 +398,15 @@ SortByXThenTx(ClvPattern *pat, int32 n, const KeyPart *kx, uint64 txmin)
  * fit sums its terms in this order, so results do not depend on the order
  * of the input rows).
  *
- * An LSD radix sort (11-bit digits, digits equal in all keys skipped) of
- * 64-bit keys that are a monotone image of (x, tx, T): the non-negative
- * doubles' bits relative to their minimum, without the trailing zero bits
- * all of them share, concatenated while they fit (x, then tx, then T).
- * When a coordinate does not fit, the key keeps its leading bits only and
- * runs of equal keys are finished with a comparison sort.  Patterns with a
- * negative or non-finite value (never stored by the aggregates) are sorted
- * by qsort.
+ * When all T are equal and x takes at most 16 bits of key (Gamma-Gamma):
+ * SortByXThenTx, exact.  Otherwise an LSD radix sort (8-bit digits,
+ * digits equal in all keys skipped) of KEY_BITS-bit keys that are a
+ * monotone image of (x, tx, T): the non-negative doubles' bits relative to
+ * their minimum, without the trailing zero bits all of them share,
+ * concatenated while they fit (x, then tx, then T).  When a coordinate
+ * does not fit, the key keeps its leading bits only and runs of equal keys
+ * are finished with a comparison sort.  Patterns with a negative or
+ * non-finite value (never stored by the aggregates) are sorted by qsort.
  */
 void
 clv_sort_patterns(ClvPattern *pat, int32 n)

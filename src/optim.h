@@ -4,7 +4,8 @@
  *	  Small deterministic unconstrained minimiser shared by clm's model
  *	  fits (CLV models, subscription/sBG models): BFGS with a strong-Wolfe
  *	  line search, restarts and a Nelder-Mead fallback, plus a numerical
- *	  Hessian and standard errors.
+ *	  Hessian and standard errors; a safeguarded Newton's method for
+ *	  objectives with an analytic Hessian.
  *
  * Usage
  *	  Parametrise positive parameters by their logarithm (x = log theta)
