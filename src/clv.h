@@ -49,6 +49,7 @@ typedef struct ClvData
 	int64		rows;			/* input rows accumulated */
 	int32		npat;
 	ClvPattern *pat;
+	bool		sorted;			/* pat is known to be in (x, tx, T) order */
 } ClvData;
 
 extern const char *clv_kind_name(ClvKind kind);

@@ -867,7 +867,8 @@ clv_fit(FunctionCallInfo fcinfo, ClvData *data)
 	bool		nulls[2 * 4 + 5] = {0};
 	int			col = 0;
 
-	clv_sort_patterns(data->pat, data->npat);
+	if (!data->sorted)
+		clv_sort_patterns(data->pat, data->npat);
 	memset(&fd, 0, sizeof(fd));
 	fd.kind = data->kind;
 	fd.npat = data->npat;

@@ -224,18 +224,42 @@ typedef struct TxItem
 } TxItem;
 
 /*
- * LSD radix sort of n items by their key < 2^bits, into a (b is scratch of
- * the same size): digits of 8 bits, or of 11 for large n (fewer passes
- * pay for the larger histograms); a digit that is the same in every key is
- * skipped.  Insertion sort for small n.  Defined for plain keys and for
- * keys carrying a weight.
+ * Radix sort of n items by their key < 2^bits, into a (b is scratch of the
+ * same size).  NAME##Digits is an LSD radix sort on the key bits
+ * [lo, hi): digits of 8 bits, or of 11 for large n (fewer passes pay for
+ * the larger histograms); a digit that is the same in every key is
+ * skipped.  NAME sorts long keys by their top 22 bits first and then each
+ * run of equal top bits (insertion sort for short runs, the low bits'
+ * radix sort for long ones): continuous values rarely share 22 leading
+ * bits of their range, so this takes 2 passes instead of up to 6.
+ * Defined for plain keys and for keys carrying a weight.
  */
+#define RADIX_TOP_BITS 22
 #define DEFINE_RADIX_SORT(NAME, TYPE, KEY) \
 static void \
-NAME(TYPE *a, TYPE *b, int32 n, int bits) \
+NAME##Insertion(TYPE *a, int32 n) \
+{ \
+	int32		i; \
+ \
+	for (i = 1; i < n; i++) \
+	{ \
+		TYPE		t = a[i]; \
+		int32		j = i; \
+ \
+		while (j > 0 && KEY(a[j - 1]) > KEY(t)) \
+		{ \
+			a[j] = a[j - 1]; \
+			j--; \
+		} \
+		a[j] = t; \
+	} \
+} \
+ \
+static void \
+NAME##Digits(TYPE *a, TYPE *b, int32 n, int lo, int hi) \
 { \
 	int			db = n > 4096 ? 11 : 8, \
-				npass = (bits + db - 1) / db, \
+				npass = (hi - lo + db - 1) / db, \
 				pass; \
 	Size		nd = (Size) 1 << db, \
 				mask = nd - 1; \
@@ -244,36 +268,21 @@ NAME(TYPE *a, TYPE *b, int32 n, int bits) \
 			   *dst = b; \
 	int32		i; \
  \
-	if (n <= 32) \
-	{ \
-		for (i = 1; i < n; i++) \
-		{ \
-			TYPE		t = a[i]; \
-			int32		j = i; \
- \
-			while (j > 0 && KEY(a[j - 1]) > KEY(t)) \
-			{ \
-				a[j] = a[j - 1]; \
-				j--; \
-			} \
-			a[j] = t; \
-		} \
-		return; \
-	} \
-	if (npass == 0) \
+	if (npass <= 0) \
 		return; \
 	hist = palloc0(npass * nd * sizeof(Size)); \
 	for (i = 0; i < n; i++) \
 		for (pass = 0; pass < npass; pass++) \
-			hist[pass * nd + ((KEY(a[i]) >> (db * pass)) & mask)]++; \
+			hist[pass * nd + ((KEY(a[i]) >> (lo + db * pass)) & mask)]++; \
 	for (pass = 0; pass < npass; pass++) \
 	{ \
 		Size	   *h = &hist[pass * nd]; \
 		Size		sum = 0, \
 					d; \
+		int			sh = lo + db * pass; \
 		TYPE	   *t; \
  \
-		if (h[(KEY(src[0]) >> (db * pass)) & mask] == (Size) n) \
+		if (h[(KEY(src[0]) >> sh) & mask] == (Size) n) \
 			continue; \
 		for (d = 0; d < nd; d++) \
 		{ \
@@ -283,7 +292,7 @@ NAME(TYPE *a, TYPE *b, int32 n, int bits) \
 			sum += cnt; \
 		} \
 		for (i = 0; i < n; i++) \
-			dst[h[(KEY(src[i]) >> (db * pass)) & mask]++] = src[i]; \
+			dst[h[(KEY(src[i]) >> sh) & mask]++] = src[i]; \
 		t = src; \
 		src = dst; \
 		dst = t; \
@@ -291,6 +300,35 @@ NAME(TYPE *a, TYPE *b, int32 n, int bits) \
 	if (src != a) \
 		memcpy(a, src, n * sizeof(TYPE)); \
 	pfree(hist); \
+} \
+ \
+static void \
+NAME(TYPE *a, TYPE *b, int32 n, int bits) \
+{ \
+	int			lo = bits - RADIX_TOP_BITS; \
+	int32		start, \
+				i; \
+ \
+	if (n <= 32) \
+	{ \
+		NAME##Insertion(a, n); \
+		return; \
+	} \
+	if (lo <= 8 || n <= 1024) \
+	{ \
+		NAME##Digits(a, b, n, 0, bits); \
+		return; \
+	} \
+	NAME##Digits(a, b, n, lo, bits); \
+	for (start = 0, i = 1; i <= n; i++) \
+		if (i == n || (KEY(a[i]) >> lo) != (KEY(a[start]) >> lo)) \
+		{ \
+			if (i - start > 32) \
+				NAME##Digits(&a[start], b, i - start, 0, lo); \
+			else if (i - start > 1) \
+				NAME##Insertion(&a[start], i - start); \
+			start = i; \
+		} \
 }
 
 #define ITEM_KEY(it) ((it).k)
@@ -564,7 +602,12 @@ ClvCompact(ClvExpanded *e)
 	old = MemoryContextSwitchTo(e->hdr.eoh_context);
 	clv_sort_patterns(e->pat, e->npat);
 	MemoryContextSwitchTo(old);
-	for (i = 1, k = 0; i < e->npat; i++)
+	/* up to the first duplicate nothing moves */
+	for (i = 1; i < e->npat; i++)
+		if (e->pat[i].x == e->pat[i - 1].x && e->pat[i].tx == e->pat[i - 1].tx &&
+			e->pat[i].T == e->pat[i - 1].T)
+			break;
+	for (k = i - 1; i < e->npat; i++)
 	{
 		if (e->pat[i].x == e->pat[k].x && e->pat[i].tx == e->pat[k].tx &&
 			e->pat[i].T == e->pat[k].T)
@@ -766,6 +809,7 @@ clv_state_data(Datum d, ClvData *out)
 		out->rows = e->rows;
 		out->npat = e->npat;
 		out->pat = e->pat;
+		out->sorted = (e->slots == NULL);
 	}
 	else
 	{
@@ -777,6 +821,7 @@ clv_state_data(Datum d, ClvData *out)
 		out->rows = f->rows;
 		out->npat = f->npat;
 		out->pat = f->pat;
+		out->sorted = false;
 	}
 }
 
@@ -1102,7 +1147,7 @@ ClvFinal(FunctionCallInfo fcinfo, ClvKind kind)
 	if (d.npat == 0)
 		PG_RETURN_NULL();
 	/* the fit sorts the patterns: work on a copy, the state stays as is */
-	if (!clv_patterns_sorted(d.pat, d.npat))
+	if (!d.sorted && !(d.sorted = clv_patterns_sorted(d.pat, d.npat)))
 	{
 		copy = palloc(d.npat * sizeof(ClvPattern));
 		memcpy(copy, d.pat, d.npat * sizeof(ClvPattern));
