@@ -1027,11 +1027,27 @@ ClvAccum(FunctionCallInfo fcinfo, ClvKind kind)
 
 	if (e == NULL)
 		e = ClvNew(aggcxt, kind, pen, 16);
-	else
+	else if (e->kind != kind || e->penalizer != pen)
 		CheckCompatible(e->kind, e->penalizer, kind, pen);
 	e->rows++;
 	if (w > 0)
-		ClvAdd(e, x + 0.0, tx + 0.0, T + 0.0, w);	/* + 0.0: no -0.0 keys */
+	{
+		x += 0.0;				/* + 0.0: no -0.0 keys */
+		tx += 0.0;
+		T += 0.0;
+		if (e->slots == NULL && e->npat < e->cap)
+		{
+			/* the append mode's common case, inline */
+			ClvPattern *p = &e->pat[e->npat++];
+
+			p->x = x;
+			p->tx = tx;
+			p->T = T;
+			p->w = w;
+		}
+		else
+			ClvAdd(e, x, tx, T, w);
+	}
 	PG_RETURN_DATUM(EOHPGetRWDatum(&e->hdr));
 
 skip:
