@@ -68,7 +68,10 @@ typedef struct FitData
 	int32	   *utx_g;			/* frequency group of each (x, tx) */
 	int32	   *uT_g;			/* frequency group of each (x, T) */
 	double	   *goff;			/* scratch: log offset per group */
-	/* Gamma-Gamma: x * monetary and weight per pattern; x, W = sum w, A = sum w log m per group */
+	/*
+	 * Gamma-Gamma: x * monetary and weight per pattern (gg_w NULL when all
+	 * weights are 1); x, W = sum w, A = sum w log m per group
+	 */
 	double	   *gg_xm;
 	double	   *gg_w;
 	double	   *gg_x;
@@ -586,9 +589,13 @@ GgPrepare(FitData *d)
 {
 	int32		gi,
 				i;
+	bool		all_one;
 
+	for (i = 0; i < d->npat && d->pat[i].w == 1.0; i++)
+		;
+	all_one = (i == d->npat);
 	d->gg_xm = palloc(d->npat * sizeof(double));
-	d->gg_w = palloc(d->npat * sizeof(double));
+	d->gg_w = all_one ? NULL : palloc(d->npat * sizeof(double));
 	d->gg_x = palloc(d->ngroups * sizeof(double));
 	d->gg_W = palloc(d->ngroups * sizeof(double));
 	d->gg_A = palloc(d->ngroups * sizeof(double));
@@ -604,7 +611,8 @@ GgPrepare(FitData *d)
 			const ClvPattern *pt = &d->pat[i];
 
 			d->gg_xm[i] = x * pt->tx;
-			d->gg_w[i] = pt->w;
+			if (!all_one)
+				d->gg_w[i] = pt->w;
 			W += pt->w;
 			A += pt->w * log(pt->tx);
 		}
@@ -669,7 +677,20 @@ GgSums(const FitData *d, const double *lp, bool deriv)
 		const double *xm = d->gg_xm;
 		const double *w = d->gg_w;
 
-		if (deriv)
+		if (deriv && w == NULL)
+		{
+			/* all weights 1: the same sums without the multiplications */
+			for (i = d->gstart[gi]; i < d->gstart[gi + 1]; i++)
+			{
+				double		den = xm[i] + v,
+							inv = 1.0 / den;
+
+				L += log(den);
+				I1 += inv;
+				I2 += inv * inv;
+			}
+		}
+		else if (deriv)
 		{
 			for (i = d->gstart[gi]; i < d->gstart[gi + 1]; i++)
 			{
@@ -684,7 +705,7 @@ GgSums(const FitData *d, const double *lp, bool deriv)
 		else
 		{
 			for (i = d->gstart[gi]; i < d->gstart[gi + 1]; i++)
-				L += w[i] * log(xm[i] + v);
+				L += (w ? w[i] : 1.0) * log(xm[i] + v);
 		}
 		ll += W * (lgamma(px + q) - lgamma(px) - lgq + q * lv + px * lx) +
 			(px - 1) * A - (px + q) * L;
@@ -801,7 +822,7 @@ GgMinimize(FitData *fd, double *x, const ClmOptimOptions *opt)
 			for (i = fd->gstart[gi]; i < fd->gstart[gi + 1]; i += step)
 			{
 				sub.gg_xm[k] = fd->gg_xm[i];
-				sub.gg_w[k] = fd->gg_w[i] * step;
+				sub.gg_w[k] = (fd->gg_w ? fd->gg_w[i] : 1.0) * step;
 				W += sub.gg_w[k];
 				A += sub.gg_w[k] * log(fd->gg_xm[i] / fd->gg_x[gi]);
 				k++;
