@@ -30,6 +30,7 @@
 
 #include "access/htup_details.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 
 #include "clm.h"
 #include "clv.h"
@@ -677,6 +678,7 @@ GgSums(const FitData *d, const double *lp, bool deriv)
 		const double *xm = d->gg_xm;
 		const double *w = d->gg_w;
 
+		CHECK_FOR_INTERRUPTS();
 		if (deriv && w == NULL)
 		{
 			/* all weights 1: the same sums without the multiplications */

@@ -31,6 +31,7 @@
 
 #include "common/shortest_dec.h"
 #include "libpq/pqformat.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/expandeddatum.h"
 #include "utils/memutils.h"
@@ -400,6 +401,7 @@ SortByXThenTx(ClvPattern *pat, int32 n, const KeyPart *kx, uint64 txmin)
 
 		if (cnt == 0)
 			continue;
+		CHECK_FOR_INTERRUPTS();
 		for (i = s0; i < s0 + cnt; i++)
 			kmax = Max(kmax, same_w ? ka[i] : a[i].k);
 		if (same_w)
