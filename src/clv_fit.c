@@ -788,8 +788,9 @@ GammaGammaNllHess(const double *lp, double *grad, double *hess, void *arg)
  * Gamma-Gamma fit from x: Newton's method on the analytic Hessian, BFGS
  * if Newton gets stuck.  With many patterns, Newton first runs on every
  * k-th pattern of each frequency (a fixed subset of the canonically
- * ordered patterns, weights times k), whose optimum is a start close
- * enough to the full optimum for a few full-data iterations.
+ * ordered patterns, reweighted so that each frequency keeps its total
+ * weight), whose optimum is a start close enough to the full optimum for
+ * two or three full-data iterations.
  */
 static ClmOptimResult
 GgMinimize(FitData *fd, double *x, const ClmOptimOptions *opt)
@@ -817,21 +818,32 @@ GgMinimize(FitData *fd, double *x, const ClmOptimOptions *opt)
 		sub.wsum = 0;
 		for (gi = 0, k = 0; gi < fd->ngroups; gi++)
 		{
+			int32		g0 = fd->gstart[gi],
+						size = fd->gstart[gi + 1] - g0,
+						k0 = k;
 			double		W = 0,
-						A = 0;
+						A = 0,
+						scale;
 
+			/* every step-th pattern from the middle of the first stride */
 			sub.gstart[gi] = k;
-			for (i = fd->gstart[gi]; i < fd->gstart[gi + 1]; i += step)
+			for (i = g0 + (step / 2 < size ? step / 2 : 0); i < g0 + size; i += step)
 			{
 				sub.gg_xm[k] = fd->gg_xm[i];
-				sub.gg_w[k] = (fd->gg_w ? fd->gg_w[i] : 1.0) * step;
+				sub.gg_w[k] = fd->gg_w ? fd->gg_w[i] : 1.0;
 				W += sub.gg_w[k];
-				A += sub.gg_w[k] * log(fd->gg_xm[i] / fd->gg_x[gi]);
 				k++;
 			}
-			sub.gg_W[gi] = W;
+			/* the frequency keeps its total weight */
+			scale = fd->gg_W[gi] / W;
+			for (i = k0; i < k; i++)
+			{
+				sub.gg_w[i] *= scale;
+				A += sub.gg_w[i] * log(sub.gg_xm[i] / fd->gg_x[gi]);
+			}
+			sub.gg_W[gi] = fd->gg_W[gi];
 			sub.gg_A[gi] = A;
-			sub.wsum += W;
+			sub.wsum += fd->gg_W[gi];
 		}
 		sub.gstart[fd->ngroups] = k;
 		sub.npat = k;
