@@ -102,20 +102,28 @@ def clv(prm, g, x, tx, T, m, months=12, d=0.01):
 def main():
     mode = sys.argv[1]
     if mode in ("fit-bgnbd", "fit-pareto", "fit-gg"):
-        x, tx, T, m = load_summary(sys.argv[2])
-        t0 = time.perf_counter()
-        if mode == "fit-bgnbd":
-            prm, ll, res = fit(bgnbd_nll, [1.0, x.size / max(x.sum(), 1) * T.mean(), 1.0, 1.0], (x, tx, T))
-        elif mode == "fit-pareto":
-            prm, ll, res = fit(pareto_nll, [1.0, T.mean(), 1.0, T.mean()], (x, tx, T))
-        else:
-            rep = x > 0
-            prm, ll, res = fit(gg_nll, [1.0, 2.0, m[rep].mean()], (x[rep], m[rep]))
-            x = x[rep]
-        secs = time.perf_counter() - t0
-        print("%s rows=%d params=%s loglik=%.2f evals=%d success=%s seconds=%.3f"
+        x0, tx, T, m = load_summary(sys.argv[2])
+        # best of up to 3 runs (fewer when one run takes more than 5 s),
+        # as clm's times are the best of several runs too
+        secs, total, runs = None, 0.0, 0
+        while runs < 3 and total < 5.0:
+            x = x0
+            t0 = time.perf_counter()
+            if mode == "fit-bgnbd":
+                prm, ll, res = fit(bgnbd_nll, [1.0, x.size / max(x.sum(), 1) * T.mean(), 1.0, 1.0], (x, tx, T))
+            elif mode == "fit-pareto":
+                prm, ll, res = fit(pareto_nll, [1.0, T.mean(), 1.0, T.mean()], (x, tx, T))
+            else:
+                rep = x > 0
+                prm, ll, res = fit(gg_nll, [1.0, 2.0, m[rep].mean()], (x[rep], m[rep]))
+                x = x[rep]
+            t = time.perf_counter() - t0
+            secs = t if secs is None else min(secs, t)
+            total += t
+            runs += 1
+        print("%s rows=%d params=%s loglik=%.2f evals=%d success=%s runs=%d seconds=%.3f"
               % (mode, x.size, " ".join("%.4f" % v for v in prm), ll * x.size, res.nfev,
-                 res.success, secs))
+                 res.success, runs, secs))
     elif mode == "e2e":
         t0 = time.perf_counter()
         ev = np.loadtxt(sys.argv[2], delimiter=",", ndmin=2)

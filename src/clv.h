@@ -49,6 +49,7 @@ typedef struct ClvData
 	int64		rows;			/* input rows accumulated */
 	int32		npat;
 	ClvPattern *pat;
+	bool		sorted;			/* pat is known to be in (x, tx, T) order */
 } ClvData;
 
 extern const char *clv_kind_name(ClvKind kind);
@@ -63,6 +64,10 @@ extern double clv_pareto_log_a0(double r, double al, double s, double be,
 /* BG/BB log-likelihood of one pattern (clv_fit.c) */
 extern double clv_bgbb_loglik(double al, double be, double ga, double de,
 							  double x, double tx, double n);
+
+/* sort patterns in (x, tx, T) order, the fits' canonical order */
+extern void clv_sort_patterns(ClvPattern *pat, int32 n);
+extern bool clv_patterns_sorted(const ClvPattern *pat, int32 n);
 
 /* get a state's contents (no copy of the patterns when possible) */
 extern void clv_state_data(Datum d, ClvData *out);

@@ -15,7 +15,9 @@
  * penalizer * sum(theta^2); loglik reports the unpenalised value.
  * Every likelihood comes with its analytic gradient in the log-parameters
  * (clm.clv_loglik_gradient exposes both, for checks against finite
- * differences).  Terms depending only on the frequency are computed once
+ * differences).  Gamma-Gamma uses Newton's method on its analytic Hessian
+ * instead (clm_optim_newton; GgMinimize), and its standard errors come from
+ * that Hessian.  Terms depending only on the frequency are computed once
  * per distinct frequency.
  *
  * IDENTIFICATION
@@ -30,6 +32,7 @@
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/tuplestore.h"
@@ -74,10 +77,33 @@ typedef struct FitData
 	int32	   *utx_g;			/* frequency group of each (x, tx) */
 	int32	   *uT_g;			/* frequency group of each (x, T) */
 	double	   *goff;			/* scratch: log offset per group */
-	double	   *logm;			/* Gamma-Gamma: log(monetary) per pattern */
+	/*
+	 * Gamma-Gamma: x * monetary and weight per pattern (gg_w NULL when all
+	 * weights are 1); x, W = sum w, A = sum w log m per group
+	 */
+	double	   *gg_xm;
+	double	   *gg_w;
+	double	   *gg_x;
+	double	   *gg_W;
+	double	   *gg_A;
+	struct GgCache *gg_cache;	/* sums at the last evaluated point */
 	int32	   *gtx;			/* ngroups + 1: (x, tx) pairs of group g */
 	int32	   *gT;				/* ngroups + 1: (x, T) pairs of group g */
 } FitData;
+
+/* Gamma-Gamma: newton on about this many patterns first (GgMinimize) */
+#define GG_SUBSAMPLE 8192
+
+/* Gamma-Gamma sums at one point (GgSums) */
+typedef struct GgCache
+{
+	bool		valid;
+	bool		deriv;			/* g and h are filled */
+	double		lp[3];
+	double		ll;
+	double		g[3];			/* d LL / d theta */
+	double		h[3][3];		/* upper triangle of d2 LL / d theta2 */
+} GgCache;
 
 typedef struct PairRef
 {
@@ -185,24 +211,6 @@ BuildPairs(FitData *d)
 		d->gT[i + 1] += d->gT[i];
 	}
 	pfree(refs);
-}
-
-/*
- * Order patterns by (x, tx, T).
- */
-static int
-PatternCmp(const void *a, const void *b)
-{
-	const ClvPattern *p = a,
-			   *q = b;
-
-	if (p->x != q->x)
-		return p->x < q->x ? -1 : 1;
-	if (p->tx != q->tx)
-		return p->tx < q->tx ? -1 : 1;
-	if (p->T != q->T)
-		return p->T < q->T ? -1 : 1;
-	return 0;
 }
 
 /*
@@ -868,76 +876,322 @@ BgbbNll(const double *lp, double *grad, void *arg)
 }
 
 /*
- * Gamma-Gamma spend model (x repeat purchases of mean value m), with its
- * analytic gradient:
+ * Gamma-Gamma: the per-pattern x * m and weights as flat arrays, and the
+ * per-frequency constants x, W = sum w and A = sum w log m.
+ */
+static void
+GgPrepare(FitData *d)
+{
+	int32		gi,
+				i;
+	bool		all_one;
+
+	for (i = 0; i < d->npat && d->pat[i].w == 1.0; i++)
+		;
+	all_one = (i == d->npat);
+	d->gg_xm = palloc(d->npat * sizeof(double));
+	d->gg_w = all_one ? NULL : palloc(d->npat * sizeof(double));
+	d->gg_x = palloc(d->ngroups * sizeof(double));
+	d->gg_W = palloc(d->ngroups * sizeof(double));
+	d->gg_A = palloc(d->ngroups * sizeof(double));
+	d->gg_cache = palloc0(sizeof(GgCache));
+	for (gi = 0; gi < d->ngroups; gi++)
+	{
+		double		x = d->pat[d->gstart[gi]].x,
+					W = 0,
+					A = 0;
+
+		for (i = d->gstart[gi]; i < d->gstart[gi + 1]; i++)
+		{
+			const ClvPattern *pt = &d->pat[i];
+
+			d->gg_xm[i] = x * pt->tx;
+			if (!all_one)
+				d->gg_w[i] = pt->w;
+			W += pt->w;
+			A += pt->w * log(pt->tx);
+		}
+		d->gg_x[gi] = x;
+		d->gg_W[gi] = W;
+		d->gg_A[gi] = A;
+	}
+}
+
+/*
+ * Gamma-Gamma spend model (x repeat purchases of mean value m):
  *   LL = lgamma(px+q) - lgamma(px) - lgamma(q) + q log v + (px-1) log m
  *        + px log x - (px+q) log(xm + v)
- *   dLL/dp = x [psi(px+q) - psi(px) + log m + log x - log(xm+v)]
- *   dLL/dq = psi(px+q) - psi(q) + log v - log(xm+v)
- *   dLL/dv = q/v - (px+q)/(xm+v)
+ * Summed over the customers of one frequency x, with W = sum w,
+ * A = sum w log m (constant), L = sum w log(xm+v), I1 = sum w/(xm+v) and
+ * I2 = sum w/(xm+v)^2 (one pass over the patterns at the current v):
+ *   LL_x = W [lgamma(px+q) - lgamma(px) - lgamma(q) + q log v + px log x]
+ *          + (px-1) A - (px+q) L
+ *   d/dp   = x [W (psi(px+q) - psi(px) + log x) + A - L]
+ *   d/dq   = W (psi(px+q) - psi(q) + log v) - L
+ *   d/dv   = W q/v - (px+q) I1
+ *   d2/dp2 = x^2 W (psi'(px+q) - psi'(px))   d2/dpdq = x W psi'(px+q)
+ *   d2/dq2 = W (psi'(px+q) - psi'(q))        d2/dpdv = -x I1
+ *   d2/dqdv = W/v - I1                       d2/dv2 = -W q/v^2 + (px+q) I2
+ * The sums of the last evaluated point are kept (the fit asks again for
+ * the log-likelihood and the Hessian at the optimum it has just
+ * evaluated).
  */
-static double
-GammaGammaNll(const double *lp, double *grad, void *arg)
+static void
+GgSums(const FitData *d, const double *lp, bool deriv)
 {
-	const FitData *d = arg;
+	GgCache    *c = d->gg_cache;
 	double		p = exp(lp[0]),
 				q = exp(lp[1]),
 				v = exp(lp[2]);
 	double		ll = 0,
 				lv = log(v),
 				lgq = lgamma(q),
-				psiq = grad ? clm_digamma(q) : 0,
-				g[3] = {0, 0, 0};
+				psiq = 0,
+				tri_q = 0;
 	int32		gi,
 				i;
 
+	if (c->valid && (c->deriv || !deriv) && memcmp(c->lp, lp, sizeof(c->lp)) == 0)
+		return;
+	memset(c, 0, sizeof(GgCache));
+	if (deriv)
+	{
+		psiq = clm_digamma(q);
+		tri_q = clm_trigamma(q);
+	}
 	for (gi = 0; gi < d->ngroups; gi++)
 	{
-		double		x = d->pat[d->gstart[gi]].x;
+		double		x = d->gg_x[gi],
+					W = d->gg_W[gi],
+					A = d->gg_A[gi];
 		double		px = p * x,
 					lx = log(x);
-		double		c = lgamma(px + q) - lgamma(px) - lgq + q * lv + px * lx;
-		double		psum = grad ? clm_digamma(px + q) : 0,
-					dp0 = grad ? psum - clm_digamma(px) + lx : 0,
-					dq0 = psum - psiq + lv;
-		double		sw = 0,
-					swlm = 0,
-					swl = 0,
-					swinv = 0;
+		double		L = 0,
+					I1 = 0,
+					I2 = 0;
+		const double *xm = d->gg_xm;
+		const double *w = d->gg_w;
 
-		for (i = d->gstart[gi]; i < d->gstart[gi + 1]; i++)
+		CHECK_FOR_INTERRUPTS();
+		if (deriv && w == NULL)
 		{
-			const ClvPattern *pt = &d->pat[i];
-			double		lm = d->logm[i],
-						den = x * pt->tx + v,
-						ld = log(den);
-
-			ll += pt->w * ((px - 1) * lm - (px + q) * ld);
-			if (grad)
+			/* all weights 1: the same sums without the multiplications */
+			for (i = d->gstart[gi]; i < d->gstart[gi + 1]; i++)
 			{
-				sw += pt->w;
-				swlm += pt->w * lm;
-				swl += pt->w * ld;
-				swinv += pt->w / den;
+				double		den = xm[i] + v,
+							inv = 1.0 / den;
+
+				L += log(den);
+				I1 += inv;
+				I2 += inv * inv;
 			}
-			else
-				sw += pt->w;
 		}
-		ll += sw * c;
-		if (grad)
+		else if (deriv)
 		{
-			g[0] += x * (sw * dp0 + swlm - swl);
-			g[1] += sw * dq0 - swl;
-			g[2] += sw * q / v - (px + q) * swinv;
+			for (i = d->gstart[gi]; i < d->gstart[gi + 1]; i++)
+			{
+				double		den = xm[i] + v,
+							inv = 1.0 / den;
+
+				L += w[i] * log(den);
+				I1 += w[i] * inv;
+				I2 += w[i] * inv * inv;
+			}
+		}
+		else
+		{
+			for (i = d->gstart[gi]; i < d->gstart[gi + 1]; i++)
+				L += (w ? w[i] : 1.0) * log(xm[i] + v);
+		}
+		ll += W * (lgamma(px + q) - lgamma(px) - lgq + q * lv + px * lx) +
+			(px - 1) * A - (px + q) * L;
+		if (deriv)
+		{
+			double		psum = clm_digamma(px + q),
+						tsum = clm_trigamma(px + q);
+
+			c->g[0] += x * (W * (psum - clm_digamma(px) + lx) + A - L);
+			c->g[1] += W * (psum - psiq + lv) - L;
+			c->g[2] += W * q / v - (px + q) * I1;
+			c->h[0][0] += x * x * W * (tsum - clm_trigamma(px));
+			c->h[0][1] += x * W * tsum;
+			c->h[1][1] += W * (tsum - tri_q);
+			c->h[0][2] -= x * I1;
+			c->h[1][2] += W / v - I1;
+			c->h[2][2] += -W * q / (v * v) + (px + q) * I2;
 		}
 	}
+	c->ll = ll;
+	memcpy(c->lp, lp, sizeof(c->lp));
+	c->deriv = deriv;
+	c->valid = true;
+}
+
+/*
+ * Gamma-Gamma mean negative log-likelihood plus the penalty, and when
+ * asked its gradient and Hessian (row-major 3x3) in log-parameters:
+ * g_i = t_i d_i, H_ij = t_i t_j d_ij + [i = j] t_i d_i for t = (p, q, v).
+ */
+static double
+GgEval(const FitData *d, const double *lp, double *grad, double *hess)
+{
+	const GgCache *c = d->gg_cache;
+	double		th[3];
+	int			i,
+				j;
+
+	GgSums(d, lp, grad != NULL || hess != NULL);
+	for (i = 0; i < 3; i++)
+		th[i] = exp(lp[i]);
 	if (grad)
+		for (i = 0; i < 3; i++)
+			grad[i] = -c->g[i] * th[i] / d->wsum;
+	if (hess)
+		for (i = 0; i < 3; i++)
+			for (j = i; j < 3; j++)
+			{
+				double		hij = th[i] * th[j] * c->h[i][j] + (i == j ? th[i] * c->g[i] : 0);
+
+				hess[i * 3 + j] = hess[j * 3 + i] = -hij / d->wsum;
+			}
+	if (hess && d->penalizer > 0)
+		for (i = 0; i < 3; i++)
+			hess[i * 3 + i] += 4 * d->penalizer * th[i] * th[i];
+	return -c->ll / d->wsum + Penalty(d, 3, lp, grad);
+}
+
+/*
+ * Gamma-Gamma objective for clm_optim_minimize (the BFGS fallback).
+ */
+static double
+GammaGammaNll(const double *lp, double *grad, void *arg)
+{
+	return GgEval(arg, lp, grad, NULL);
+}
+
+/*
+ * Gamma-Gamma objective with its Hessian for clm_optim_newton.
+ */
+static double
+GammaGammaNllHess(const double *lp, double *grad, double *hess, void *arg)
+{
+	return GgEval(arg, lp, grad, hess);
+}
+
+/*
+ * Gamma-Gamma fit from x: Newton's method on the analytic Hessian, BFGS
+ * if Newton gets stuck.  With many patterns, Newton first runs on every
+ * k-th pattern of each frequency (a fixed subset of the canonically
+ * ordered patterns, reweighted so that each frequency keeps its total
+ * weight), whose optimum is a start close enough to the full optimum for
+ * two or three full-data iterations.
+ */
+static ClmOptimResult
+GgMinimize(FitData *fd, double *x, const ClmOptimOptions *opt)
+{
+	ClmOptimResult res;
+	int			used = 0,
+				i;
+
+	if (fd->npat >= 4 * GG_SUBSAMPLE)
 	{
-		grad[0] = -g[0] * p / d->wsum;
-		grad[1] = -g[1] * q / d->wsum;
-		grad[2] = -g[2] * v / d->wsum;
+		FitData		sub = *fd;
+		GgCache		subcache;
+		int32		step = fd->npat / GG_SUBSAMPLE,
+					gi,
+					k;
+		double		xs[3];
+
+		memset(&subcache, 0, sizeof(subcache));
+		sub.gg_cache = &subcache;
+		sub.gstart = palloc((fd->ngroups + 1) * sizeof(int32));
+		sub.gg_xm = palloc((fd->npat / step + fd->ngroups) * sizeof(double));
+		sub.gg_w = palloc((fd->npat / step + fd->ngroups) * sizeof(double));
+		sub.gg_W = palloc(fd->ngroups * sizeof(double));
+		sub.gg_A = palloc(fd->ngroups * sizeof(double));
+		sub.wsum = 0;
+		for (gi = 0, k = 0; gi < fd->ngroups; gi++)
+		{
+			int32		g0 = fd->gstart[gi],
+						size = fd->gstart[gi + 1] - g0,
+						k0 = k;
+			double		W = 0,
+						A = 0,
+						scale;
+
+			/* every step-th pattern from the middle of the first stride */
+			sub.gstart[gi] = k;
+			for (i = g0 + (step / 2 < size ? step / 2 : 0); i < g0 + size; i += step)
+			{
+				sub.gg_xm[k] = fd->gg_xm[i];
+				sub.gg_w[k] = fd->gg_w ? fd->gg_w[i] : 1.0;
+				W += sub.gg_w[k];
+				k++;
+			}
+			/* the frequency keeps its total weight */
+			scale = fd->gg_W[gi] / W;
+			for (i = k0; i < k; i++)
+			{
+				sub.gg_w[i] *= scale;
+				A += sub.gg_w[i] * log(sub.gg_xm[i] / fd->gg_x[gi]);
+			}
+			sub.gg_W[gi] = fd->gg_W[gi];
+			sub.gg_A[gi] = A;
+			sub.wsum += fd->gg_W[gi];
+		}
+		sub.gstart[fd->ngroups] = k;
+		sub.npat = k;
+		memcpy(xs, x, sizeof(xs));
+		res = clm_optim_newton(GammaGammaNllHess, &sub, 3, xs, opt);
+		used = res.iterations;
+		if (res.converged)
+			memcpy(x, xs, sizeof(xs));
+		pfree(sub.gstart);
+		pfree(sub.gg_xm);
+		pfree(sub.gg_w);
+		pfree(sub.gg_W);
+		pfree(sub.gg_A);
 	}
-	return -ll / d->wsum + Penalty(d, 3, lp, grad);
+	res = clm_optim_newton(GammaGammaNllHess, fd, 3, x, opt);
+	res.iterations += used;
+	if (!res.converged)
+	{
+		used = res.iterations;
+		res = clm_optim_minimize(GammaGammaNll, fd, 3, x, opt);
+		res.iterations += used;
+	}
+	return res;
+}
+
+/*
+ * Set up the likelihood data of a state's patterns (sorted in place unless
+ * already sorted): frequency groups, weights, and the per-model indexes.
+ * Shared by the fits and clm.clv_loglik_gradient.
+ */
+static void
+FitDataInit(FitData *fd, ClvData *data)
+{
+	int32		i;
+
+	if (!data->sorted)
+		clv_sort_patterns(data->pat, data->npat);
+	memset(fd, 0, sizeof(*fd));
+	fd->kind = data->kind;
+	fd->npat = data->npat;
+	fd->pat = data->pat;
+	fd->penalizer = data->penalizer;
+	fd->gstart = palloc((data->npat + 1) * sizeof(int32));
+	for (i = 0; i < data->npat; i++)
+	{
+		if (i == 0 || data->pat[i].x != data->pat[i - 1].x)
+			fd->gstart[fd->ngroups++] = i;
+		fd->wsum += data->pat[i].w;
+	}
+	fd->gstart[fd->ngroups] = data->npat;
+	if (data->kind == CLV_PARETO)
+		BuildPairs(fd);
+	if (data->kind == CLV_GG)
+		GgPrepare(fd);
 }
 
 /*
@@ -973,34 +1227,16 @@ clv_fit(FunctionCallInfo fcinfo, ClvData *data)
 	bool		nulls[2 * 4 + 5] = {0};
 	int			col = 0;
 
-	qsort(data->pat, data->npat, sizeof(ClvPattern), PatternCmp);
-	memset(&fd, 0, sizeof(fd));
-	fd.kind = data->kind;
-	fd.npat = data->npat;
-	fd.pat = data->pat;
-	fd.penalizer = data->penalizer;
-	fd.gstart = palloc((data->npat + 1) * sizeof(int32));
+	FitDataInit(&fd, data);
 	for (i = 0; i < data->npat; i++)
 	{
 		const ClvPattern *p = &data->pat[i];
 
-		if (i == 0 || p->x != data->pat[i - 1].x)
-			fd.gstart[fd.ngroups++] = i;
-		fd.wsum += p->w;
 		sumx += p->w * p->x;
 		sumT += p->w * p->T;
 		summ += p->w * p->tx;
 		if (p->x > 0)
 			any_repeat = true;
-	}
-	fd.gstart[fd.ngroups] = data->npat;
-	if (data->kind == CLV_PARETO)
-		BuildPairs(&fd);
-	if (data->kind == CLV_GG)
-	{
-		fd.logm = palloc(data->npat * sizeof(double));
-		for (i = 0; i < data->npat; i++)
-			fd.logm[i] = log(data->pat[i].tx);
 	}
 
 	if (!(fd.wsum > 0))
@@ -1072,7 +1308,10 @@ clv_fit(FunctionCallInfo fcinfo, ClvData *data)
 
 		for (i = 0; i < np; i++)
 			x[i] = log(starts[k][i]);
-		res = clm_optim_minimize(fn, &fd, np, x, &opt);
+		if (data->kind == CLV_GG)
+			res = GgMinimize(&fd, x, &opt);
+		else
+			res = clm_optim_minimize(fn, &fd, np, x, &opt);
 		for (i = 0; i < np; i++)
 			if (fabs(x[i]) > LOGPARAM_BOUND)
 				inside = false;
@@ -1104,8 +1343,17 @@ clv_fit(FunctionCallInfo fcinfo, ClvData *data)
 	fd.penalizer = 0;
 	ll = -fn(bestx, NULL, &fd) * fd.wsum;
 	fd.penalizer = pen_saved;
-	se_ok = best.converged &&
-		clm_optim_stderr_log(fn, &fd, np, bestx, &opt, fd.wsum, se);
+	if (data->kind == CLV_GG)
+	{
+		double		g[3],
+					h[9];
+
+		se_ok = best.converged && isfinite(GgEval(&fd, bestx, g, h)) &&
+			clm_optim_stderr_from_hessian(np, bestx, h, fd.wsum, se);
+	}
+	else
+		se_ok = best.converged &&
+			clm_optim_stderr_log(fn, &fd, np, bestx, &opt, fd.wsum, se);
 	if (best.converged && !se_ok)
 	{
 		/* a stationary point on a ridge: the parameters are not identified */
@@ -1138,39 +1386,6 @@ clv_fit(FunctionCallInfo fcinfo, ClvData *data)
 	}
 	values[col++] = Int32GetDatum(data->npat);
 	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
-}
-
-/*
- * Set up the likelihood data of a copy of a state's patterns for
- * clm_clv_loglik_gradient: the same sort, frequency groups and pair index
- * that clv_fit builds before fitting.
- */
-static void
-FitDataInit(FitData *fd, ClvData *data)
-{
-	int32		i;
-
-	qsort(data->pat, data->npat, sizeof(ClvPattern), PatternCmp);
-	memset(fd, 0, sizeof(*fd));
-	fd->kind = data->kind;
-	fd->npat = data->npat;
-	fd->pat = data->pat;
-	fd->gstart = palloc((data->npat + 1) * sizeof(int32));
-	for (i = 0; i < data->npat; i++)
-	{
-		if (i == 0 || data->pat[i].x != data->pat[i - 1].x)
-			fd->gstart[fd->ngroups++] = i;
-		fd->wsum += data->pat[i].w;
-	}
-	fd->gstart[fd->ngroups] = data->npat;
-	if (data->kind == CLV_PARETO)
-		BuildPairs(fd);
-	if (data->kind == CLV_GG)
-	{
-		fd->logm = palloc(data->npat * sizeof(double));
-		for (i = 0; i < data->npat; i++)
-			fd->logm[i] = log(data->pat[i].tx);
-	}
 }
 
 PG_FUNCTION_INFO_V1(clm_clv_loglik_gradient);
@@ -1253,6 +1468,7 @@ clm_clv_loglik_gradient(PG_FUNCTION_ARGS)
 		memcpy(copy, data.pat, data.npat * sizeof(ClvPattern));
 		data.pat = copy;
 		FitDataInit(&fd, &data);
+		fd.penalizer = 0;		/* the unpenalised log-likelihood */
 		fn = data.kind == CLV_BGNBD ? BgnbdNll :
 			data.kind == CLV_MBGNBD ? MbgnbdNll :
 			data.kind == CLV_PARETO ? ParetoNll :

@@ -76,12 +76,35 @@ ModelParams(FunctionCallInfo fcinfo, int argno, ClvKind kind, double *out)
 	}
 }
 
+/*
+ * clm.clv's per-(frequency, t) values (CondCores at the monthly horizons):
+ * they do not depend on recency, and a scoring query sees far fewer
+ * distinct (frequency, t) pairs than customers.  Direct mapped; an entry
+ * is valid for the model, months and time unit it was computed with.
+ */
+#define HCACHE_SLOTS 4096
+#define HCACHE_MAX_MONTHS 64
+
+typedef struct HorizonCache
+{
+	ClvKind		kind;
+	double		p[4];
+	double		f;
+	int32		months;
+	bool		used[HCACHE_SLOTS];
+	double		x[HCACHE_SLOTS];
+	double		T[HCACHE_SLOTS];
+	double		fac[HCACHE_SLOTS];
+	double	   *e;				/* HCACHE_SLOTS * months */
+} HorizonCache;
+
 /* the last model values seen by a scoring function (fn_extra) */
 typedef struct ScoreCache
 {
 	Size		len[2];
 	char	   *data[2];
 	double		p[2][4];
+	HorizonCache *hc;			/* clm.clv only */
 } ScoreCache;
 
 /*
@@ -325,12 +348,15 @@ CondExpected(ClvKind kind, const double *p, double t, double x, double tx, doubl
 }
 
 /*
- * CondExpected at n horizons t[0..n-1] (ascending), sharing the work: the
- * BG/NBD and MBG/NBD 2F1 series over all horizons in one pass.
+ * The BG/NBD and MBG/NBD conditional expectation without P(alive) at n
+ * horizons t[0..n-1] (n <= 64) in one 2F1 series pass:
+ * E[X(t_k) | x, tx, T] = P(alive) * fac * e[k].  These depend on the
+ * customer only through (x, T).  Returns false for the other models and
+ * near the a -> 1 and a + b + x - 1 -> 0 singularities (use CondExpected).
  */
-static void
-CondExpectedMulti(ClvKind kind, const double *p, const double *t, int n,
-				  double x, double tx, double T, double *out)
+static bool
+CondCores(ClvKind kind, const double *p, const double *t, int n,
+		  double x, double T, double *fac, double *e)
 {
 	double		z[64],
 				l[64],
@@ -338,14 +364,71 @@ CondExpectedMulti(ClvKind kind, const double *p, const double *t, int n,
 				al = p[1],
 				a = p[2],
 				b = p[3],
-				pa,
-				c,
-				fac;
+				c;
 	int			sg[64],
 				k;
 
 	if ((kind != CLV_BGNBD && kind != CLV_MBGNBD) || n > 64 ||
 		fabs(a - 1) < SING_EPS || fabs(a + b + x - 1) < SING_EPS)
+		return false;
+	for (k = 0; k < n; k++)
+		z[k] = t[k] / (al + T + t[k]);
+	if (kind == CLV_BGNBD)
+	{
+		c = a + b + x - 1;
+		*fac = c / (a - 1);
+		clm_log_hyp2f1_multi(r + x, b + x, c, z, n, l, sg);
+	}
+	else
+	{
+		c = a + b + x;
+		*fac = c / (a - 1);
+		clm_log_hyp2f1_multi(r + x, b + x + 1, c, z, n, l, sg);
+	}
+	for (k = 0; k < n; k++)
+	{
+		double		ek = l[k] + (r + x) * log1p(-z[k]);
+
+		e[k] = sg[k] < 0 ? 1 + exp(ek) : -expm1(ek);
+	}
+	return true;
+}
+
+/*
+ * CondExpected at n horizons t[0..n-1] (ascending), sharing the work: the
+ * BG/NBD and MBG/NBD 2F1 series over all horizons in one pass (fac and e
+ * from CondCores when given, else computed), the Pareto/NBD P(alive) once.
+ */
+static void
+CondExpectedMulti(ClvKind kind, const double *p, const double *t, int n,
+				  double x, double tx, double T, const double *cfac,
+				  const double *ce, double *out)
+{
+	double		e[64],
+				fac,
+				pa;
+	int			k;
+
+	if (kind == CLV_PARETO)
+	{
+		double		r = p[0],
+					al = p[1],
+					s = p[2],
+					be = p[3];
+
+		/* as CondExpected, with P(alive) computed once */
+		pa = PAlive(kind, p, x, tx, T);
+		for (k = 0; k < n; k++)
+			out[k] = t[k] == 0 ? 0 : pa * (r + x) * (be + T) / (al + T) *
+				OneMinusPowOver((be + T) / (be + T + t[k]), s - 1);
+		return;
+	}
+	if (cfac != NULL)
+	{
+		fac = *cfac;
+		memcpy(e, ce, n * sizeof(double));
+	}
+	else if (!CondCores(kind, p, t, n, x, T, &fac, e))
 	{
 		for (k = 0; k < n; k++)
 			out[k] = CondExpected(kind, p, t[k], x, tx, T);
@@ -353,30 +436,7 @@ CondExpectedMulti(ClvKind kind, const double *p, const double *t, int n,
 	}
 	pa = PAlive(kind, p, x, tx, T);
 	for (k = 0; k < n; k++)
-		z[k] = t[k] / (al + T + t[k]);
-	if (kind == CLV_BGNBD)
-	{
-		c = a + b + x - 1;
-		fac = c / (a - 1);
-		clm_log_hyp2f1_multi(r + x, b + x, c, z, n, l, sg);
-	}
-	else
-	{
-		c = a + b + x;
-		fac = c / (a - 1);
-		clm_log_hyp2f1_multi(r + x, b + x + 1, c, z, n, l, sg);
-	}
-	for (k = 0; k < n; k++)
-	{
-		double		e = l[k] + (r + x) * log1p(-z[k]);
-
-		if (t[k] == 0)
-			out[k] = 0;
-		else if (sg[k] < 0)
-			out[k] = pa * fac * (1 + exp(e));
-		else
-			out[k] = pa * fac * -expm1(e);
-	}
+		out[k] = t[k] == 0 ? 0 : pa * fac * e[k];
 }
 
 /*
@@ -701,6 +761,67 @@ ProbPurchasesSql(FunctionCallInfo fcinfo, ClvKind kind)
 }
 
 /*
+ * clm.clv's cache entry for (x, T), filled with CondCores at the horizons
+ * h[0..months-1] when missing; NULL when CondCores does not apply (the
+ * caller then computes everything itself).  The cached values are the ones
+ * CondCores returns, so results do not depend on hits and misses.
+ */
+static HorizonCache *
+ClvHorizonCache(FunctionCallInfo fcinfo, ClvKind kind, const double *p, double f,
+				int32 months, double x, double T, const double *h, int32 *slot)
+{
+	ScoreCache *sc = (ScoreCache *) fcinfo->flinfo->fn_extra;
+	HorizonCache *hc = sc->hc;
+	uint64		kx,
+				kt,
+				hash;
+	int32		i;
+
+	if (kind != CLV_BGNBD && kind != CLV_MBGNBD)
+		return NULL;
+	if (hc == NULL)
+	{
+		hc = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(HorizonCache));
+		hc->e = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
+								   (Size) HCACHE_SLOTS * HCACHE_MAX_MONTHS * sizeof(double));
+		sc->hc = hc;
+	}
+	if (hc->kind != kind || memcmp(hc->p, p, sizeof(hc->p)) != 0 ||
+		hc->f != f || hc->months != months)
+	{
+		memset(hc->used, 0, sizeof(hc->used));
+		hc->kind = kind;
+		memcpy(hc->p, p, sizeof(hc->p));
+		hc->f = f;
+		hc->months = months;
+	}
+	x += 0.0;					/* no -0.0 */
+	T += 0.0;
+	memcpy(&kx, &x, 8);
+	memcpy(&kt, &T, 8);
+	/* doubles of whole numbers have zero low bits: mix all bits down */
+	hash = kx ^ (kt >> 7) ^ (kt << 41);
+	hash ^= hash >> 33;
+	hash *= UINT64CONST(0xff51afd7ed558ccd);
+	hash ^= hash >> 33;
+	hash *= UINT64CONST(0xc4ceb9fe1a85ec53);
+	hash ^= hash >> 33;
+	i = (int32) (hash & (HCACHE_SLOTS - 1));
+	*slot = i;
+	if (hc->used[i] && hc->x[i] == x && hc->T[i] == T)
+		return hc;
+	if (!CondCores(kind, p, h, months, x, T, &hc->fac[i], &hc->e[i * months]))
+	{
+		hc->used[i] = false;
+		return NULL;
+	}
+	hc->used[i] = true;
+	hc->x[i] = x;
+	hc->T[i] = T;
+	return hc;
+}
+
+/*
  * clv(model, gamma_gamma, frequency, recency, t, monetary, months,
  *     monthly_discount, time_unit) =
  *   sum_{k=1..months} E[spend] (E[X(k f)] - E[X((k-1) f)]) / (1+d)^k,
@@ -746,10 +867,18 @@ ClvSql(FunctionCallInfo fcinfo, ClvKind kind)
 					e[64];
 		int			n = Min(64, months - k + 1),
 					j;
+		HorizonCache *hc = NULL;
+		int32		slot = 0;
 
 		for (j = 0; j < n; j++)
 			h[j] = (k + j) * f;
-		CondExpectedMulti(kind, p, h, n, x, tx, T, e);
+		if (months <= HCACHE_MAX_MONTHS)
+			hc = ClvHorizonCache(fcinfo, kind, p, f, months, x, T, h, &slot);
+		if (hc != NULL)
+			CondExpectedMulti(kind, p, h, n, x, tx, T, &hc->fac[slot],
+							  &hc->e[slot * months], e);
+		else
+			CondExpectedMulti(kind, p, h, n, x, tx, T, NULL, NULL, e);
 		for (j = 0; j < n; j++)
 		{
 			disc /= 1 + d;

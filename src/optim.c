@@ -749,11 +749,11 @@ clm_optim_spd_inverse(int n, const double *a, double *inv)
 }
 
 /*
- * Delta-method standard errors of exp(x) from the observed information.
+ * Delta-method standard errors of exp(x) from a Hessian of -loglik/scale.
  */
 bool
-clm_optim_stderr_log(ClmObjectiveFn fn, void *arg, int n, const double *x,
-					 const ClmOptimOptions *opt, double scale, double *se)
+clm_optim_stderr_from_hessian(int n, const double *x, const double *hess,
+							  double scale, double *se)
 {
 	double		h[CLM_OPTIM_MAX_DIM * CLM_OPTIM_MAX_DIM];
 	double		inv[CLM_OPTIM_MAX_DIM * CLM_OPTIM_MAX_DIM];
@@ -761,10 +761,8 @@ clm_optim_stderr_log(ClmObjectiveFn fn, void *arg, int n, const double *x,
 
 	for (i = 0; i < n; i++)
 		se[i] = NAN;
-	if (!clm_optim_hessian(fn, arg, n, x, opt, h))
-		return false;
 	for (i = 0; i < n * n; i++)
-		h[i] *= scale;
+		h[i] = hess[i] * scale;
 	if (!clm_optim_spd_inverse(n, h, inv))
 		return false;
 	for (i = 0; i < n; i++)
@@ -775,4 +773,195 @@ clm_optim_stderr_log(ClmObjectiveFn fn, void *arg, int n, const double *x,
 	for (i = 0; i < n; i++)
 		se[i] = exp(x[i]) * sqrt(inv[i * n + i]);
 	return true;
+}
+
+/*
+ * Delta-method standard errors of exp(x) from the observed information
+ * (numerical Hessian).
+ */
+bool
+clm_optim_stderr_log(ClmObjectiveFn fn, void *arg, int n, const double *x,
+					 const ClmOptimOptions *opt, double scale, double *se)
+{
+	double		h[CLM_OPTIM_MAX_DIM * CLM_OPTIM_MAX_DIM];
+	int			i;
+
+	for (i = 0; i < n; i++)
+		se[i] = NAN;
+	if (!clm_optim_hessian(fn, arg, n, x, opt, h))
+		return false;
+	return clm_optim_stderr_from_hessian(n, x, h, scale, se);
+}
+
+/*
+ * Evaluate f, gradient and Hessian; not finite anywhere -> +INFINITY.
+ */
+static double
+EvalFGH(ClmObjectiveHessFn fn, void *arg, int n, const double *x,
+		double *g, double *h, int *evals)
+{
+	double		f = fn(x, g, h, arg);
+	int			i;
+
+	(*evals)++;
+	if (!isfinite(f))
+		return INFINITY;
+	for (i = 0; i < n; i++)
+		if (!isfinite(g[i]))
+			return INFINITY;
+	for (i = 0; i < n * n; i++)
+		if (!isfinite(h[i]))
+			return INFINITY;
+	return f;
+}
+
+/*
+ * Cholesky solve of (a + tau I) d = -g; false if not positive definite.
+ */
+static bool
+ShiftedSolve(int n, const double *a, double tau, const double *g, double *d)
+{
+	double		l[CLM_OPTIM_MAX_DIM * CLM_OPTIM_MAX_DIM];
+	double		y[CLM_OPTIM_MAX_DIM];
+	int			i,
+				j,
+				k;
+
+	for (j = 0; j < n; j++)
+	{
+		double		s = a[j * n + j] + tau;
+
+		for (k = 0; k < j; k++)
+			s -= l[j * n + k] * l[j * n + k];
+		if (!(s > 0) || !isfinite(s))
+			return false;
+		l[j * n + j] = sqrt(s);
+		for (i = j + 1; i < n; i++)
+		{
+			double		t = a[i * n + j];
+
+			for (k = 0; k < j; k++)
+				t -= l[i * n + k] * l[j * n + k];
+			l[i * n + j] = t / l[j * n + j];
+		}
+	}
+	for (i = 0; i < n; i++)
+	{
+		double		s = -g[i];
+
+		for (k = 0; k < i; k++)
+			s -= l[i * n + k] * y[k];
+		y[i] = s / l[i * n + i];
+	}
+	for (i = n - 1; i >= 0; i--)
+	{
+		double		s = y[i];
+
+		for (k = i + 1; k < n; k++)
+			s -= l[k * n + i] * d[k];
+		d[i] = s / l[i * n + i];
+	}
+	return true;
+}
+
+/*
+ * Safeguarded Newton's method; see optim.h.
+ */
+ClmOptimResult
+clm_optim_newton(ClmObjectiveHessFn fn, void *arg, int n, double *x,
+				 const ClmOptimOptions *opt)
+{
+	ClmOptimResult res;
+	double		g[CLM_OPTIM_MAX_DIM],
+				h[CLM_OPTIM_MAX_DIM * CLM_OPTIM_MAX_DIM],
+				xn[CLM_OPTIM_MAX_DIM],
+				gn[CLM_OPTIM_MAX_DIM],
+				hn[CLM_OPTIM_MAX_DIM * CLM_OPTIM_MAX_DIM],
+				d[CLM_OPTIM_MAX_DIM],
+				f;
+	int			evals = 0,
+				it,
+				i;
+
+	Assert(n > 0 && n <= CLM_OPTIM_MAX_DIM);
+	memset(&res, 0, sizeof(res));
+	res.message = "line search failed (flat or ill-conditioned likelihood)";
+	f = EvalFGH(fn, arg, n, x, g, h, &evals);
+	if (!isfinite(f))
+	{
+		res.f = f;
+		res.grad_max = NAN;
+		res.evaluations = evals;
+		res.message = "objective not finite at the start";
+		return res;
+	}
+	for (it = 0; it < opt->max_iter; it++)
+	{
+		double		hmax = 0,
+					tau = 0,
+					dmax,
+					dg,
+					t;
+		bool		accepted = false;
+		double		fnew = INFINITY;
+		int			k;
+
+		CHECK_FOR_INTERRUPTS();
+		if (MaxAbs(n, g) <= opt->gtol)
+		{
+			res.converged = true;
+			res.message = "converged";
+			break;
+		}
+		/* Newton direction, shifted until the matrix is positive definite */
+		for (i = 0; i < n; i++)
+			hmax = fmax(hmax, fabs(h[i * n + i]));
+		for (k = 0; k < 40 && !ShiftedSolve(n, h, tau, g, d); k++)
+			tau = (tau == 0) ? 1e-8 * fmax(1.0, hmax) : tau * 10;
+		if (k == 40)
+			break;
+		dg = Dot(n, d, g);
+		if (!(dg < 0))
+			break;
+		/* at most 2 in log-parameter units per coordinate */
+		dmax = MaxAbs(n, d);
+		if (dmax > 2.0)
+		{
+			for (i = 0; i < n; i++)
+				d[i] *= 2.0 / dmax;
+			dg *= 2.0 / dmax;
+		}
+		for (t = 1.0, k = 0; k < 50; k++, t *= 0.5)
+		{
+			for (i = 0; i < n; i++)
+				xn[i] = x[i] + t * d[i];
+			fnew = EvalFGH(fn, arg, n, xn, gn, hn, &evals);
+			/*
+			 * Armijo, or (close to the optimum the decrease is below the
+			 * rounding noise of f, a long sum) a full step that halves the
+			 * gradient without increasing f beyond that noise
+			 */
+			if (isfinite(fnew) &&
+				(fnew <= f + C1 * t * dg ||
+				 (k == 0 && fnew <= f + 1e-10 * fmax(1.0, fabs(f)) &&
+				  MaxAbs(n, gn) <= 0.5 * MaxAbs(n, g))))
+			{
+				accepted = true;
+				break;
+			}
+		}
+		if (!accepted || memcmp(x, xn, n * sizeof(double)) == 0)
+			break;				/* no progress possible */
+		f = fnew;
+		memcpy(x, xn, n * sizeof(double));
+		memcpy(g, gn, n * sizeof(double));
+		memcpy(h, hn, n * n * sizeof(double));
+	}
+	if (!res.converged && it >= opt->max_iter)
+		res.message = "iteration limit reached";
+	res.f = f;
+	res.grad_max = MaxAbs(n, g);
+	res.iterations = it;
+	res.evaluations = evals;
+	return res;
 }

@@ -4,7 +4,8 @@
  *	  Small deterministic unconstrained minimiser shared by clm's model
  *	  fits (CLV models, subscription/sBG models): BFGS with a strong-Wolfe
  *	  line search, restarts and a Nelder-Mead fallback, plus a numerical
- *	  Hessian and standard errors.
+ *	  Hessian and standard errors; a safeguarded Newton's method for
+ *	  objectives with an analytic Hessian.
  *
  * Usage
  *	  Parametrise positive parameters by their logarithm (x = log theta)
@@ -120,5 +121,33 @@ extern bool clm_optim_spd_inverse(int n, const double *a, double *inv);
 extern bool clm_optim_stderr_log(ClmObjectiveFn fn, void *arg, int n,
 								 const double *x, const ClmOptimOptions *opt,
 								 double scale, double *se);
+
+/*
+ * Objective with its Hessian: returns f(x); when grad / hess are not NULL
+ * also stores the gradient and the Hessian (row-major n*n, symmetric).
+ */
+typedef double (*ClmObjectiveHessFn) (const double *x, double *grad,
+									  double *hess, void *arg);
+
+/*
+ * Safeguarded Newton's method from x (overwritten with the best point
+ * found): Newton steps on the analytic Hessian, shifted towards steepest
+ * descent (H + tau I) while it is not positive definite, at most 2 per
+ * coordinate, with a backtracking (Armijo) line search.  One evaluation
+ * (f, gradient and Hessian together) per accepted full step.  Same
+ * convergence test as clm_optim_minimize (max|g| <= opt->gtol, at most
+ * opt->max_iter iterations); returns converged = false with a message when
+ * it cannot make progress, so that callers can fall back to BFGS.
+ */
+extern ClmOptimResult clm_optim_newton(ClmObjectiveHessFn fn, void *arg, int n,
+									   double *x, const ClmOptimOptions *opt);
+
+/*
+ * Standard errors of theta = exp(x) from a given Hessian of fn =
+ * -loglik / scale in x (as clm_optim_stderr_log, without differencing).
+ */
+extern bool clm_optim_stderr_from_hessian(int n, const double *x,
+										  const double *hess, double scale,
+										  double *se);
 
 #endif							/* CLM_OPTIM_H */

@@ -64,6 +64,28 @@ clm_digamma(double x)
 }
 
 /*
+ * Trigamma psi'(x) = d^2/dx^2 lgamma(x), by upward recurrence to x >= 10
+ * and the asymptotic series 1/x + 1/(2x^2) + sum B_2k / x^(2k+1).
+ */
+double
+clm_trigamma(double x)
+{
+	double		r = 0.0,
+				f;
+
+	if (!(x > 0.0) || isinf(x))
+		return NAN;
+	while (x < 10.0)
+	{
+		r += 1.0 / (x * x);
+		x += 1.0;
+	}
+	f = 1.0 / (x * x);
+	return r + 1.0 / x + 0.5 * f +
+		f / x * (1.0 / 6 - f * (1.0 / 30 - f * (1.0 / 42 - f * (1.0 / 30 - f * (5.0 / 66)))));
+}
+
+/*
  * log(exp(a) + exp(b)).
  */
 double

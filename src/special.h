@@ -31,6 +31,9 @@ extern double clm_lbeta(double a, double b);
 /* digamma psi(x) = d/dx lgamma(x), x > 0 */
 extern double clm_digamma(double x);
 
+/* trigamma psi'(x) = d/dx psi(x), x > 0 */
+extern double clm_trigamma(double x);
+
 /* log(exp(a) + exp(b)) without overflow; either may be -INFINITY */
 extern double clm_logsumexp2(double a, double b);
 
