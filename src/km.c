@@ -339,6 +339,7 @@ typedef struct KmExp
 	uint64	   *pend;			/* pending mode: event/censoring keys */
 	int64		npend;
 	int64		pendcap;
+	uint64	   *scratch;		/* radix sort buffer, pendcap keys (or NULL) */
 	uint64	   *pent;			/* pending mode: entry-time keys */
 	int64		npent;
 	int64		pentcap;
@@ -496,7 +497,7 @@ KmExpToPending(KmExp *e)
 	e->slots = NULL;
 	e->mask = 0;
 	e->hashed = false;
-	e->pendcap = Max(KM_PEND_MIN, e->n);
+	e->pendcap = Max(KM_PEND_MIN, 4 * e->n);
 	e->pend = KmExpAlloc(e, e->pendcap * sizeof(uint64));
 	e->npend = 0;
 }
@@ -610,70 +611,121 @@ KmExpMergeRun(KmExp *e, const KmRec *run, int64 m)
 	e->n += m - dup;
 }
 
+/* the time of a key, as the bit pattern of the time (censoring bit cleared) */
+#define KM_KEY(k) ((k) & ~KM_CENSORED_BIT)
+
+/* the bit pattern of a (nonnegative) time: orders like the time */
+static inline uint64
+KmTimeKey(double t)
+{
+	uint64		key;
+
+	memcpy(&key, &t, sizeof(key));
+	return key;
+}
+
 /*
- * Pending mode: sort the pending keys, count them into records and merge
- * those into recs.
+ * Pending mode: radix-sort the pending keys, then merge them into recs
+ * (counting equal keys into records, adding to a record of the same time):
+ * a forward pass counts the new times, then a backward pass merges in place.
  */
 static void
 KmExpFoldPending(KmExp *e)
 {
-	int64		total = e->npend + e->npent;
-	uint64	   *tmp,
-			   *tmp2 = NULL,
-			   *ev,
-			   *en = NULL;
-	KmRec	   *run;
-	int64		i = 0,
-				j = 0,
-				m = 0;
+	uint64	   *ev,
+			   *en;
+	int64		nev = e->npend,
+				nen = e->npent,
+				p,
+				q,
+				a,
+				i,
+				o,
+				fresh = 0;
 
-	if (total == 0)
+	if (nev + nen == 0)
 		return;
-	tmp = KmExpAlloc(e, Max(e->npend, 1) * sizeof(uint64));
-	ev = KmRadixSort(e->pend, tmp, e->npend);
-	if (e->npent > 0)
+	if (e->scratch == NULL)
+		e->scratch = KmExpAlloc(e, e->pendcap * sizeof(uint64));
+	ev = KmRadixSort(e->pend, e->scratch, nev);
+	if (ev == e->scratch)
 	{
-		tmp2 = KmExpAlloc(e, e->npent * sizeof(uint64));
-		en = KmRadixSort(e->pent, tmp2, e->npent);
+		/* same capacity: swap the buffers */
+		e->scratch = e->pend;
+		e->pend = ev;
 	}
-	run = KmExpAlloc(e, total * sizeof(KmRec));
-	while (i < e->npend || j < e->npent)
+	en = e->pent;
+	if (nen > 0)
+	{
+		Assert(nen <= e->pendcap);
+		if (KmRadixSort(e->pent, e->scratch, nen) == e->scratch)
+			memcpy(e->pent, e->scratch, nen * sizeof(uint64));
+	}
+
+	/* forward: count the distinct pending times that recs lacks */
+	for (p = 0, q = 0, a = 0; p < nev || q < nen;)
 	{
 		uint64		k;
-		KmRec	   *r;
 
-		if (j >= e->npent ||
-			(i < e->npend && (ev[i] & ~KM_CENSORED_BIT) <= en[j]))
-			k = ev[i] & ~KM_CENSORED_BIT;
+		if (q >= nen || (p < nev && KM_KEY(ev[p]) <= en[q]))
+			k = KM_KEY(ev[p]);
 		else
-			k = en[j];
-		r = &run[m++];
-		memcpy(&r->time, &k, sizeof(k));
-		r->events = r->censored = r->entries = 0;
-		while (i < e->npend && (ev[i] & ~KM_CENSORED_BIT) == k)
-		{
-			if (ev[i] & KM_CENSORED_BIT)
-				r->censored++;
-			else
-				r->events++;
-			i++;
-		}
-		while (j < e->npent && en[j] == k)
-		{
-			r->entries++;
-			j++;
-		}
+			k = en[q];
+		while (p < nev && KM_KEY(ev[p]) == k)
+			p++;
+		while (q < nen && en[q] == k)
+			q++;
+		while (a < e->n && KmTimeKey(e->recs[a].time) < k)
+			a++;
+		if (a >= e->n || KmTimeKey(e->recs[a].time) != k)
+			fresh++;
 	}
-	pfree(tmp);
-	if (tmp2)
-		pfree(tmp2);
+	KmExpReserve(e, e->n + fresh);
+
+	/* backward: place records from the end */
+	i = e->n - 1;
+	o = e->n + fresh - 1;
+	p = nev - 1;
+	q = nen - 1;
+	while (p >= 0 || q >= 0)
+	{
+		uint64		k;
+		KmRec		r;
+
+		CHECK_FOR_INTERRUPTS();
+		if (q < 0 || (p >= 0 && KM_KEY(ev[p]) >= en[q]))
+			k = KM_KEY(ev[p]);
+		else
+			k = en[q];
+		while (i >= 0 && KmTimeKey(e->recs[i].time) > k)
+			e->recs[o--] = e->recs[i--];
+		if (i >= 0 && KmTimeKey(e->recs[i].time) == k)
+			r = e->recs[i--];
+		else
+		{
+			memcpy(&r.time, &k, sizeof(k));
+			r.events = r.censored = r.entries = 0;
+		}
+		for (; p >= 0 && KM_KEY(ev[p]) == k; p--)
+		{
+			if (ev[p] & KM_CENSORED_BIT)
+				r.censored++;
+			else
+				r.events++;
+		}
+		for (; q >= 0 && en[q] == k; q--)
+			r.entries++;
+		e->recs[o--] = r;
+	}
+	Assert(o == i);
+	e->n += fresh;
 	e->npend = e->npent = 0;
-	KmExpMergeRun(e, run, m);
-	pfree(run);
 	/* the next batch: 4 keys per record (the same memory), so merges stay rare */
 	if (e->pendcap < 4 * e->n)
 	{
 		pfree(e->pend);
+		pfree(e->scratch);
+		e->scratch = NULL;
 		e->pendcap = Min(4 * e->n, (int64) (MaxAllocHugeSize / sizeof(uint64)));
 		e->pend = KmExpAlloc(e, e->pendcap * sizeof(uint64));
 	}
