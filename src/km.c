@@ -368,8 +368,9 @@ KmExpAlloc(KmExp *e, Size bytes)
 static KmExp *
 KmExpCreate(MemoryContext parent)
 {
+	/* small blocks: GROUP BY may hold many states; big arrays get their own */
 	MemoryContext cxt = AllocSetContextCreate(parent, "clm.km state",
-											  ALLOCSET_DEFAULT_SIZES);
+											  ALLOCSET_SMALL_SIZES);
 	KmExp	   *e = MemoryContextAllocZero(cxt, sizeof(KmExp));
 
 	EOH_init_header(&e->hdr, &KmMethods, cxt);
@@ -891,7 +892,7 @@ KmExpArg(FunctionCallInfo fcinfo, int argno, MemoryContext aggcontext)
 		ExpandedObjectHeader *eoh = DatumGetEOHP(d);
 
 		if (eoh->eoh_methods == &KmMethods &&
-			MemoryContextGetParent(eoh->eoh_context) == aggcontext)
+			eoh->eoh_context->parent == aggcontext)
 			return (KmExp *) eoh;
 	}
 	e = KmExpCreate(aggcontext);
