@@ -315,10 +315,12 @@ KmRead(StringInfo buf)
  * Past that bound (pending mode) recs is kept sorted and each new row only
  * appends its time to a pending array of 8-byte keys: the bit pattern of
  * the (nonnegative) time, with bit 63 set for a censoring; entry times go
- * to a second array.  When an array fills up, both are radix-sorted,
- * counted into records and merged into recs.  The flat form is always the
- * compacted one (sorted, distinct times), so every state that leaves the
- * aggregate, and every stored value, has that form.
+ * to a second array.  When an array fills up, both are radix-sorted and
+ * merged into recs (equal keys counted into one record).  The pending
+ * array holds up to 4 keys per record (the records' own size), so the
+ * merges cost O(1) per row.  The flat form is always the compacted one
+ * (sorted, distinct times): every state that leaves the aggregate (to a
+ * parallel leader, a final function or a table) has that form.
  */
 #define KM_HASH_MAX 65536		/* hashed mode up to this many times */
 #define KM_PEND_MIN 65536		/* pending array: at least this many keys */
