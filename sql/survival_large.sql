@@ -68,6 +68,29 @@ SELECT count(*) AS states,
        max(clm.median_survival(s)) FILTER (WHERE rn = 21) AS median
 FROM (SELECT rn, clm.km_agg(abs(w), w > 0) OVER (ORDER BY rn ROWS UNBOUNDED PRECEDING) s FROM v) q;
 
+-- states around the small-state bound (256 times): 3 groups of 3,000 subjects with 150, 300 and
+-- 600 distinct durations; per-process partial states are small or expanded, and the leader
+-- combines small + small into small or expanded states; serial and parallel states are the same.
+-- Churned unless id is a multiple of 4 (2,250 events each); 300 and 600 are multiples of 4, so a
+-- quarter of those durations have no event: 150, 225 and 450 steps.
+CREATE TABLE km_mid AS
+SELECT g, (id % (150 * 2 ^ g)::int)::float8 AS d, id % 4 <> 0 AS churned
+FROM generate_series(0, 2) g, generate_series(1, 3000) id;
+ANALYZE km_mid;
+SET max_parallel_workers_per_gather = 0;
+CREATE TABLE km_mid_serial AS SELECT g, clm.km_agg(d, churned) s FROM km_mid GROUP BY g;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF) SELECT g, clm.km_agg(d, churned) s FROM km_mid GROUP BY g;
+CREATE TABLE km_mid_parallel AS SELECT g, clm.km_agg(d, churned) s FROM km_mid GROUP BY g;
+RESET ALL;
+SELECT g, a.s::text = b.s::text AS same_state, (SELECT count(*) FROM clm.survival(a.s)) AS steps,
+       (SELECT sum(events) FROM clm.survival(a.s)) AS events
+FROM km_mid_serial a JOIN km_mid_parallel b USING (g) ORDER BY g;
+DROP TABLE km_mid, km_mid_serial, km_mid_parallel;
+
 -- -0 is the time 0 (one record)
 SELECT clm.km_agg(d, true)::text = clm.km_agg(abs(d), true)::text AS minus_zero_is_zero,
        (SELECT count(*) FROM clm.survival(clm.km_agg(d, true))) AS steps

@@ -7,13 +7,13 @@
  * The flat state (the type's storage, binary and text form) is a list of
  * (time, events, censored, entries) records, sorted by time with distinct
  * times; subjects without a left-truncation time are counted in
- * entries_inf (at risk from the start).  While aggregating, the state is a
- * read/write expanded object in the aggregate context (see "The expanded
- * state" below): a hash table of the times while there are few of them,
- * else radix-sorted batches of keys merged into sorted records.  Combining
- * two states merges them, so the aggregate runs in parallel workers and
- * on Citus.
-
+ * entries_inf (at risk from the start).  While aggregating, a state with
+ * more than a few hundred times is a read/write expanded object in the
+ * aggregate context (see "The expanded state" below): a hash table of the
+ * times while there are few of them, else radix-sorted batches of keys
+ * merged into sorted records.  Combining two states merges them, so the
+ * aggregate runs in parallel workers and on Citus.
+ *
  * Conventions (those of R's survival package): a subject with entry time e
  * and duration t is at risk at times u with e < u <= t; at one time,
  * events come before censorings (censored subjects are at risk at their
@@ -324,6 +324,7 @@ KmRead(StringInfo buf)
  */
 #define KM_HASH_MAX 65536		/* hashed mode up to this many times */
 #define KM_PEND_MIN 65536		/* pending array: at least this many keys */
+#define KM_EXP_INITIAL 16		/* first capacity (GROUP BY may make many states) */
 #define KM_CENSORED_BIT (UINT64CONST(1) << 63)
 
 typedef struct KmExp
@@ -378,9 +379,9 @@ KmExpCreate(MemoryContext parent)
 	EOH_init_header(&e->hdr, &KmMethods, cxt);
 	e->hashed = true;
 	e->folded = true;
-	e->cap = KM_INITIAL_RECS;
+	e->cap = KM_EXP_INITIAL;
 	e->recs = KmExpAlloc(e, e->cap * sizeof(KmRec));
-	e->mask = 2 * KM_INITIAL_RECS - 1;
+	e->mask = 2 * KM_EXP_INITIAL - 1;
 	e->slots = MemoryContextAllocZero(cxt, (e->mask + 1) * sizeof(uint32));
 	return e;
 }
@@ -951,11 +952,77 @@ clm_km_recv(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(KmCompactCopy(KmRead((StringInfo) PG_GETARG_POINTER(0))));
 }
 
+/* ---------------------------------------------------------------------
+ * Small states
+ * ---------------------------------------------------------------------
+ *
+ * An expanded object needs a memory context of its own, and hash
+ * aggregation sums up the memory of every context under the aggregate
+ * context each time it adds a group: with one context per group, GROUP BY
+ * over many groups would take quadratic time.  So a state starts flat
+ * (sorted, distinct times, updated in place, records inserted in order)
+ * and becomes an expanded object only past KM_SMALL_MAX distinct times.
+ */
+#define KM_SMALL_INITIAL 4
+#define KM_SMALL_MAX 256
+
+/*
+ * Add counts for time t to the small flat state *sp (sorted, distinct);
+ * a full state is replaced by a larger copy in the current context.
+ * Returns false, changing nothing, when t is new and the state already
+ * holds KM_SMALL_MAX times.
+ */
+static bool
+KmSmallAdd(KmState **sp, double t, int64 events, int64 censored, int64 entries)
+{
+	KmState    *s = *sp;
+	int64		lo = 0,
+				hi = s->n;
+	KmRec	   *r;
+
+	while (lo < hi)
+	{
+		int64		mid = lo + (hi - lo) / 2;
+
+		if (s->recs[mid].time < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo >= s->n || s->recs[lo].time != t)
+	{
+		if (s->n >= KM_SMALL_MAX)
+			return false;
+		if (s->n >= KmCapacity(s))
+		{
+			KmState    *ns = KmAlloc(Min(2 * KmCapacity(s), KM_SMALL_MAX));
+
+			memcpy(ns->recs, s->recs, s->n * sizeof(KmRec));
+			ns->n = ns->nsorted = s->n;
+			ns->flags = s->flags;
+			ns->entries_inf = s->entries_inf;
+			*sp = s = ns;
+		}
+		memmove(&s->recs[lo + 1], &s->recs[lo], (s->n - lo) * sizeof(KmRec));
+		r = &s->recs[lo];
+		r->time = t;
+		r->events = r->censored = r->entries = 0;
+		s->n++;
+		s->nsorted++;
+	}
+	r = &s->recs[lo];
+	r->events += events;
+	r->censored += censored;
+	r->entries += entries;
+	return true;
+}
+
 /*
  * Transition function: (state, duration, churned [, entered]).  Rows with a
  * NULL duration or churned are skipped; a NULL entered means no left
- * truncation for that subject.  The state is a read/write expanded object
- * in the aggregate context, updated in place.
+ * truncation for that subject.  The state is updated in place: a small
+ * flat state (see "Small states"), then a read/write expanded object in the
+ * aggregate context.
  */
 Datum
 clm_km_accum(PG_FUNCTION_ARGS)
@@ -998,11 +1065,33 @@ clm_km_accum(PG_FUNCTION_ARGS)
 	}
 	duration += 0.0;
 
-	e = PG_ARGISNULL(0) ? KmExpCreate(aggcontext) : KmExpArg(fcinfo, 0, aggcontext);
-	if (churned)
-		KmExpAdd(e, duration, 1, 0, 0);
+	if (PG_ARGISNULL(0) ||
+		!VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(PG_GETARG_DATUM(0))))
+	{
+		KmState    *s = PG_ARGISNULL(0) ? KmAlloc(KM_SMALL_INITIAL) : PG_GETARG_KM(0);
+		bool		dur_done = false;
+
+		if (s->nsorted == s->n &&
+			(dur_done = KmSmallAdd(&s, duration, churned ? 1 : 0, churned ? 0 : 1, 0)) &&
+			(!has_entry || KmSmallAdd(&s, entered, 0, 0, 1)))
+		{
+			if (has_entry)
+				s->flags |= KM_TRUNCATED;
+			else
+				s->entries_inf++;
+			PG_RETURN_POINTER(s);
+		}
+		/* too many times for a small state: continue as an expanded one */
+		e = KmExpCreate(aggcontext);
+		KmExpAddFlat(e, s);
+		if (!dur_done)
+			KmExpAdd(e, duration, churned ? 1 : 0, churned ? 0 : 1, 0);
+	}
 	else
-		KmExpAdd(e, duration, 0, 1, 0);
+	{
+		e = KmExpArg(fcinfo, 0, aggcontext);
+		KmExpAdd(e, duration, churned ? 1 : 0, churned ? 0 : 1, 0);
+	}
 	if (has_entry)
 	{
 		KmExpAdd(e, entered, 0, 0, 1);
@@ -1014,7 +1103,8 @@ clm_km_accum(PG_FUNCTION_ARGS)
 }
 
 /*
- * Combine function (STRICT): merge b into (an expanded copy of) a.
+ * Combine function (STRICT): merge b into a (small states into a new small
+ * state, else into a, expanded if it is not already).
  */
 Datum
 clm_km_combine(PG_FUNCTION_ARGS)
@@ -1024,6 +1114,27 @@ clm_km_combine(PG_FUNCTION_ARGS)
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
 		elog(ERROR, "clm_km_combine called in non-aggregate context");
+	if (!VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(PG_GETARG_DATUM(0))) &&
+		!VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(PG_GETARG_DATUM(1))))
+	{
+		KmState    *a = PG_GETARG_KM(0);
+		KmState    *b = PG_GETARG_KM(1);
+
+		/* two small states: a small (flat) result */
+		if (a->n + b->n <= KM_SMALL_MAX)
+		{
+			KmState    *c = KmAlloc(Max(a->n + b->n, 1));
+
+			memcpy(c->recs, a->recs, a->n * sizeof(KmRec));
+			memcpy(c->recs + a->n, b->recs, b->n * sizeof(KmRec));
+			c->nsorted = a->nsorted;
+			c->n = a->n + b->n;
+			c->flags = a->flags | b->flags;
+			c->entries_inf = a->entries_inf + b->entries_inf;
+			KmCompact(c);
+			PG_RETURN_POINTER(c);
+		}
+	}
 	e = KmExpArg(fcinfo, 0, aggcontext);
 	if (VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(PG_GETARG_DATUM(1))) &&
 		DatumGetEOHP(PG_GETARG_DATUM(1))->eoh_methods == &KmMethods)
