@@ -27,6 +27,21 @@ BEGIN
 	END LOOP;
 	RETURN best;
 END $$;
+-- Kaplan-Meier timings with the given number of parallel workers: the count(*) of the table
+-- (the scan floor: any query reading the rows costs at least this), clm and the plain SQL
+CREATE FUNCTION pg_temp.km_bench(nw int, tbl text, clm_q text, sql_q text, reps int DEFAULT 5)
+RETURNS TABLE (workers int, count_star_ms numeric, clm_ms numeric, plain_sql_ms numeric,
+               speedup numeric, clm_over_floor numeric, sql_over_floor numeric) LANGUAGE plpgsql AS $$
+DECLARE f float8; c float8; q float8;
+BEGIN
+	PERFORM set_config('max_parallel_workers_per_gather', nw::text, true);
+	f := pg_temp.best_ms('SELECT * FROM ' || tbl, reps);
+	c := pg_temp.best_ms(clm_q, reps);
+	q := pg_temp.best_ms(sql_q, reps);
+	PERFORM set_config('max_parallel_workers_per_gather', '2', true);
+	RETURN QUERY SELECT nw, round(f::numeric), round(c::numeric), round(q::numeric),
+		round((q / c)::numeric, 1), round((c / f)::numeric, 1), round((q / f)::numeric, 1);
+END $$;
 CREATE FUNCTION pg_temp.diff_rows(a text, b text) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE n bigint;
 BEGIN
@@ -60,9 +75,9 @@ SELECT count(*) AS km_rows,
        count(*) FILTER (WHERE a.at_risk = b.at_risk AND a.events = b.d AND abs(a.survival - b.surv) < 1e-9
                         AND abs(a.std_err - b.se) < 1e-9) AS km_rows_equal
 FROM (:clm_km) a FULL JOIN (:sql_km) b(days, at_risk, d, surv, se) ON a.time = b.days;
-SELECT round(pg_temp.best_ms(:'clm_km')::numeric) AS clm_km_ms,
-       round(pg_temp.best_ms(:'sql_km')::numeric) AS sql_km_ms \gset
-SELECT :clm_km_ms AS clm_ms, :sql_km_ms AS plain_sql_ms, round(:sql_km_ms::numeric / :clm_km_ms, 1) AS speedup;
+-- serial, then 2 workers; best of 5 each
+SELECT * FROM pg_temp.km_bench(0, 'b_km', :'clm_km', :'sql_km')
+UNION ALL SELECT * FROM pg_temp.km_bench(2, 'b_km', :'clm_km', :'sql_km');
 -- KM per segment (GROUP BY, one curve each): 10 segments
 \set clm_km_seg 'SELECT g, (clm.survival(s)).* FROM (SELECT (days::int % 10) AS g, clm.km_agg(days, churned) s FROM b_km GROUP BY 1) q'
 SELECT round(pg_temp.best_ms(:'clm_km_seg')::numeric) AS clm_km_segments_ms;
@@ -76,7 +91,6 @@ SELECT count(*) AS km2_rows,
        count(*) FILTER (WHERE a.at_risk = b.at_risk AND a.events = b.d AND abs(a.survival - b.surv) < 1e-9
                         AND abs(a.std_err - b.se) < 1e-9) AS km2_rows_equal
 FROM (:clm_km2) a FULL JOIN (:sql_km2) b(days, at_risk, d, surv, se) ON a.time = b.days;
-SELECT round(pg_temp.best_ms(:'clm_km2')::numeric) AS clm_km2_ms,
-       round(pg_temp.best_ms(:'sql_km2')::numeric) AS sql_km2_ms \gset
-SELECT :clm_km2_ms AS clm_ms, :sql_km2_ms AS plain_sql_ms, round(:sql_km2_ms::numeric / :clm_km2_ms, 1) AS speedup;
+SELECT * FROM pg_temp.km_bench(0, 'b_km2', :'clm_km2', :'sql_km2')
+UNION ALL SELECT * FROM pg_temp.km_bench(2, 'b_km2', :'clm_km2', :'sql_km2');
 DROP TABLE b_subs, b_km, b_km2;

@@ -4,14 +4,15 @@
  *	  Kaplan-Meier survival: the clm.km_agg aggregate (varlena state type
  *	  clm.km), clm.survival, clm.median_survival and clm.logrank.
  *
- * The state is a list of (time, events, censored, entries) records, the
- * first nsorted of which are sorted by time with distinct times; new rows
- * are appended after them and the whole list is sorted and merged when it
- * fills up, so a state holds one record per distinct time (durations in
- * days give a few thousand records for millions of customers).  Subjects
- * without a left-truncation time are counted in entries_inf (at risk from
- * the start).  Combining two states appends and merges, so the aggregate
- * runs in parallel workers and on Citus.
+ * The flat state (the type's storage, binary and text form) is a list of
+ * (time, events, censored, entries) records, sorted by time with distinct
+ * times; subjects without a left-truncation time are counted in
+ * entries_inf (at risk from the start).  While aggregating, a state with
+ * more than a few hundred times is a read/write expanded object in the
+ * aggregate context (see "The expanded state" below): a hash table of the
+ * times while there are few of them, else radix-sorted batches of keys
+ * merged into sorted records.  Combining two states merges them, so the
+ * aggregate runs in parallel workers and on Citus.
  *
  * Conventions (those of R's survival package): a subject with entry time e
  * and duration t is at risk at times u with e < u <= t; at one time,
@@ -29,6 +30,8 @@
 #include "libpq/pqformat.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/expandeddatum.h"
+#include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
 #include "clm.h"
@@ -39,7 +42,6 @@
 #define KM_INITIAL_RECS 64
 #define KM_TRUNCATED 0x01		/* some subject has an entry time */
 #define KM_Z95 1.959963984540054
-#define KM_LOOKUP_MAX 65536		/* search the sorted part up to this size */
 
 typedef struct KmRec
 {
@@ -186,62 +188,6 @@ KmCompact(KmState *s)
 }
 
 /*
- * The record of time t in the sorted part of the state, or NULL.
- */
-static inline KmRec *
-KmFindSorted(KmState *s, double t)
-{
-	int64		lo = 0,
-				hi = s->nsorted;
-
-	/*
-	 * Searching a large sorted part costs cache misses for every row while
-	 * mostly-distinct times gain nothing from it: append instead.
-	 */
-	if (hi > KM_LOOKUP_MAX)
-		return NULL;
-	while (lo < hi)
-	{
-		int64		mid = lo + (hi - lo) / 2;
-
-		if (s->recs[mid].time < t)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return (lo < s->nsorted && s->recs[lo].time == t) ? &s->recs[lo] : NULL;
-}
-
-/*
- * Return a state with room for "more" records: s itself (compacted when
- * full) or a larger copy in the current context.
- */
-static KmState *
-KmReserve(KmState *s, int64 more)
-{
-	int64		cap = KmCapacity(s);
-	KmState    *ns;
-
-	if (s->n + more <= cap)
-		return s;
-	KmCompact(s);
-	if (s->n + more <= cap && s->n <= cap / 2)
-		return s;
-	cap = Max(cap, KM_INITIAL_RECS);
-	while (cap < 2 * (s->n + more))
-		cap *= 2;
-	ns = KmAlloc(Min(cap, KM_MAX_RECS));
-	memcpy(ns->recs, s->recs, s->n * sizeof(KmRec));
-	ns->n = s->n;
-	ns->nsorted = s->nsorted;
-	ns->flags = s->flags;
-	ns->entries_inf = s->entries_inf;
-	if (ns->n + more > KmCapacity(ns))
-		KmAlloc(KM_MAX_RECS + 1);	/* reports the limit */
-	return ns;
-}
-
-/*
  * A compacted copy of s with no spare room.
  */
 static KmState *
@@ -359,6 +305,604 @@ KmRead(StringInfo buf)
 	return s;
 }
 
+/* ---------------------------------------------------------------------
+ * The expanded state used while aggregating
+ * ---------------------------------------------------------------------
+ *
+ * recs holds distinct times.  While there are at most KM_HASH_MAX of them
+ * (hashed mode) they are in arrival order and an open-addressing hash table
+ * of the times' bit patterns finds a row's record in one or two probes.
+ * Past that bound (pending mode) recs is kept sorted and each new row only
+ * appends its time to a pending array of 8-byte keys: the bit pattern of
+ * the (nonnegative) time, with bit 63 set for a censoring; entry times go
+ * to a second array.  When an array fills up, both are radix-sorted and
+ * merged into recs (equal keys counted into one record).  The pending
+ * array holds up to 4 keys per record (the records' own size), so the
+ * merges cost O(1) per row.  The flat form is always the compacted one
+ * (sorted, distinct times): every state that leaves the aggregate (to a
+ * parallel leader, a final function or a table) has that form.
+ */
+#define KM_HASH_MAX 65536		/* hashed mode up to this many times */
+#define KM_PEND_MIN 65536		/* pending array: at least this many keys */
+#define KM_EXP_INITIAL 16		/* first capacity (GROUP BY may make many states) */
+#define KM_CENSORED_BIT (UINT64CONST(1) << 63)
+
+typedef struct KmExp
+{
+	ExpandedObjectHeader hdr;
+	int32		flags;
+	bool		hashed;			/* hashed mode (else pending mode) */
+	bool		folded;			/* recs sorted and nothing pending */
+	int64		entries_inf;
+	KmRec	   *recs;
+	int64		n;
+	int64		cap;
+	uint32	   *slots;			/* hashed mode: record index + 1, 0 = empty */
+	uint32		mask;			/* slot count - 1 */
+	uint64	   *pend;			/* pending mode: event/censoring keys */
+	int64		npend;
+	int64		pendcap;
+	uint64	   *scratch;		/* radix sort buffer, pendcap keys (or NULL) */
+	uint64	   *pent;			/* pending mode: entry-time keys */
+	int64		npent;
+	int64		pentcap;
+} KmExp;
+
+static Size KmExpFlatSize(ExpandedObjectHeader *eohptr);
+static void KmExpFlatten(ExpandedObjectHeader *eohptr, void *result, Size allocated_size);
+
+static const ExpandedObjectMethods KmMethods = {
+	KmExpFlatSize,
+	KmExpFlatten
+};
+
+/*
+ * Allocate "bytes" (possibly more than 1 GB) in the state's context.
+ */
+static inline void *
+KmExpAlloc(KmExp *e, Size bytes)
+{
+	return MemoryContextAllocExtended(e->hdr.eoh_context, bytes, MCXT_ALLOC_HUGE);
+}
+
+/*
+ * A new, empty expanded state in a child context of "parent".
+ */
+static KmExp *
+KmExpCreate(MemoryContext parent)
+{
+	/* small blocks: GROUP BY may hold many states; big arrays get their own */
+	MemoryContext cxt = AllocSetContextCreate(parent, "clm.km state",
+											  ALLOCSET_SMALL_SIZES);
+	KmExp	   *e = MemoryContextAllocZero(cxt, sizeof(KmExp));
+
+	EOH_init_header(&e->hdr, &KmMethods, cxt);
+	e->hashed = true;
+	e->folded = true;
+	e->cap = KM_EXP_INITIAL;
+	e->recs = KmExpAlloc(e, e->cap * sizeof(KmRec));
+	e->mask = 2 * KM_EXP_INITIAL - 1;
+	e->slots = MemoryContextAllocZero(cxt, (e->mask + 1) * sizeof(uint32));
+	return e;
+}
+
+/*
+ * Grow recs to hold at least "need" records.
+ */
+static void
+KmExpReserve(KmExp *e, int64 need)
+{
+	int64		cap = e->cap;
+
+	if (need <= cap)
+		return;
+	if (need > KM_MAX_RECS)
+		KmAlloc(KM_MAX_RECS + 1);	/* reports the limit */
+	while (cap < need)
+		cap *= 2;
+	cap = Min(cap, KM_MAX_RECS);
+	e->recs = repalloc_huge(e->recs, cap * sizeof(KmRec));
+	e->cap = cap;
+}
+
+/*
+ * The hash of a time's bit pattern (murmur3's 64-bit finalizer: whole
+ * numbers have all their low bits zero, so every bit must be mixed).
+ */
+static inline uint32
+KmHash(uint64 key)
+{
+	key ^= key >> 33;
+	key *= UINT64CONST(0xff51afd7ed558ccd);
+	key ^= key >> 33;
+	key *= UINT64CONST(0xc4ceb9fe1a85ec53);
+	key ^= key >> 33;
+	return (uint32) key;
+}
+
+/*
+ * Rebuild the hash table of recs[0 .. n) with at least 2 slots per record.
+ */
+static void
+KmExpRehash(KmExp *e)
+{
+	uint32		size = e->mask + 1;
+	int64		i;
+
+	while (size < 2 * e->n)
+		size *= 2;
+	if (size != e->mask + 1)
+	{
+		pfree(e->slots);
+		e->slots = MemoryContextAlloc(e->hdr.eoh_context, size * sizeof(uint32));
+		e->mask = size - 1;
+	}
+	memset(e->slots, 0, size * sizeof(uint32));
+	for (i = 0; i < e->n; i++)
+	{
+		uint64		key;
+		uint32		h;
+
+		memcpy(&key, &e->recs[i].time, sizeof(key));
+		h = KmHash(key) & e->mask;
+		while (e->slots[h] != 0)
+			h = (h + 1) & e->mask;
+		e->slots[h] = (uint32) (i + 1);
+	}
+}
+
+/*
+ * Hashed mode: the record of time t, added (zero counts) if new; NULL when
+ * t is new and the state already holds KM_HASH_MAX times.
+ */
+static inline KmRec *
+KmExpLookup(KmExp *e, double t)
+{
+	uint64		key;
+	uint32		h;
+	KmRec	   *r;
+
+	memcpy(&key, &t, sizeof(key));
+	h = KmHash(key) & e->mask;
+	for (;;)
+	{
+		uint32		slot = e->slots[h];
+
+		if (slot == 0)
+			break;
+		r = &e->recs[slot - 1];
+		if (r->time == t)
+			return r;
+		h = (h + 1) & e->mask;
+	}
+	if (e->n >= KM_HASH_MAX)
+		return NULL;
+	if (e->n >= e->cap)
+		KmExpReserve(e, e->n + 1);
+	r = &e->recs[e->n++];
+	r->time = t;
+	r->events = r->censored = r->entries = 0;
+	e->folded = false;
+	if (2 * e->n > (int64) e->mask + 1)
+		KmExpRehash(e);
+	else
+		e->slots[h] = (uint32) e->n;
+	return r;
+}
+
+/*
+ * Leave hashed mode: sort recs and drop the hash table.
+ */
+static void
+KmExpToPending(KmExp *e)
+{
+	km_sort_recs(e->recs, e->n);
+	pfree(e->slots);
+	e->slots = NULL;
+	e->mask = 0;
+	e->hashed = false;
+	e->pendcap = Max(KM_PEND_MIN, 4 * e->n);
+	e->pend = KmExpAlloc(e, e->pendcap * sizeof(uint64));
+	e->npend = 0;
+}
+
+/*
+ * Sort n keys by their low 63 bits (LSD radix sort, 11-bit digits, digits
+ * shared by all keys skipped); tmp has room for n keys.  Returns the
+ * array holding the sorted keys (keys or tmp).
+ */
+static uint64 *
+KmRadixSort(uint64 *keys, uint64 *tmp, int64 n)
+{
+	static const int shifts[6] = {0, 11, 22, 33, 44, 55};
+	int64	   *count;
+	int64		i;
+	int			d;
+
+	count = palloc0(6 * 2048 * sizeof(int64));
+	for (i = 0; i < n; i++)
+	{
+		uint64		k = keys[i] & ~KM_CENSORED_BIT;
+
+		for (d = 0; d < 6; d++)
+			count[d * 2048 + ((k >> shifts[d]) & 2047)]++;
+	}
+	for (d = 0; d < 6; d++)
+	{
+		int64	   *c = &count[d * 2048];
+		int64		sum = 0;
+		int			b;
+		bool		trivial = false;
+
+		for (b = 0; b < 2048; b++)
+		{
+			int64		x = c[b];
+
+			if (x == n)
+				trivial = true;
+			c[b] = sum;
+			sum += x;
+		}
+		if (trivial)
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		for (i = 0; i < n; i++)
+		{
+			uint64		k = keys[i];
+
+			tmp[c[((k & ~KM_CENSORED_BIT) >> shifts[d]) & 2047]++] = k;
+		}
+		{
+			uint64	   *swap = keys;
+
+			keys = tmp;
+			tmp = swap;
+		}
+	}
+	pfree(count);
+	return keys;
+}
+
+/*
+ * Merge the sorted distinct records run[0 .. m) into the sorted recs,
+ * adding up equal times (backwards, in place, after making room).
+ */
+static void
+KmExpMergeRun(KmExp *e, const KmRec *run, int64 m)
+{
+	int64		i = e->n - 1,
+				j = m - 1,
+				o,
+				dup = 0,
+				a,
+				b;
+
+	if (m == 0)
+		return;
+	/* count the common times first: the merged length is exact */
+	for (a = 0, b = 0; a < e->n && b < m;)
+	{
+		if (e->recs[a].time < run[b].time)
+			a++;
+		else if (run[b].time < e->recs[a].time)
+			b++;
+		else
+		{
+			dup++;
+			a++;
+			b++;
+		}
+	}
+	KmExpReserve(e, e->n + m - dup);
+	o = e->n + m - dup - 1;
+	while (j >= 0)
+	{
+		if (i >= 0 && e->recs[i].time > run[j].time)
+			e->recs[o--] = e->recs[i--];
+		else if (i >= 0 && e->recs[i].time == run[j].time)
+		{
+			KmRec	   *r = &e->recs[o--];
+
+			*r = e->recs[i--];
+			r->events += run[j].events;
+			r->censored += run[j].censored;
+			r->entries += run[j].entries;
+			j--;
+		}
+		else
+			e->recs[o--] = run[j--];
+	}
+	e->n += m - dup;
+}
+
+/* the time of a key, as the bit pattern of the time (censoring bit cleared) */
+#define KM_KEY(k) ((k) & ~KM_CENSORED_BIT)
+
+/* the bit pattern of a (nonnegative) time: orders like the time */
+static inline uint64
+KmTimeKey(double t)
+{
+	uint64		key;
+
+	memcpy(&key, &t, sizeof(key));
+	return key;
+}
+
+/*
+ * Pending mode: radix-sort the pending keys, then merge them into recs
+ * (counting equal keys into records, adding to a record of the same time):
+ * a forward pass counts the new times, then a backward pass merges in place.
+ */
+static void
+KmExpFoldPending(KmExp *e)
+{
+	uint64	   *ev,
+			   *en;
+	int64		nev = e->npend,
+				nen = e->npent,
+				p,
+				q,
+				a,
+				i,
+				o,
+				fresh = 0;
+
+	if (nev + nen == 0)
+		return;
+	if (e->scratch == NULL)
+		e->scratch = KmExpAlloc(e, e->pendcap * sizeof(uint64));
+	ev = KmRadixSort(e->pend, e->scratch, nev);
+	if (ev == e->scratch)
+	{
+		/* same capacity: swap the buffers */
+		e->scratch = e->pend;
+		e->pend = ev;
+	}
+	en = e->pent;
+	if (nen > 0)
+	{
+		Assert(nen <= e->pendcap);
+		if (KmRadixSort(e->pent, e->scratch, nen) == e->scratch)
+			memcpy(e->pent, e->scratch, nen * sizeof(uint64));
+	}
+
+	/* forward: count the distinct pending times that recs lacks */
+	for (p = 0, q = 0, a = 0; p < nev || q < nen;)
+	{
+		uint64		k;
+
+		if (q >= nen || (p < nev && KM_KEY(ev[p]) <= en[q]))
+			k = KM_KEY(ev[p]);
+		else
+			k = en[q];
+		while (p < nev && KM_KEY(ev[p]) == k)
+			p++;
+		while (q < nen && en[q] == k)
+			q++;
+		while (a < e->n && KmTimeKey(e->recs[a].time) < k)
+			a++;
+		if (a >= e->n || KmTimeKey(e->recs[a].time) != k)
+			fresh++;
+	}
+	KmExpReserve(e, e->n + fresh);
+
+	/* backward: place records from the end */
+	i = e->n - 1;
+	o = e->n + fresh - 1;
+	p = nev - 1;
+	q = nen - 1;
+	while (p >= 0 || q >= 0)
+	{
+		uint64		k;
+		KmRec		r;
+
+		CHECK_FOR_INTERRUPTS();
+		if (q < 0 || (p >= 0 && KM_KEY(ev[p]) >= en[q]))
+			k = KM_KEY(ev[p]);
+		else
+			k = en[q];
+		while (i >= 0 && KmTimeKey(e->recs[i].time) > k)
+			e->recs[o--] = e->recs[i--];
+		if (i >= 0 && KmTimeKey(e->recs[i].time) == k)
+			r = e->recs[i--];
+		else
+		{
+			memcpy(&r.time, &k, sizeof(k));
+			r.events = r.censored = r.entries = 0;
+		}
+		for (; p >= 0 && KM_KEY(ev[p]) == k; p--)
+		{
+			if (ev[p] & KM_CENSORED_BIT)
+				r.censored++;
+			else
+				r.events++;
+		}
+		for (; q >= 0 && en[q] == k; q--)
+			r.entries++;
+		e->recs[o--] = r;
+	}
+	Assert(o == i);
+	e->n += fresh;
+	e->npend = e->npent = 0;
+	/* the next batch: 4 keys per record (the same memory), so merges stay rare */
+	if (e->pendcap < 4 * e->n)
+	{
+		pfree(e->pend);
+		pfree(e->scratch);
+		e->scratch = NULL;
+		e->pendcap = Min(4 * e->n, (int64) (MaxAllocHugeSize / sizeof(uint64)));
+		e->pend = KmExpAlloc(e, e->pendcap * sizeof(uint64));
+	}
+}
+
+/*
+ * Pending mode: queue one key (events/censorings, or entries).
+ */
+static inline void
+KmExpPush(KmExp *e, uint64 key, bool entry)
+{
+	if (entry)
+	{
+		if (e->npent >= e->pentcap)
+		{
+			if (e->pent == NULL)
+			{
+				e->pentcap = KM_PEND_MIN;
+				e->pent = KmExpAlloc(e, e->pentcap * sizeof(uint64));
+			}
+			else if (e->pentcap < e->pendcap)
+			{
+				e->pentcap = e->pendcap;
+				e->pent = repalloc_huge(e->pent, e->pentcap * sizeof(uint64));
+			}
+			else
+				KmExpFoldPending(e);
+		}
+		e->pent[e->npent++] = key;
+	}
+	else
+	{
+		if (e->npend >= e->pendcap)
+			KmExpFoldPending(e);
+		e->pend[e->npend++] = key;
+	}
+	e->folded = false;
+}
+
+/*
+ * Bring the state to its compacted form (recs sorted, nothing pending).
+ * The value is unchanged, so a final function may do this to a read-only
+ * state; in hashed mode the hash table is rebuilt for the new order.
+ */
+static void
+KmExpFold(KmExp *e)
+{
+	if (e->folded)
+		return;
+	if (e->hashed)
+	{
+		km_sort_recs(e->recs, e->n);
+		KmExpRehash(e);
+	}
+	else
+		KmExpFoldPending(e);
+	e->folded = true;
+}
+
+/*
+ * Add counts for time t (a row, or a record of another state).
+ */
+static inline void
+KmExpAdd(KmExp *e, double t, int64 events, int64 censored, int64 entries)
+{
+	if (e->hashed)
+	{
+		KmRec	   *r = KmExpLookup(e, t);
+
+		if (r != NULL)
+		{
+			r->events += events;
+			r->censored += censored;
+			r->entries += entries;
+			return;
+		}
+		KmExpToPending(e);
+	}
+	{
+		uint64		key;
+
+		memcpy(&key, &t, sizeof(key));
+		while (events-- > 0)
+			KmExpPush(e, key, false);
+		while (censored-- > 0)
+			KmExpPush(e, key | KM_CENSORED_BIT, false);
+		while (entries-- > 0)
+			KmExpPush(e, key, true);
+	}
+}
+
+/*
+ * Merge a flat state's records into e.
+ */
+static void
+KmExpAddFlat(KmExp *e, const KmState *s)
+{
+	KmState    *c = KmCompacted(s);
+	int64		i;
+
+	e->entries_inf += c->entries_inf;
+	e->flags |= c->flags;
+	if (e->hashed && e->n + c->n <= KM_HASH_MAX)
+	{
+		for (i = 0; i < c->n; i++)
+			KmExpAdd(e, c->recs[i].time, c->recs[i].events,
+					 c->recs[i].censored, c->recs[i].entries);
+	}
+	else
+	{
+		if (e->hashed)
+			KmExpToPending(e);
+		KmExpFoldPending(e);
+		KmExpMergeRun(e, c->recs, c->n);
+	}
+	if (c != s)
+		pfree(c);
+}
+
+/*
+ * Size of the flat (compacted) form; compacts the state first.
+ */
+static Size
+KmExpFlatSize(ExpandedObjectHeader *eohptr)
+{
+	KmExp	   *e = (KmExp *) eohptr;
+
+	KmExpFold(e);
+	return KM_HDRSZ + e->n * sizeof(KmRec);
+}
+
+/*
+ * Write the flat form (KmExpFlatSize has compacted the state).
+ */
+static void
+KmExpFlatten(ExpandedObjectHeader *eohptr, void *result, Size allocated_size)
+{
+	KmExp	   *e = (KmExp *) eohptr;
+	KmState    *s = (KmState *) result;
+
+	Assert(e->folded && allocated_size == KM_HDRSZ + e->n * sizeof(KmRec));
+	memset(s, 0, KM_HDRSZ);
+	SET_VARSIZE(s, allocated_size);
+	s->magic = KM_MAGIC;
+	s->flags = e->flags;
+	s->nsorted = s->n = e->n;
+	s->entries_inf = e->entries_inf;
+	memcpy(s->recs, e->recs, e->n * sizeof(KmRec));
+}
+
+/*
+ * The expanded state of an aggregate's state argument: the argument itself
+ * when it is one of ours in aggcontext, else a new one holding its value.
+ */
+static KmExp *
+KmExpArg(FunctionCallInfo fcinfo, int argno, MemoryContext aggcontext)
+{
+	Datum		d = PG_GETARG_DATUM(argno);
+	KmExp	   *e;
+
+	if (VARATT_IS_EXTERNAL_EXPANDED_RW(DatumGetPointer(d)))
+	{
+		ExpandedObjectHeader *eoh = DatumGetEOHP(d);
+
+		if (eoh->eoh_methods == &KmMethods &&
+			eoh->eoh_context->parent == aggcontext)
+			return (KmExp *) eoh;
+	}
+	e = KmExpCreate(aggcontext);
+	KmExpAddFlat(e, PG_GETARG_KM(argno));
+	return e;
+}
+
 /*
  * Text input of clm.km: \x + hex of the binary form, checked.
  */
@@ -408,29 +952,95 @@ clm_km_recv(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(KmCompactCopy(KmRead((StringInfo) PG_GETARG_POINTER(0))));
 }
 
+/* ---------------------------------------------------------------------
+ * Small states
+ * ---------------------------------------------------------------------
+ *
+ * An expanded object needs a memory context of its own, and hash
+ * aggregation sums up the memory of every context under the aggregate
+ * context each time it adds a group: with one context per group, GROUP BY
+ * over many groups would take quadratic time.  So a state starts flat
+ * (sorted, distinct times, updated in place, records inserted in order)
+ * and becomes an expanded object only past KM_SMALL_MAX distinct times.
+ */
+#define KM_SMALL_INITIAL 4
+#define KM_SMALL_MAX 256
+
+/*
+ * Add counts for time t to the small flat state *sp (sorted, distinct);
+ * a full state is replaced by a larger copy in the current context.
+ * Returns false, changing nothing, when t is new and the state already
+ * holds KM_SMALL_MAX times.
+ */
+static bool
+KmSmallAdd(KmState **sp, double t, int64 events, int64 censored, int64 entries)
+{
+	KmState    *s = *sp;
+	int64		lo = 0,
+				hi = s->n;
+	KmRec	   *r;
+
+	while (lo < hi)
+	{
+		int64		mid = lo + (hi - lo) / 2;
+
+		if (s->recs[mid].time < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo >= s->n || s->recs[lo].time != t)
+	{
+		if (s->n >= KM_SMALL_MAX)
+			return false;
+		if (s->n >= KmCapacity(s))
+		{
+			KmState    *ns = KmAlloc(Min(2 * KmCapacity(s), KM_SMALL_MAX));
+
+			memcpy(ns->recs, s->recs, s->n * sizeof(KmRec));
+			ns->n = ns->nsorted = s->n;
+			ns->flags = s->flags;
+			ns->entries_inf = s->entries_inf;
+			*sp = s = ns;
+		}
+		memmove(&s->recs[lo + 1], &s->recs[lo], (s->n - lo) * sizeof(KmRec));
+		r = &s->recs[lo];
+		r->time = t;
+		r->events = r->censored = r->entries = 0;
+		s->n++;
+		s->nsorted++;
+	}
+	r = &s->recs[lo];
+	r->events += events;
+	r->censored += censored;
+	r->entries += entries;
+	return true;
+}
+
 /*
  * Transition function: (state, duration, churned [, entered]).  Rows with a
  * NULL duration or churned are skipped; a NULL entered means no left
- * truncation for that subject.
+ * truncation for that subject.  The state is updated in place: a small
+ * flat state (see "Small states"), then a read/write expanded object in the
+ * aggregate context.
  */
 Datum
 clm_km_accum(PG_FUNCTION_ARGS)
 {
-	KmState    *s;
+	MemoryContext aggcontext;
+	KmExp	   *e;
 	double		duration,
 				entered = 0;
 	bool		churned,
 				has_entry;
-	KmRec	   *r;
 
-	if (!AggCheckCallContext(fcinfo, NULL))
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
 		elog(ERROR, "clm_km_accum called in non-aggregate context");
-	s = PG_ARGISNULL(0) ? NULL : (KmState *) PG_GETARG_POINTER(0);
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 	{
-		if (s == NULL)
+		if (PG_ARGISNULL(0))
 			PG_RETURN_NULL();
-		PG_RETURN_POINTER(s);
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
 	duration = PG_GETARG_FLOAT8(1);
 	churned = PG_GETARG_BOOL(2);
@@ -451,68 +1061,118 @@ clm_km_accum(PG_FUNCTION_ARGS)
 					 errmsg("entered must be at least 0 and less than duration"),
 					 errdetail("Got entered %g, duration %g.", entered, duration),
 					 errhint("A subject is at risk at times t with entered < t <= duration.")));
+		entered += 0.0;			/* -0 becomes 0: times are keyed by bits */
 	}
+	duration += 0.0;
 
-	if (s == NULL)
-		s = KmAlloc(KM_INITIAL_RECS);
-	else
-		s = KmReserve(s, 2);
-	/* a time already in the sorted part is counted in place */
-	r = KmFindSorted(s, duration);
-	if (r == NULL)
+	if (PG_ARGISNULL(0) ||
+		!VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(PG_GETARG_DATUM(0))))
 	{
-		r = &s->recs[s->n++];
-		r->time = duration;
-		r->events = r->censored = r->entries = 0;
+		KmState    *s = PG_ARGISNULL(0) ? KmAlloc(KM_SMALL_INITIAL) : PG_GETARG_KM(0);
+		bool		dur_done = false;
+
+		if (s->nsorted == s->n &&
+			(dur_done = KmSmallAdd(&s, duration, churned ? 1 : 0, churned ? 0 : 1, 0)) &&
+			(!has_entry || KmSmallAdd(&s, entered, 0, 0, 1)))
+		{
+			if (has_entry)
+				s->flags |= KM_TRUNCATED;
+			else
+				s->entries_inf++;
+			PG_RETURN_POINTER(s);
+		}
+		/* too many times for a small state: continue as an expanded one */
+		e = KmExpCreate(aggcontext);
+		KmExpAddFlat(e, s);
+		if (!dur_done)
+			KmExpAdd(e, duration, churned ? 1 : 0, churned ? 0 : 1, 0);
 	}
-	if (churned)
-		r->events++;
 	else
-		r->censored++;
+	{
+		e = KmExpArg(fcinfo, 0, aggcontext);
+		KmExpAdd(e, duration, churned ? 1 : 0, churned ? 0 : 1, 0);
+	}
 	if (has_entry)
 	{
-		r = KmFindSorted(s, entered);
-		if (r == NULL)
-		{
-			r = &s->recs[s->n++];
-			r->time = entered;
-			r->events = r->censored = r->entries = 0;
-		}
-		r->entries++;
-		s->flags |= KM_TRUNCATED;
+		KmExpAdd(e, entered, 0, 0, 1);
+		e->flags |= KM_TRUNCATED;
 	}
 	else
-		s->entries_inf++;
-	PG_RETURN_POINTER(s);
+		e->entries_inf++;
+	PG_RETURN_DATUM(EOHPGetRWDatum(&e->hdr));
 }
 
 /*
- * Combine function (STRICT): append b's records to a.
+ * Combine function (STRICT): merge b into a (small states into a new small
+ * state, else into a, expanded if it is not already).
  */
 Datum
 clm_km_combine(PG_FUNCTION_ARGS)
 {
-	KmState    *a,
-			   *b;
+	MemoryContext aggcontext;
+	KmExp	   *e;
 
-	if (!AggCheckCallContext(fcinfo, NULL))
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
 		elog(ERROR, "clm_km_combine called in non-aggregate context");
-	a = PG_GETARG_KM(0);
-	b = PG_GETARG_KM(1);
-	a = KmReserve(a, b->n);
-	memcpy(&a->recs[a->n], b->recs, b->n * sizeof(KmRec));
-	a->n += b->n;
-	a->entries_inf += b->entries_inf;
-	a->flags |= b->flags;
-	PG_RETURN_POINTER(a);
+	if (!VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(PG_GETARG_DATUM(0))) &&
+		!VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(PG_GETARG_DATUM(1))))
+	{
+		KmState    *a = PG_GETARG_KM(0);
+		KmState    *b = PG_GETARG_KM(1);
+
+		/* two small states: a small (flat) result */
+		if (a->n + b->n <= KM_SMALL_MAX)
+		{
+			KmState    *c = KmAlloc(Max(a->n + b->n, 1));
+
+			memcpy(c->recs, a->recs, a->n * sizeof(KmRec));
+			memcpy(c->recs + a->n, b->recs, b->n * sizeof(KmRec));
+			c->nsorted = a->nsorted;
+			c->n = a->n + b->n;
+			c->flags = a->flags | b->flags;
+			c->entries_inf = a->entries_inf + b->entries_inf;
+			KmCompact(c);
+			PG_RETURN_POINTER(c);
+		}
+	}
+	e = KmExpArg(fcinfo, 0, aggcontext);
+	if (VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(PG_GETARG_DATUM(1))) &&
+		DatumGetEOHP(PG_GETARG_DATUM(1))->eoh_methods == &KmMethods)
+	{
+		KmExp	   *b = (KmExp *) DatumGetEOHP(PG_GETARG_DATUM(1));
+		KmState    *flat;
+
+		/* b is unchanged by compacting it; then read it as a flat state */
+		flat = palloc_extended(KmExpFlatSize(&b->hdr), MCXT_ALLOC_HUGE);
+		KmExpFlatten(&b->hdr, flat, KM_HDRSZ + b->n * sizeof(KmRec));
+		KmExpAddFlat(e, flat);
+		pfree(flat);
+	}
+	else
+		KmExpAddFlat(e, PG_GETARG_KM(1));
+	PG_RETURN_DATUM(EOHPGetRWDatum(&e->hdr));
 }
 
 /*
- * Final function: the compacted state (sorted, distinct times, no slack).
+ * Final function: the compacted flat state (sorted, distinct times, no
+ * slack).  An expanded state is compacted in place, which leaves its value
+ * unchanged (it may still be advanced when used as a window aggregate).
  */
 Datum
 clm_km_final(PG_FUNCTION_ARGS)
 {
+	Datum		d = PG_GETARG_DATUM(0);
+
+	if (VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(d)) &&
+		DatumGetEOHP(d)->eoh_methods == &KmMethods)
+	{
+		ExpandedObjectHeader *eoh = DatumGetEOHP(d);
+		Size		size = KmExpFlatSize(eoh);
+		KmState    *s = palloc_extended(size, MCXT_ALLOC_HUGE);
+
+		KmExpFlatten(eoh, s, size);
+		PG_RETURN_POINTER(s);
+	}
 	PG_RETURN_POINTER(KmCompactCopy(PG_GETARG_KM(0)));
 }
 
@@ -530,6 +1190,72 @@ typedef struct KmStep
 } KmStep;
 
 /*
+ * Iterator over the steps of a compacted state's curve.
+ */
+typedef struct KmIter
+{
+	const KmState *s;
+	int64		i;				/* next record */
+	int64		at_risk;
+	double		surv;
+	double		gw;
+} KmIter;
+
+static void
+KmIterInit(KmIter *it, const KmState *s)
+{
+	it->s = s;
+	it->i = 0;
+	it->at_risk = s->entries_inf;
+	it->surv = 1.0;
+	it->gw = 0.0;
+}
+
+/*
+ * The next step into *st: the next record with events, and the censorings
+ * up to the following one (censorings before the first event time belong
+ * to no step).  Returns false at the end.
+ */
+static bool
+KmIterNext(KmIter *it, KmStep *st)
+{
+	const KmState *s = it->s;
+	const KmRec *r;
+	int64		n,
+				d;
+
+	/* entries at time t are at risk only after t */
+	while (it->i < s->n && s->recs[it->i].events == 0)
+	{
+		r = &s->recs[it->i++];
+		it->at_risk += r->entries - r->censored;
+	}
+	if (it->i >= s->n)
+		return false;
+	r = &s->recs[it->i++];
+	n = it->at_risk;
+	d = r->events;
+	if (n < d)
+		clm_state_corrupt("clm.km", "More events than subjects at risk.");
+	it->surv *= 1.0 - (double) d / (double) n;
+	it->gw = (n == d) ? INFINITY : it->gw + (double) d / ((double) n * (double) (n - d));
+	st->time = r->time;
+	st->at_risk = n;
+	st->events = d;
+	st->censored = r->censored;
+	st->survival = it->surv;
+	st->greenwood = it->gw;
+	it->at_risk += r->entries - r->events - r->censored;
+	while (it->i < s->n && s->recs[it->i].events == 0)
+	{
+		r = &s->recs[it->i++];
+		st->censored += r->censored;
+		it->at_risk += r->entries - r->censored;
+	}
+	return true;
+}
+
+/*
  * Compute the curve of a state; returns the number of steps.
  */
 static int64
@@ -537,38 +1263,12 @@ KmCurve(const KmState *s0, KmStep **steps_out)
 {
 	KmState    *s = KmCompacted(s0);
 	KmStep	   *steps = palloc_extended(sizeof(KmStep) * Max(s->n, 1), MCXT_ALLOC_HUGE);
-	int64		i,
-				k = 0,
-				at_risk = s->entries_inf;
-	double		surv = 1.0,
-				gw = 0.0;
+	KmIter		it;
+	int64		k = 0;
 
-	for (i = 0; i < s->n; i++)
-	{
-		KmRec	   *r = &s->recs[i];
-
-		/* entries at time t are at risk only after t */
-		if (r->events > 0)
-		{
-			int64		n = at_risk,
-						d = r->events;
-
-			if (n < d)
-				clm_state_corrupt("clm.km", "More events than subjects at risk.");
-			surv *= 1.0 - (double) d / (double) n;
-			gw = (n == d) ? INFINITY : gw + (double) d / ((double) n * (double) (n - d));
-			steps[k].time = r->time;
-			steps[k].at_risk = n;
-			steps[k].events = d;
-			steps[k].censored = 0;
-			steps[k].survival = surv;
-			steps[k].greenwood = gw;
-			k++;
-		}
-		if (k > 0)
-			steps[k - 1].censored += r->censored;
-		at_risk += r->entries - r->events - r->censored;
-	}
+	KmIterInit(&it, s);
+	while (KmIterNext(&it, &steps[k]))
+		k++;
 	if (s != s0)
 		pfree(s);
 	*steps_out = steps;
@@ -582,33 +1282,32 @@ Datum
 clm_survival(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	KmStep	   *steps;
-	int64		k,
-				i;
+	KmState    *s = KmCompacted(PG_GETARG_KM(0));
+	KmIter		it;
+	KmStep		st;
+	Datum		values[8];
+	bool		nulls[8] = {0};
 
 	InitMaterializedSRF(fcinfo, 0);
-	k = KmCurve(PG_GETARG_KM(0), &steps);
-	for (i = 0; i < k; i++)
+	KmIterInit(&it, s);
+	while (KmIterNext(&it, &st))
 	{
-		KmStep	   *st = &steps[i];
-		Datum		values[8];
-		bool		nulls[8] = {0};
-
-		values[0] = Float8GetDatum(st->time);
-		values[1] = Int64GetDatum(st->at_risk);
-		values[2] = Int64GetDatum(st->events);
-		values[3] = Int64GetDatum(st->censored);
-		values[4] = Float8GetDatum(st->survival);
-		if (isinf(st->greenwood) || st->survival <= 0)
+		values[0] = Float8GetDatum(st.time);
+		values[1] = Int64GetDatum(st.at_risk);
+		values[2] = Int64GetDatum(st.events);
+		values[3] = Int64GetDatum(st.censored);
+		values[4] = Float8GetDatum(st.survival);
+		if (isinf(st.greenwood) || st.survival <= 0)
 			nulls[5] = nulls[6] = nulls[7] = true;
 		else
 		{
-			double		se_h = sqrt(st->greenwood);
-			double		se_theta = se_h / fabs(log(st->survival));
+			double		se_h = sqrt(st.greenwood);
+			double		se_theta = se_h / fabs(log(st.survival));
 
-			values[5] = Float8GetDatum(st->survival * se_h);
-			values[6] = Float8GetDatum(pow(st->survival, exp(KM_Z95 * se_theta)));
-			values[7] = Float8GetDatum(pow(st->survival, exp(-KM_Z95 * se_theta)));
+			nulls[5] = nulls[6] = nulls[7] = false;
+			values[5] = Float8GetDatum(st.survival * se_h);
+			values[6] = Float8GetDatum(pow(st.survival, exp(KM_Z95 * se_theta)));
+			values[7] = Float8GetDatum(pow(st.survival, exp(-KM_Z95 * se_theta)));
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
