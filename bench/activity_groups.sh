@@ -2,10 +2,11 @@
 # clm.activity_agg under hash aggregation over many small groups (fixed seed):
 #   CLM_PREFIX=/tmp/clm-prefix-<branch> bench/run activity_groups
 # 400,000 events of 100,000 customers over 24 months; GROUP BY customer % N
-# for N = 10,000, 20,000, 40,000 (HashAggregate, serial, work_mem 1GB).
+# for N = 1,000 (groups of ~100 customers, past the small-state bound),
+# 10,000, 20,000 and 40,000 (HashAggregate, serial, work_mem 1GB).
 # Prints the best of ACT_REPS (default 3) wall times of the clm query, of
 # count(DISTINCT customer) per group in plain SQL (same groups, checked
-# identical to the customer counts of the clm states) and the ratio; time
+# identical to the customer counts of the clm states); time
 # per group should stay flat as N grows.
 set -euo pipefail
 REPS=${ACT_REPS:-3}
@@ -45,7 +46,7 @@ SELECT n AS groups,
                                FROM ev GROUP BY 1) s WHERE a IS NOT NULL$q$, n), :REPS) AS clm_ms,
        pg_temp.best(format($q$SELECT count(*) FROM (SELECT customer %% %s g, count(DISTINCT customer) c
                                FROM ev GROUP BY 1) s WHERE c > 0$q$, n), :REPS) AS sql_distinct_ms
-FROM unnest(ARRAY[10000, 20000, 40000]) n;
+FROM unnest(ARRAY[1000, 10000, 20000, 40000]) n;
 SQL
 $PSQL -q <<'SQL'
 SET max_parallel_workers_per_gather = 0;

@@ -1921,8 +1921,10 @@ ActArgs(FunctionCallInfo fcinfo)
  * The flat state "flat" (NULL: no state yet) with the event of customer
  * (ikey | kb, klen) in period p, born period bp (or ACT_NONE) at time ts
  * added: a new flat varlena in CurrentMemoryContext, written in one merge
- * pass over the sorted customers.  The state must match the unit, key type
- * and zone of the call site.
+ * pass over the sorted customers.  When the base period does not change,
+ * the records before the customer's are copied as they are, and so are
+ * those after the next one (which is rewritten: its key delta may change).
+ * The state must match the unit, key type and zone of the call site.
  */
 static struct varlena *
 ActSmallAdd(struct varlena *flat, const ActArgCache *ac, uint64 ikey, const char *kb,
@@ -1932,11 +1934,14 @@ ActSmallAdd(struct varlena *flat, const ActArgCache *ac, uint64 ikey, const char
 	ActReader	r;
 	ActView		v;
 	bool		have = false,
-				done = false;
-	uint32		n = 0;
+				verbatim = false,
+				inserted = false;
+	const uint8 *recs = NULL,
+			   *vstart = NULL;
+	uint32		idx = 0,
+				n;
 	uint64		prev = 0,
 				one = 1;
-	uint64	   *mw = NULL;
 	int32		base = p,
 				first = Min(p, bp),
 				last = p;
@@ -1953,62 +1958,87 @@ ActSmallAdd(struct varlena *flat, const ActArgCache *ac, uint64 ikey, const char
 					 errmsg("period and time zone must be the same for all rows of clm.activity_agg")));
 		if (r.h.n > 0)
 		{
+			verbatim = (p >= r.h.base);
 			base = Min(base, r.h.base);
 			first = Min(first, r.h.first);
 			last = Max(last, r.h.last);
 			end_ts = Max(end_ts, r.h.end_ts);
 		}
+		recs = vstart = r.p;
 		have = ActReaderNext(&r, &v);
 	}
 	initStringInfo(&buf);
 	appendStringInfoSpaces(&buf, VARHDRSZ);
 	ActPutHeader(&buf, ac->unit, ac->kind, ac->tzname, 1, end_ts, base, first, last);
-	while (have || !done)
-	{
-		int			cmp;		/* the record against the event's customer */
 
-		if (done)
-			cmp = -1;
-		else if (!have)
-			cmp = 1;
-		else if (ac->kind == ACT_KEY_INT)
+	/* the customers before the event's */
+	for (;;)
+	{
+		int			cmp;
+
+		if (!have)
+			break;
+		if (ac->kind == ACT_KEY_INT)
 			cmp = ((int64) v.ikey > (int64) ikey) - ((int64) v.ikey < (int64) ikey);
 		else
 			cmp = ActBytesCmp(v.kbytes, v.klen, kb, klen);
+		if (cmp >= 0)
+			break;
+		if (verbatim)
+			prev = v.ikey;
+		else
+			ActPutRecord(&buf, ac->kind, idx == 0, &prev, v.ikey, v.kbytes, v.klen,
+						 base, v.lo, v.born, v.nbits, v.w);
+		idx++;
+		vstart = r.p;
+		have = ActReaderNext(&r, &v);
+	}
+	if (verbatim)
+		appendBinaryStringInfo(&buf, (const char *) recs, (int) (vstart - recs));
 
-		if (cmp < 0)
+	/* the event's customer: new, or merged with its record */
+	if (have && (ac->kind == ACT_KEY_INT ? v.ikey == ikey :
+				 ActBytesCmp(v.kbytes, v.klen, kb, klen) == 0))
+	{
+		int32		lo = Min(v.lo, p);
+		int64		hi = Max((int64) v.lo + v.nbits - 1, (int64) p);
+		uint64		nbits = (uint64) (hi - lo + 1);
+		uint64	   *mw;
+
+		ActCheckSpan(nbits);
+		mw = palloc0(((nbits + 63) / 64 + 1) * sizeof(uint64));
+		ActOrShifted(mw, v.w, v.nbits, (uint64) ((int64) v.lo - lo));
+		mw[(uint64) ((int64) p - lo) >> 6] |= UINT64CONST(1) << (((int64) p - lo) & 63);
+		ActPutRecord(&buf, ac->kind, idx == 0, &prev, v.ikey, v.kbytes, v.klen,
+					 base, lo, Min(v.born, bp), (uint32) nbits, mw);
+		pfree(mw);
+		have = ActReaderNext(&r, &v);
+	}
+	else
+	{
+		ActPutRecord(&buf, ac->kind, idx == 0, &prev, ikey, kb, klen, base, p, bp, 1, &one);
+		inserted = true;
+	}
+
+	/* the customers after it */
+	if (have && verbatim)
+	{
+		ActPutRecord(&buf, ac->kind, false, &prev, v.ikey, v.kbytes, v.klen,
+					 base, v.lo, v.born, v.nbits, v.w);
+		appendBinaryStringInfo(&buf, (const char *) r.p, (int) (r.end - r.p));
+	}
+	else
+	{
+		while (have)
 		{
-			ActPutRecord(&buf, ac->kind, n == 0, &prev, v.ikey, v.kbytes, v.klen,
+			ActPutRecord(&buf, ac->kind, false, &prev, v.ikey, v.kbytes, v.klen,
 						 base, v.lo, v.born, v.nbits, v.w);
 			have = ActReaderNext(&r, &v);
 		}
-		else if (cmp > 0)
-		{
-			/* a new customer */
-			ActPutRecord(&buf, ac->kind, n == 0, &prev, ikey, kb, klen, base, p, bp, 1, &one);
-			done = true;
-		}
-		else
-		{
-			int32		lo = Min(v.lo, p);
-			int64		hi = Max((int64) v.lo + v.nbits - 1, (int64) p);
-			uint64		nbits = (uint64) (hi - lo + 1);
-			uint32		nw;
-
-			ActCheckSpan(nbits);
-			nw = (uint32) ((nbits + 63) / 64 + 1);
-			mw = palloc0(nw * sizeof(uint64));
-			ActOrShifted(mw, v.w, v.nbits, (uint64) ((int64) v.lo - lo));
-			mw[(p - lo) >> 6] |= UINT64CONST(1) << ((p - lo) & 63);
-			ActPutRecord(&buf, ac->kind, n == 0, &prev, v.ikey, v.kbytes, v.klen,
-						 base, lo, Min(v.born, bp), (uint32) nbits, mw);
-			pfree(mw);
-			have = ActReaderNext(&r, &v);
-			done = true;
-		}
-		n++;
 	}
+
 	/* patch the customer count (after varlena header + 24 header bytes) */
+	n = (flat ? r.h.n : 0) + (inserted ? 1 : 0);
 	for (i = 0; i < 4; i++)
 		buf.data[VARHDRSZ + 24 + i] = (char) (n >> (8 * (3 - i)));
 	res = (struct varlena *) buf.data;
