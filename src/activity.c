@@ -12,6 +12,8 @@
  * the first active period and a bitmap of active periods relative to it.
  * The transition function updates that object in place; it is flattened
  * only when it leaves the aggregate (output, storage, parallel workers).
+ * A small state (flat size up to ACT_SMALL_BYTES) is kept flat instead,
+ * without a memory context of its own: see "Small states".
  *
  * Flat form (all integers big-endian, varints LEB128):
  *	 version:1 unit:1 keykind:1 flags:1 end_ts:8 base:4 first:4 last:4
