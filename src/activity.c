@@ -12,6 +12,8 @@
  * the first active period and a bitmap of active periods relative to it.
  * The transition function updates that object in place; it is flattened
  * only when it leaves the aggregate (output, storage, parallel workers).
+ * A small state (flat size up to ACT_SMALL_BYTES) is kept flat instead,
+ * without a memory context of its own: see "Small states".
  *
  * Flat form (all integers big-endian, varints LEB128):
  *	 version:1 unit:1 keykind:1 flags:1 end_ts:8 base:4 first:4 last:4
@@ -407,6 +409,21 @@ ActWords(ActCust *c)
 }
 
 /*
+ * Refuse a customer whose activity would span more than the bitmap limit.
+ */
+static void
+ActCheckSpan(uint64 nbits)
+{
+	if ((nbits + 63) / 64 > ACT_MAX_WORDS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a customer's activity spans too many periods"),
+				 errdetail("At most %d periods fit between a customer's first and last activity.",
+						   ACT_MAX_WORDS * 64),
+				 errhint("Use a longer period unit.")));
+}
+
+/*
  * Make room for "need" bits in a customer's bitmap.
  */
 static void
@@ -416,13 +433,7 @@ ActGrow(ActState *st, ActCust *c, uint64 need)
 	uint64		neww = Max((need + 63) / 64, (uint64) oldw * 2);
 	uint64	   *w;
 
-	if ((need + 63) / 64 > ACT_MAX_WORDS)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("a customer's activity spans too many periods"),
-				 errdetail("At most %d periods fit between a customer's first and last activity.",
-						   ACT_MAX_WORDS * 64),
-				 errhint("Use a longer period unit.")));
+	ActCheckSpan(need);
 	neww = Min(neww, ACT_MAX_WORDS);
 	w = MemoryContextAllocZero(st->hdr.eoh_context, neww * sizeof(uint64));
 	memcpy(w, ActWords(c), oldw * sizeof(uint64));
@@ -1711,6 +1722,26 @@ ActNextActive(const ActView *v, int64 i)
 }
 
 /*
+ * A new read-write expanded state in aggcontext holding the customers of
+ * the state datum d (flat or expanded).
+ */
+static ActState *
+ActExpand(MemoryContext aggctx, Datum d)
+{
+	ActIter		it;
+	ActView		v;
+	ActState   *st;
+
+	ActIterInit(&it, d);
+	st = ActCreate(aggctx, it.h.unit, it.h.kind, it.h.tzname, it.h.n);
+	if (it.h.n > 0)
+		st->end_ts = it.h.end_ts;
+	while (ActIterNext(&it, &v))
+		ActMergeView(st, &v);
+	return st;
+}
+
+/*
  * Get a read-write expanded state from an aggregate's state argument,
  * copying it into aggcontext if it is not already one of ours there.
  */
@@ -1718,9 +1749,6 @@ static ActState *
 ActRW(FunctionCallInfo fcinfo, int argno, MemoryContext aggctx, bool adopt)
 {
 	Datum		d = PG_GETARG_DATUM(argno);
-	ActIter		it;
-	ActView		v;
-	ActState   *st;
 
 	if (adopt && VARATT_IS_EXTERNAL_EXPANDED_RW(DatumGetPointer(d)))
 	{
@@ -1730,13 +1758,7 @@ ActRW(FunctionCallInfo fcinfo, int argno, MemoryContext aggctx, bool adopt)
 			MemoryContextGetParent(eoh->eoh_context) == aggctx)
 			return (ActState *) eoh;
 	}
-	ActIterInit(&it, d);
-	st = ActCreate(aggctx, it.h.unit, it.h.kind, it.h.tzname, it.h.n);
-	if (it.h.n > 0)
-		st->end_ts = it.h.end_ts;
-	while (ActIterNext(&it, &v))
-		ActMergeView(st, &v);
-	return st;
+	return ActExpand(aggctx, d);
 }
 
 /* ---------------------------------------------------------------------
@@ -1883,6 +1905,151 @@ ActArgs(FunctionCallInfo fcinfo)
 	return ac;
 }
 
+/* ---------------------------------------------------------------------
+ * Small states
+ * ---------------------------------------------------------------------
+ *
+ * An expanded object needs a memory context of its own, and hash
+ * aggregation sums up the memory of every context under the aggregate
+ * context each time it adds a group: with one context per group, GROUP BY
+ * over many groups would take quadratic time.  So a state starts as a flat
+ * value (the stored form) allocated in the aggregate context, rewritten by
+ * one sequential pass per row (in place while its size does not change),
+ * and becomes an expanded object only past ACT_SMALL_BYTES.
+ */
+#define ACT_SMALL_BYTES 256		/* flat size, varlena header included */
+
+/*
+ * The flat state "flat" (NULL: no state yet) with the event of customer
+ * (ikey | kb, klen) in period p, born period bp (or ACT_NONE) at time ts
+ * added: a new flat varlena in CurrentMemoryContext, written in one merge
+ * pass over the sorted customers.  When the base period does not change,
+ * the records before the customer's are copied as they are, and so are
+ * those after the next one (which is rewritten: its key delta may change).
+ * The state must match the unit, key type and zone of the call site.
+ */
+static struct varlena *
+ActSmallAdd(struct varlena *flat, const ActArgCache *ac, uint64 ikey, const char *kb,
+			uint32 klen, int32 p, int32 bp, TimestampTz ts)
+{
+	StringInfoData buf;
+	ActReader	r;
+	ActView		v;
+	bool		have = false,
+				verbatim = false,
+				inserted = false;
+	const uint8 *recs = NULL,
+			   *vstart = NULL;
+	uint32		idx = 0,
+				n;
+	uint64		prev = 0,
+				one = 1;
+	int32		base = p,
+				first = Min(p, bp),
+				last = p;
+	TimestampTz end_ts = ts;
+	struct varlena *res;
+	int			i;
+
+	if (flat)
+	{
+		ActReaderInit(&r, VARDATA(flat), VARSIZE(flat) - VARHDRSZ, ERRCODE_DATA_CORRUPTED);
+		if (r.h.unit != ac->unit || r.h.kind != ac->kind || strcmp(r.h.tzname, ac->tzname) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("period and time zone must be the same for all rows of clm.activity_agg")));
+		if (r.h.n > 0)
+		{
+			verbatim = (p >= r.h.base);
+			base = Min(base, r.h.base);
+			first = Min(first, r.h.first);
+			last = Max(last, r.h.last);
+			end_ts = Max(end_ts, r.h.end_ts);
+		}
+		recs = vstart = r.p;
+		have = ActReaderNext(&r, &v);
+	}
+	initStringInfo(&buf);
+	appendStringInfoSpaces(&buf, VARHDRSZ);
+	ActPutHeader(&buf, ac->unit, ac->kind, ac->tzname, 1, end_ts, base, first, last);
+
+	/* the customers before the event's */
+	for (;;)
+	{
+		int			cmp;
+
+		if (!have)
+			break;
+		if (ac->kind == ACT_KEY_INT)
+			cmp = ((int64) v.ikey > (int64) ikey) - ((int64) v.ikey < (int64) ikey);
+		else
+			cmp = ActBytesCmp(v.kbytes, v.klen, kb, klen);
+		if (cmp >= 0)
+			break;
+		if (verbatim)
+			prev = v.ikey;
+		else
+			ActPutRecord(&buf, ac->kind, idx == 0, &prev, v.ikey, v.kbytes, v.klen,
+						 base, v.lo, v.born, v.nbits, v.w);
+		idx++;
+		vstart = r.p;
+		have = ActReaderNext(&r, &v);
+	}
+	if (verbatim)
+		appendBinaryStringInfo(&buf, (const char *) recs, (int) (vstart - recs));
+
+	/* the event's customer: new, or merged with its record */
+	if (have && (ac->kind == ACT_KEY_INT ? v.ikey == ikey :
+				 ActBytesCmp(v.kbytes, v.klen, kb, klen) == 0))
+	{
+		int32		lo = Min(v.lo, p);
+		int64		hi = Max((int64) v.lo + v.nbits - 1, (int64) p);
+		uint64		nbits = (uint64) (hi - lo + 1);
+		uint64	   *mw;
+
+		ActCheckSpan(nbits);
+		mw = palloc0(((nbits + 63) / 64 + 1) * sizeof(uint64));
+		ActOrShifted(mw, v.w, v.nbits, (uint64) ((int64) v.lo - lo));
+		mw[(uint64) ((int64) p - lo) >> 6] |= UINT64CONST(1) << (((int64) p - lo) & 63);
+		ActPutRecord(&buf, ac->kind, idx == 0, &prev, v.ikey, v.kbytes, v.klen,
+					 base, lo, Min(v.born, bp), (uint32) nbits, mw);
+		pfree(mw);
+		have = ActReaderNext(&r, &v);
+	}
+	else
+	{
+		ActPutRecord(&buf, ac->kind, idx == 0, &prev, ikey, kb, klen, base, p, bp, 1, &one);
+		inserted = true;
+	}
+
+	/* the customers after it */
+	if (have && verbatim)
+	{
+		ActPutRecord(&buf, ac->kind, false, &prev, v.ikey, v.kbytes, v.klen,
+					 base, v.lo, v.born, v.nbits, v.w);
+		appendBinaryStringInfo(&buf, (const char *) r.p, (int) (r.end - r.p));
+	}
+	else
+	{
+		while (have)
+		{
+			ActPutRecord(&buf, ac->kind, false, &prev, v.ikey, v.kbytes, v.klen,
+						 base, v.lo, v.born, v.nbits, v.w);
+			have = ActReaderNext(&r, &v);
+		}
+	}
+
+	/* patch the customer count (after varlena header + 24 header bytes) */
+	n = (flat ? r.h.n : 0) + (inserted ? 1 : 0);
+	for (i = 0; i < 4; i++)
+		buf.data[VARHDRSZ + 24 + i] = (char) (n >> (8 * (3 - i)));
+	res = (struct varlena *) buf.data;
+	SET_VARSIZE(res, buf.len);
+	if (flat && r.words)
+		pfree(r.words);
+	return res;
+}
+
 /*
  * Transition function of clm.activity_agg(customer, event_at, period
  * [, zone [, born_at]]): marks the event's period active for the customer,
@@ -1918,25 +2085,6 @@ clm_activity_accum(PG_FUNCTION_ARGS)
 	clm_check_timestamp(ts, "event_at");
 	p = ActPeriod32(clm_period_index(&ac->tzc, ts, (ClmPeriodUnit) ac->unit));
 
-	if (PG_ARGISNULL(0))
-	{
-		st = ActCreate(aggctx, ac->unit, ac->kind, ac->tzname, 16);
-		st->checked_args = ac;
-	}
-	else
-	{
-		st = ActRW(fcinfo, 0, aggctx, true);
-		/* compare names once per state and argument cache, not per row */
-		if (st->checked_args != ac)
-		{
-			if (st->unit != ac->unit || st->kind != ac->kind || strcmp(st->tzname, ac->tzname) != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("period and time zone must be the same for all rows of clm.activity_agg")));
-			st->checked_args = ac;
-		}
-	}
-
 	switch (ac->kind)
 	{
 		case ACT_KEY_INT:
@@ -1968,6 +2116,47 @@ clm_activity_accum(PG_FUNCTION_ARGS)
 
 		clm_check_timestamp(born, "born_at");
 		bp = ActPeriod32(clm_period_index(&ac->tzc, born, (ClmPeriodUnit) ac->unit));
+	}
+
+	/* a small flat state (see "Small states") */
+	if (PG_ARGISNULL(0) || !VARATT_IS_EXTERNAL_EXPANDED(DatumGetPointer(PG_GETARG_DATUM(0))))
+	{
+		struct varlena *raw = PG_ARGISNULL(0) ? NULL : (struct varlena *) PG_GETARG_POINTER(0);
+		struct varlena *flat = raw ? PG_DETOAST_DATUM(PG_GETARG_DATUM(0)) : NULL;
+
+		if (flat == NULL || VARSIZE(flat) <= ACT_SMALL_BYTES)
+		{
+			struct varlena *res = ActSmallAdd(flat, ac, ikey, kb, klen, p, bp, ts);
+
+			if (VARSIZE(res) <= ACT_SMALL_BYTES)
+			{
+				/* our own state in aggcontext, same size: rewrite in place */
+				if (flat != NULL && flat == raw && VARSIZE(res) == VARSIZE(raw))
+				{
+					memcpy(raw, res, VARSIZE(res));
+					pfree(res);
+					PG_RETURN_POINTER(raw);
+				}
+				/* a new value: nodeAgg copies it into aggcontext */
+				PG_RETURN_POINTER(res);
+			}
+			/* too large now: continue as an expanded state */
+			st = ActExpand(aggctx, PointerGetDatum(res));
+			pfree(res);
+			st->checked_args = ac;
+			PG_RETURN_DATUM(EOHPGetRWDatum(&st->hdr));
+		}
+	}
+
+	st = ActRW(fcinfo, 0, aggctx, true);
+	/* compare names once per state and argument cache, not per row */
+	if (st->checked_args != ac)
+	{
+		if (st->unit != ac->unit || st->kind != ac->kind || strcmp(st->tzname, ac->tzname) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("period and time zone must be the same for all rows of clm.activity_agg")));
+		st->checked_args = ac;
 	}
 	if (ts > st->end_ts)
 		st->end_ts = ts;
@@ -2024,7 +2213,9 @@ clm_activity_combine(PG_FUNCTION_ARGS)
 		 * Two flat states of comparable size (partial states from parallel
 		 * workers): merge them in one sequential pass.  A small state is
 		 * merged into a hash table instead, so that many small states
-		 * (daily roll-ups) cost one pass over each.
+		 * (daily roll-ups) cost one pass over each, unless the union is a
+		 * small state too (see "Small states": no expanded object, so no
+		 * memory context, per group).
 		 */
 		struct varlena *a = PG_DETOAST_DATUM(PG_GETARG_DATUM(0));
 		struct varlena *b = PG_DETOAST_DATUM(PG_GETARG_DATUM(1));
@@ -2038,7 +2229,8 @@ clm_activity_combine(PG_FUNCTION_ARGS)
 			PG_RETURN_POINTER(a);
 		if (ra.h.n == 0)
 			PG_RETURN_POINTER(b);
-		if ((uint64) rb.h.n * 8 >= ra.h.n)
+		if ((uint64) rb.h.n * 8 >= ra.h.n ||
+			VARSIZE(a) + VARSIZE(b) <= ACT_SMALL_BYTES + VARHDRSZ + ACT_HEADER_FIXED)
 			PG_RETURN_POINTER(ActMergeFlat(&ra, &rb));
 	}
 	st = ActRW(fcinfo, 0, aggctx, true);
