@@ -10,8 +10,11 @@
  * fit's cost grows with the number of distinct patterns, not customers.
  *
  * It is a real varlena type (in/out/send/recv) so that partial aggregation
- * works in parallel workers and in Citus.  Inside an aggregate the state
- * is a read/write expanded object in a child of the aggregate context with
+ * works in parallel workers and in Citus.  Inside an aggregate a state of
+ * up to CLV_SMALL_MAX patterns stays a flat value in the aggregate context,
+ * updated in place (see "Small states": GROUP BY over many segments must
+ * not create one memory context per group).  A larger state is a
+ * read/write expanded object in a child of the aggregate context with
  * an open-addressing hash of its patterns: the transition function updates
  * it in place (nodeAgg neither copies nor flattens it between rows), and
  * it is flattened only when it leaves the node (parallel workers, output).
@@ -858,6 +861,134 @@ ClvOwnRW(Datum d)
 	return e;
 }
 
+/* ---------------------------------------------------------------------
+ * Small states
+ * ---------------------------------------------------------------------
+ *
+ * An expanded object needs a memory context of its own, and PostgreSQL's
+ * hash aggregation sums up the memory of every context under the
+ * aggregate context each time it creates a group (hash_agg_check_limits):
+ * with one context per group, fitting one model per segment over many
+ * segments took time quadratic in the number of segments.  So a state
+ * starts as a plain flat value (the type's own format, exactly sized),
+ * allocated by nodeAgg in the aggregate context: a row of a known pattern
+ * adds its weight in place, a new pattern makes a copy one pattern longer
+ * in the per-call context (which nodeAgg copies into the aggregate context,
+ * freeing the old value).  Past CLV_SMALL_MAX patterns the state becomes an
+ * expanded object.  Small Gamma-Gamma states are kept sorted without
+ * duplicates (the form a compacted append-mode state has), the others in
+ * order of first appearance (the order of the hashed state), so a small
+ * and an expanded state of the same rows have the same flat form.
+ */
+#define CLV_SMALL_MAX 64
+
+/*
+ * A new empty small state.
+ */
+static ClvFlat *
+ClvSmallNew(ClvKind kind, double penalizer)
+{
+	ClvFlat    *f = palloc0(CLV_FLAT_SIZE(0));
+
+	SET_VARSIZE(f, CLV_FLAT_SIZE(0));
+	f->version = CLV_STATE_VERSION;
+	f->kind = kind;
+	f->penalizer = penalizer;
+	return f;
+}
+
+/*
+ * The small flat state of an aggregate's argument, or NULL if it is an
+ * expanded object or not a plain (untoasted, 4-byte header) value of at
+ * most CLV_SMALL_MAX patterns, which must go the expanded way.
+ */
+static ClvFlat *
+ClvSmallArg(FunctionCallInfo fcinfo, int argno)
+{
+	Pointer		ptr = DatumGetPointer(PG_GETARG_DATUM(argno));
+	ClvFlat    *f;
+
+	if (VARATT_IS_EXTENDED(ptr))
+		return NULL;
+	f = (ClvFlat *) ptr;
+	CheckFlat(f, VARSIZE(f));
+	if (f->npat > CLV_SMALL_MAX)
+		return NULL;
+	return f;
+}
+
+/*
+ * Add weight w to pattern (x, tx, T) of the small state *fp: in place when
+ * the pattern is there, else into a copy one pattern longer, allocated in
+ * the current memory context, that replaces *fp.  Returns false, changing
+ * nothing, when the pattern is new and the state is full.
+ */
+static bool
+ClvSmallAdd(ClvFlat **fp, double x, double tx, double T, double w)
+{
+	ClvFlat    *f = *fp;
+	ClvFlat    *nf;
+	ClvPattern	key;
+	int32		pos;
+
+	key.x = x;
+	key.tx = tx;
+	key.T = T;
+	key.w = w;
+	if (f->kind == CLV_GG)
+	{
+		int32		lo = 0,
+					hi = f->npat;
+
+		while (lo < hi)
+		{
+			int32		mid = lo + (hi - lo) / 2;
+
+			if (PatternCmp(&f->pat[mid], &key) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		pos = lo;
+		if (pos < f->npat && PatternCmp(&f->pat[pos], &key) == 0)
+		{
+			f->pat[pos].w += w;
+			return true;
+		}
+	}
+	else
+	{
+		for (pos = 0; pos < f->npat; pos++)
+			if (f->pat[pos].x == x && f->pat[pos].tx == tx && f->pat[pos].T == T)
+			{
+				f->pat[pos].w += w;
+				return true;
+			}
+	}
+	if (f->npat >= CLV_SMALL_MAX)
+		return false;
+	nf = palloc(CLV_FLAT_SIZE(f->npat + 1));
+	memcpy(nf, f, CLV_FLAT_SIZE(pos));
+	nf->pat[pos] = key;
+	memcpy(&nf->pat[pos + 1], &f->pat[pos], (f->npat - pos) * sizeof(ClvPattern));
+	nf->npat = f->npat + 1;
+	SET_VARSIZE(nf, CLV_FLAT_SIZE(nf->npat));
+	*fp = nf;
+	return true;
+}
+
+/*
+ * A new expanded state holding a copy of small state f.
+ */
+static ClvExpanded *
+ClvFromSmall(MemoryContext parent, ClvFlat *f)
+{
+	ClvData		d;
+
+	clv_state_data(PointerGetDatum(f), &d);
+	return ClvFromData(parent, &d);
+}
+
 /*
  * Reject the mixing of different models or penalizers in one state.
  */
@@ -970,6 +1101,7 @@ ClvAccum(FunctionCallInfo fcinfo, ClvKind kind)
 {
 	MemoryContext aggcxt;
 	ClvExpanded *e = NULL;
+	ClvFlat    *f = NULL;
 	int			nkey = (kind == CLV_GG) ? 2 : 3;
 	int			nargs = PG_NARGS();
 	double		x,
@@ -998,7 +1130,7 @@ ClvAccum(FunctionCallInfo fcinfo, ClvKind kind)
 					 errdetail("Got %g.", pen)));
 	}
 
-	if (!PG_ARGISNULL(0))
+	if (!PG_ARGISNULL(0) && (f = ClvSmallArg(fcinfo, 0)) == NULL)
 	{
 		e = ClvOwnRW(PG_GETARG_DATUM(0));
 		if (e == NULL)
@@ -1026,17 +1158,29 @@ ClvAccum(FunctionCallInfo fcinfo, ClvKind kind)
 		CheckNonNegative(w, "weight");
 	}
 	clv_check_summary(kind, x, tx, T);
+	x += 0.0;					/* + 0.0: no -0.0 keys */
+	tx += 0.0;
+	T += 0.0;
 
 	if (e == NULL)
-		e = ClvNew(aggcxt, kind, pen, 16);
+	{
+		/* a small state (see "Small states"), in place while it fits */
+		if (f == NULL)
+			f = ClvSmallNew(kind, pen);
+		else if (f->kind != (int32) kind || f->penalizer != pen)
+			CheckCompatible((ClvKind) f->kind, f->penalizer, kind, pen);
+		if (w <= 0 || ClvSmallAdd(&f, x, tx, T, w))
+		{
+			f->rows++;
+			PG_RETURN_POINTER(f);
+		}
+		e = ClvFromSmall(aggcxt, f);
+	}
 	else if (e->kind != kind || e->penalizer != pen)
 		CheckCompatible(e->kind, e->penalizer, kind, pen);
 	e->rows++;
 	if (w > 0)
 	{
-		x += 0.0;				/* + 0.0: no -0.0 keys */
-		tx += 0.0;
-		T += 0.0;
 		if (e->slots == NULL && e->npat < e->cap)
 		{
 			/* the append mode's common case, inline */
@@ -1053,6 +1197,8 @@ ClvAccum(FunctionCallInfo fcinfo, ClvKind kind)
 	PG_RETURN_DATUM(EOHPGetRWDatum(&e->hdr));
 
 skip:
+	if (f != NULL)
+		PG_RETURN_POINTER(f);
 	if (e == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(EOHPGetRWDatum(&e->hdr));
@@ -1104,17 +1250,19 @@ clm_gamma_gamma_accum(PG_FUNCTION_ARGS)
 }
 
 /*
- * Combine function: merges state 1 into state 0 in place (state 0 is
- * copied into a fresh expanded object first when it is not ours to
- * modify).
+ * Combine function: merges state 1 into state 0 in place.  State 0 is a
+ * small state while the patterns fit (a new small state when it is NULL:
+ * state 1 is not ours to modify), else an expanded object (state 0 is
+ * copied into a fresh one first when it is not ours to modify).
  */
 Datum
 clm_clv_combine(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcxt;
 	ClvExpanded *e;
+	ClvFlat    *f = NULL;
 	ClvData		b;
-	int32		i;
+	int32		i = 0;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "clm_clv_combine called in non-aggregate context");
@@ -1126,18 +1274,40 @@ clm_clv_combine(PG_FUNCTION_ARGS)
 	}
 	clv_state_data(PG_GETARG_DATUM(1), &b);
 	if (PG_ARGISNULL(0))
-		PG_RETURN_DATUM(EOHPGetRWDatum(&ClvFromData(aggcxt, &b)->hdr));
-
-	e = ClvOwnRW(PG_GETARG_DATUM(0));
-	if (e == NULL)
 	{
-		ClvData		a;
-
-		clv_state_data(PG_GETARG_DATUM(0), &a);
-		e = ClvFromData(aggcxt, &a);
+		if (b.npat > CLV_SMALL_MAX)
+			PG_RETURN_DATUM(EOHPGetRWDatum(&ClvFromData(aggcxt, &b)->hdr));
+		f = ClvSmallNew(b.kind, b.penalizer);
 	}
-	CheckCompatible(e->kind, e->penalizer, b.kind, b.penalizer);
-	for (i = 0; i < b.npat; i++)
+	else if ((f = ClvSmallArg(fcinfo, 0)) != NULL)
+		CheckCompatible((ClvKind) f->kind, f->penalizer, b.kind, b.penalizer);
+	if (f != NULL)
+	{
+		/* into a small state while the patterns fit */
+		for (; i < b.npat; i++)
+			if (!ClvSmallAdd(&f, b.pat[i].x, b.pat[i].tx, b.pat[i].T, b.pat[i].w))
+				break;
+		if (i == b.npat)
+		{
+			f->rows += b.rows;
+			PG_RETURN_POINTER(f);
+		}
+		e = ClvFromSmall(aggcxt, f);
+	}
+	else
+	{
+		e = ClvOwnRW(PG_GETARG_DATUM(0));
+		if (e == NULL)
+		{
+			ClvData		a;
+
+			clv_state_data(PG_GETARG_DATUM(0), &a);
+			e = ClvFromData(aggcxt, &a);
+		}
+		CheckCompatible(e->kind, e->penalizer, b.kind, b.penalizer);
+	}
+	/* patterns b.pat[0..i) are in e already */
+	for (; i < b.npat; i++)
 		ClvAdd(e, b.pat[i].x, b.pat[i].tx, b.pat[i].T, b.pat[i].w);
 	e->rows += b.rows;
 	PG_RETURN_DATUM(EOHPGetRWDatum(&e->hdr));
