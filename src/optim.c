@@ -690,23 +690,21 @@ clm_optim_hessian(ClmObjectiveFn fn, void *arg, int n, const double *x,
 }
 
 /*
- * Inverse of a symmetric positive-definite matrix via Cholesky (L^-T L^-1).
+ * Cholesky factor L (lower triangle, row-major n x n, upper part zero) of
+ * a + tau I; false if that is not positive definite.
  */
-bool
-clm_optim_spd_inverse(int n, const double *a, double *inv)
+static bool
+Cholesky(int n, const double *a, double tau, double *l)
 {
-	double		l[CLM_OPTIM_MAX_DIM * CLM_OPTIM_MAX_DIM];
-	double		li[CLM_OPTIM_MAX_DIM * CLM_OPTIM_MAX_DIM];
 	int			i,
 				j,
 				k;
 
-	/* Cholesky a = L L' */
 	for (i = 0; i < n * n; i++)
-		l[i] = li[i] = 0;
+		l[i] = 0;
 	for (j = 0; j < n; j++)
 	{
-		double		s = a[j * n + j];
+		double		s = a[j * n + j] + tau;
 
 		for (k = 0; k < j; k++)
 			s -= l[j * n + k] * l[j * n + k];
@@ -722,6 +720,26 @@ clm_optim_spd_inverse(int n, const double *a, double *inv)
 			l[i * n + j] = t / l[j * n + j];
 		}
 	}
+	return true;
+}
+
+/*
+ * Inverse of a symmetric positive-definite matrix via Cholesky (L^-T L^-1).
+ */
+bool
+clm_optim_spd_inverse(int n, const double *a, double *inv)
+{
+	double		l[CLM_OPTIM_MAX_DIM * CLM_OPTIM_MAX_DIM];
+	double		li[CLM_OPTIM_MAX_DIM * CLM_OPTIM_MAX_DIM];
+	int			i,
+				j,
+				k;
+
+	/* Cholesky a = L L' */
+	if (!Cholesky(n, a, 0.0, l))
+		return false;
+	for (i = 0; i < n * n; i++)
+		li[i] = 0;
 	/* L^-1 by forward substitution */
 	for (j = 0; j < n; j++)
 	{
@@ -824,27 +842,10 @@ ShiftedSolve(int n, const double *a, double tau, const double *g, double *d)
 	double		l[CLM_OPTIM_MAX_DIM * CLM_OPTIM_MAX_DIM];
 	double		y[CLM_OPTIM_MAX_DIM];
 	int			i,
-				j,
 				k;
 
-	for (j = 0; j < n; j++)
-	{
-		double		s = a[j * n + j] + tau;
-
-		for (k = 0; k < j; k++)
-			s -= l[j * n + k] * l[j * n + k];
-		if (!(s > 0) || !isfinite(s))
-			return false;
-		l[j * n + j] = sqrt(s);
-		for (i = j + 1; i < n; i++)
-		{
-			double		t = a[i * n + j];
-
-			for (k = 0; k < j; k++)
-				t -= l[i * n + k] * l[j * n + k];
-			l[i * n + j] = t / l[j * n + j];
-		}
-	}
+	if (!Cholesky(n, a, tau, l))
+		return false;
 	for (i = 0; i < n; i++)
 	{
 		double		s = -g[i];
