@@ -679,6 +679,22 @@ ClvRehash(ClvExpanded *e)
 }
 
 /*
+ * Double the pattern array of an expanded state.
+ */
+static void
+ClvGrow(ClvExpanded *e)
+{
+	int32		ncap = e->cap * 2;
+
+	if ((Size) ncap * sizeof(ClvPattern) > MaxAllocSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many distinct customer patterns in a model fit")));
+	e->pat = repalloc(e->pat, ncap * sizeof(ClvPattern));
+	e->cap = ncap;
+}
+
+/*
  * Add weight w to pattern (x, tx, T), creating it if new.
  */
 static void
@@ -696,16 +712,7 @@ ClvAdd(ClvExpanded *e, double x, double tx, double T, double w)
 			if (e->npat >= CLV_APPEND_COMPACT_ABOVE)
 				ClvCompact(e);
 			if (e->npat > e->cap / 2)
-			{
-				int32		ncap = e->cap * 2;
-
-				if ((Size) ncap * sizeof(ClvPattern) > MaxAllocSize)
-					ereport(ERROR,
-							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-							 errmsg("too many distinct customer patterns in a model fit")));
-				e->pat = repalloc(e->pat, ncap * sizeof(ClvPattern));
-				e->cap = ncap;
-			}
+				ClvGrow(e);
 		}
 		p = &e->pat[e->npat++];
 		p->x = x;
@@ -726,16 +733,7 @@ ClvAdd(ClvExpanded *e, double x, double tx, double T, double w)
 		h = (h + 1) & (e->nslots - 1);
 	}
 	if (e->npat >= e->cap)
-	{
-		int32		ncap = e->cap * 2;
-
-		if ((Size) ncap * sizeof(ClvPattern) > MaxAllocSize)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("too many distinct customer patterns in a model fit")));
-		e->pat = repalloc(e->pat, ncap * sizeof(ClvPattern));
-		e->cap = ncap;
-	}
+		ClvGrow(e);
 	p = &e->pat[e->npat];
 	p->x = x;
 	p->tx = tx;
