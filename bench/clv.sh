@@ -40,6 +40,8 @@ CREATE TABLE clv_cdnow (id int, x float8, tx float8, t float8, m float8);
 CREATE TABLE clv_syn (id int, x float8, tx float8, t float8, m float8);
 \copy clv_syn FROM '$W/syn.csv' WITH (FORMAT csv)
 CREATE TABLE clv_sub AS SELECT * FROM clv_syn WHERE id <= $NSUB;
+CREATE TABLE clv_don (frequency float8, recency float8, periods float8, weights float8);
+\copy clv_don FROM 'data/donations.csv' WITH (FORMAT csv, HEADER)
 VACUUM ANALYZE clv_cdnow;
 VACUUM ANALYZE clv_syn;
 VACUUM ANALYZE clv_sub;
@@ -100,12 +102,21 @@ run_case "Pareto/NBD CDNOW (2,357)" \
 run_case "Gamma-Gamma CDNOW (946)" \
 	"SELECT (m).p, (m).q, (m).v, (m).loglik, (m).iterations, (m).converged, (m).patterns FROM (SELECT clm.gamma_gamma_fit(x, m) m FROM clv_cdnow WHERE x > 0) s" \
 	fit-gg "$W/cdnow.csv"
+run_case "MBG/NBD CDNOW (2,357)" \
+	"SELECT (m).r, (m).alpha, (m).a, (m).b, (m).loglik, (m).iterations, (m).converged, (m).patterns FROM (SELECT clm.mbgnbd_fit(x, tx, t) m FROM clv_cdnow) s" \
+	fit-mbgnbd "$W/cdnow.csv"
+run_case "BG/BB donations (22 rows, 11,104)" \
+	"SELECT (m).alpha, (m).beta, (m).gamma, (m).delta, (m).loglik, (m).iterations, (m).converged, (m).patterns FROM (SELECT clm.bgbb_fit(frequency, recency, periods, weights) m FROM clv_don) s" \
+	fit-bgbb data/donations.csv
 run_case "BG/NBD synthetic ($N)" \
 	"SELECT (m).r, (m).alpha, (m).a, (m).b, (m).loglik, (m).iterations, (m).converged, (m).patterns FROM (SELECT clm.bgnbd_fit(x, tx, t) m FROM clv_syn) s" \
 	fit-bgnbd "$W/syn.csv"
 run_case "Gamma-Gamma synthetic ($N)" \
 	"SELECT (m).p, (m).q, (m).v, (m).loglik, (m).iterations, (m).converged, (m).patterns FROM (SELECT clm.gamma_gamma_fit(x, m) m FROM clv_syn WHERE x > 0) s" \
 	fit-gg "$W/syn.csv"
+run_case "MBG/NBD synthetic ($N)" \
+	"SELECT (m).r, (m).alpha, (m).a, (m).b, (m).loglik, (m).iterations, (m).converged, (m).patterns FROM (SELECT clm.mbgnbd_fit(x, tx, t) m FROM clv_syn) s" \
+	fit-mbgnbd "$W/syn.csv"
 run_case "Pareto/NBD synthetic ($NSUB)" \
 	"SELECT (m).r, (m).alpha, (m).s, (m).beta, (m).loglik, (m).iterations, (m).converged, (m).patterns FROM (SELECT clm.pareto_nbd_fit(x, tx, t) m FROM clv_sub) s" \
 	fit-pareto "$W/sub.csv"

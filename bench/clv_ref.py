@@ -8,6 +8,8 @@ bench/clv.sh for timings and to cross-check clm's results.
   clv_ref.py fit-bgnbd SUMMARY.csv        (id,x,tx,T,m) -> params, loglik, seconds
   clv_ref.py fit-pareto SUMMARY.csv
   clv_ref.py fit-gg SUMMARY.csv
+  clv_ref.py fit-mbgnbd SUMMARY.csv
+  clv_ref.py fit-bgbb DONATIONS.csv       (frequency,recency,periods,weights with a header)
   clv_ref.py e2e EVENTS.csv SCORES.csv    events (id,day,amount) -> scores (id,p_alive,clv)
 """
 import sys
@@ -32,6 +34,29 @@ def bgnbd_nll(lp, x, tx, T):
     A3 = np.where(x > 0, betaln(a + 1, np.maximum(b + x - 1, 1e-12)) - betaln(a, b)
                   - (r + x) * np.log(al + tx), -np.inf)
     return -(A1 + np.logaddexp(A2, A3)).sum() / x.size
+
+
+def mbgnbd_nll(lp, x, tx, T):
+    r, al, a, b = np.exp(lp)
+    A1 = gammaln(r + x) - gammaln(r) + r * np.log(al)
+    A2 = gammaln(a + b) + gammaln(b + x + 1) - gammaln(b) - gammaln(a + b + x + 1)
+    A3 = -(r + x) * np.log(al + T)
+    A4 = np.log(a) - np.log(b + x) + (r + x) * (np.log(al + T) - np.log(al + tx))
+    return -(A1 + A2 + A3 + np.logaddexp(A4, 0)).sum() / x.size
+
+
+def bgbb_nll(lp, x, tx, n, w):
+    # lifetimes' BetaGeoBetaBinomFitter likelihood, the sum over j in log space
+    al, be, ga, de = np.exp(lp)
+    lab, lgd = betaln(al, be), betaln(ga, de)
+    A = betaln(al + x, be + n - x) - lab + betaln(ga, de + n) - lgd
+    B = np.full(x.size, -np.inf)
+    rT = n - tx - 1
+    for j in range(int(rT.max()) + 1):
+        term = betaln(al + x, be + tx - x + j) + betaln(ga + 1, de + tx + j)
+        B = np.where(rT >= j, np.logaddexp(B, term), B)
+    ll = np.logaddexp(A, B - lgd - lab)
+    return -(w * ll).sum() / w.sum()
 
 
 def pareto_log_a0(r, al, s, be, x, tx, T):
@@ -101,8 +126,12 @@ def clv(prm, g, x, tx, T, m, months=12, d=0.01):
 
 def main():
     mode = sys.argv[1]
-    if mode in ("fit-bgnbd", "fit-pareto", "fit-gg"):
-        x0, tx, T, m = load_summary(sys.argv[2])
+    if mode in ("fit-bgnbd", "fit-pareto", "fit-gg", "fit-mbgnbd", "fit-bgbb"):
+        if mode == "fit-bgbb":
+            d = np.loadtxt(sys.argv[2], delimiter=",", skiprows=1, ndmin=2)
+            x0, tx, T, m = d[:, 0], d[:, 1], d[:, 2], d[:, 3]
+        else:
+            x0, tx, T, m = load_summary(sys.argv[2])
         # best of up to 3 runs (fewer when one run takes more than 5 s),
         # as clm's times are the best of several runs too
         secs, total, runs = None, 0.0, 0
@@ -111,6 +140,11 @@ def main():
             t0 = time.perf_counter()
             if mode == "fit-bgnbd":
                 prm, ll, res = fit(bgnbd_nll, [1.0, x.size / max(x.sum(), 1) * T.mean(), 1.0, 1.0], (x, tx, T))
+            elif mode == "fit-mbgnbd":
+                prm, ll, res = fit(mbgnbd_nll, [1.0, x.size / max(x.sum(), 1) * T.mean(), 1.0, 1.0], (x, tx, T))
+            elif mode == "fit-bgbb":
+                prm, ll, res = fit(bgbb_nll, [1.0, 1.0, 1.0, 1.0], (x, tx, T, m))
+                ll = ll * m.sum() / x.size  # printed as ll * rows: the weighted total
             elif mode == "fit-pareto":
                 prm, ll, res = fit(pareto_nll, [1.0, T.mean(), 1.0, T.mean()], (x, tx, T))
             else:
