@@ -92,22 +92,8 @@ CREATE TRIGGER w AFTER UPDATE OF stage, id ON when_key FOR EACH ROW
 	WHEN (OLD.stage IS DISTINCT FROM NEW.stage OR OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION noop_trg();
 CREATE TRIGGER w AFTER UPDATE OF stage ON when_stage FOR EACH ROW
 	WHEN (OLD.stage IS DISTINCT FROM NEW.stage) EXECUTE FUNCTION noop_trg();
-CREATE TABLE hist_floor (LIKE clm.stage_history INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
-CREATE TABLE hist_plpg (LIKE clm.stage_history INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
-CREATE FUNCTION plpg_trg() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	IF NEW.stage IS NOT DISTINCT FROM OLD.stage THEN
-		RETURN NULL;
-	END IF;
-	IF NEW.stage IS NOT NULL AND NOT EXISTS
-		(SELECT 1 FROM clm.stage s WHERE s.model = 'acquisition_churn' AND s.stage = NEW.stage) THEN
-		RAISE EXCEPTION 'stage "%" is not in model "acquisition_churn"', NEW.stage USING ERRCODE = '23514';
-	END IF;
-	INSERT INTO hist_plpg (table_oid, customer_key, model, from_stage, to_stage, changed_at, xid, changed_by, source)
-	VALUES (TG_RELID, NEW.id::text, 'acquisition_churn', OLD.stage, NEW.stage, now(), pg_current_xact_id(), current_user, 'trigger');
-	RETURN NULL;
-END $$;
-CREATE TRIGGER p AFTER UPDATE OF stage, id ON plpg FOR EACH ROW EXECUTE FUNCTION plpg_trg();
+\i bench/stages_plpgsql.sql
+CREATE TRIGGER p AFTER UPDATE OF stage, id ON plpg FOR EACH ROW EXECUTE FUNCTION plpgsql_stage_trigger();
 VACUUM ANALYZE;
 CHECKPOINT;
 SQL
