@@ -235,7 +235,8 @@ typedef struct TxItem
  * skipped.  NAME sorts long keys by their top 22 bits first and then each
  * run of equal top bits (insertion sort for short runs, the low bits'
  * radix sort for long ones): continuous values rarely share 22 leading
- * bits of their range, so this takes 2 passes instead of up to 6.
+ * bits of their range, so this takes 2 passes instead of up to 6.  Up to
+ * 256 items are sorted by comparisons (insertion sort up to 32).
  * Defined for plain keys and for keys carrying a weight.
  */
 #define RADIX_TOP_BITS 22
@@ -257,6 +258,15 @@ NAME##Insertion(TYPE *a, int32 n) \
 		} \
 		a[j] = t; \
 	} \
+} \
+ \
+static int \
+NAME##Cmp(const void *p, const void *q) \
+{ \
+	uint64		x = KEY(*(const TYPE *) p), \
+				y = KEY(*(const TYPE *) q); \
+ \
+	return x < y ? -1 : (x > y); \
 } \
  \
 static void \
@@ -316,6 +326,12 @@ NAME(TYPE *a, TYPE *b, int32 n, int bits) \
 	if (n <= 32) \
 	{ \
 		NAME##Insertion(a, n); \
+		return; \
+	} \
+	if (n <= 256) \
+	{ \
+		/* a comparison sort beats the digit histograms at this size */ \
+		qsort(a, n, sizeof(TYPE), NAME##Cmp); \
 		return; \
 	} \
 	if (lo <= 8 || n <= 1024) \
