@@ -89,6 +89,33 @@ typedef struct FitData
 	struct GgCache *gg_cache;	/* sums at the last evaluated point */
 	int32	   *gtx;			/* ngroups + 1: (x, tx) pairs of group g */
 	int32	   *gT;				/* ngroups + 1: (x, T) pairs of group g */
+
+	/*
+	 * BG/NBD and modified BG/NBD: log(alpha + u) and 1/(alpha + u) depend
+	 * on a pattern only through u = tx or u = T, which take far fewer
+	 * distinct values than there are patterns (days of a calendar); they
+	 * are computed once per distinct value (BuildValues, ValueLogs).
+	 */
+	int32		nuv;			/* distinct tx and T values */
+	double	   *uv;
+	int32	   *pat_vtx;		/* index of each pattern's tx in uv */
+	int32	   *pat_vT;			/* index of each pattern's T in uv */
+	double	   *uv_log;			/* scratch: log(alpha + uv[j]) */
+	double	   *uv_inv;			/* scratch: 1 / (alpha + uv[j]) */
+
+	/*
+	 * Pareto/NBD uses the same distinct values: uv_log holds log(mx + u)
+	 * and uv_log2 log(mn + u) for mx = max(alpha, beta), mn = min(alpha,
+	 * beta), which give log(alpha + T), log(beta + T) and log(1 - z) of
+	 * the 2F1 terms; gathered per pair into the p* scratch arrays.
+	 */
+	double	   *uv_log2;
+	int32	   *ptx_v;			/* value index of each (x, tx) pair */
+	int32	   *pT_v;			/* value index of each (x, T) pair */
+	double	   *ptx_lmx;
+	double	   *ptx_lmn;
+	double	   *pT_lmx;
+	double	   *pT_lmn;
 } FitData;
 
 /* Gamma-Gamma: newton on about this many patterns first (GgMinimize) */
@@ -214,6 +241,78 @@ BuildPairs(FitData *d)
 }
 
 /*
+ * Index of value v in the distinct values of BuildValues, adding it when
+ * new: open addressing on the value's bits (tab has cap slots, a power of
+ * two, -1 when free).
+ */
+static int32
+ValueSlot(FitData *d, int32 *tab, uint32 cap, double v)
+{
+	uint64		bits;
+	uint32		h;
+
+	memcpy(&bits, &v, sizeof(bits));
+	h = (uint32) ((bits * UINT64CONST(0x9E3779B97F4A7C15)) >> 32);
+	for (;; h++)
+	{
+		int32	   *slot = &tab[h & (cap - 1)];
+
+		if (*slot < 0)
+		{
+			d->uv[d->nuv] = v;
+			*slot = d->nuv++;
+			return *slot;
+		}
+		if (d->uv[*slot] == v)
+			return *slot;
+	}
+}
+
+/*
+ * Index the distinct values of tx and T over all patterns (BG/NBD and
+ * modified BG/NBD; see FitData).
+ */
+static void
+BuildValues(FitData *d)
+{
+	uint32		cap = 16;
+	int32	   *tab;
+	int32		i;
+
+	while (cap < 4 * (uint32) d->npat)
+		cap *= 2;
+	tab = palloc(cap * sizeof(int32));
+	memset(tab, 0xff, cap * sizeof(int32));
+	d->uv = palloc(2 * d->npat * sizeof(double));
+	d->nuv = 0;
+	d->pat_vtx = palloc(d->npat * sizeof(int32));
+	d->pat_vT = palloc(d->npat * sizeof(int32));
+	for (i = 0; i < d->npat; i++)
+	{
+		d->pat_vtx[i] = ValueSlot(d, tab, cap, d->pat[i].tx);
+		d->pat_vT[i] = ValueSlot(d, tab, cap, d->pat[i].T);
+	}
+	d->uv_log = palloc(d->nuv * sizeof(double));
+	d->uv_inv = palloc(d->nuv * sizeof(double));
+	pfree(tab);
+}
+
+/*
+ * log(alpha + u) and 1 / (alpha + u) for every distinct value u.
+ */
+static void
+ValueLogs(const FitData *d, double al)
+{
+	int32		j;
+
+	for (j = 0; j < d->nuv; j++)
+	{
+		d->uv_log[j] = log(al + d->uv[j]);
+		d->uv_inv[j] = 1.0 / (al + d->uv[j]);
+	}
+}
+
+/*
  * L2 penalty of lifetimes (penalizer * sum theta^2) and its gradient in
  * log-parameters; added to the mean negative log-likelihood.
  */
@@ -262,6 +361,7 @@ BgnbdNll(const double *lp, double *grad, void *arg)
 	int32		gi,
 				i;
 
+	ValueLogs(d, al);
 	if (grad)
 	{
 		psi_ab = clm_digamma(a + b);
@@ -298,28 +398,22 @@ BgnbdNll(const double *lp, double *grad, void *arg)
 		for (i = d->gstart[gi]; i < d->gstart[gi + 1]; i++)
 		{
 			const ClvPattern *p = &d->pat[i];
-			double		lT = log(al + p->T),
+			int32		jT = d->pat_vT[i];
+			double		lT = d->uv_log[jT],
 						A2 = a2 - (r + x) * lT,
 						L,
 						p2 = 1,
 						p3 = 0,
-						lt = 0;
+						lt = 0,
+						it = 0;
 
 			if (x > 0)
 			{
-				double		A3,
-							m,
-							s2,
-							s3;
+				int32		jt = d->pat_vtx[i];
 
-				lt = log(al + p->tx);
-				A3 = a3 - (r + x) * lt;
-				m = fmax(A2, A3);
-				s2 = exp(A2 - m);
-				s3 = exp(A3 - m);
-				L = m + log(s2 + s3);
-				p2 = s2 / (s2 + s3);
-				p3 = s3 / (s2 + s3);
+				lt = d->uv_log[jt];
+				it = d->uv_inv[jt];
+				L = clm_logaddexp_w(A2, a3 - (r + x) * lt, &p2, &p3);
 			}
 			else
 				L = A2;
@@ -327,8 +421,7 @@ BgnbdNll(const double *lp, double *grad, void *arg)
 			if (grad)
 			{
 				g[0] += p->w * (dr0 - p2 * lT - p3 * lt);
-				g[1] += p->w * (r / al - (r + x) * (p2 / (al + p->T) +
-													(x > 0 ? p3 / (al + p->tx) : 0)));
+				g[1] += p->w * (r / al - (r + x) * (p2 * d->uv_inv[jT] + p3 * it));
 				g[2] += p->w * (p2 * d2a + p3 * d3a);
 				g[3] += p->w * (p2 * d2b + p3 * d3b);
 			}
@@ -377,6 +470,7 @@ MbgnbdNll(const double *lp, double *grad, void *arg)
 	int32		gi,
 				i;
 
+	ValueLogs(d, al);
 	if (grad)
 	{
 		psi_r = clm_digamma(r);
@@ -404,19 +498,21 @@ MbgnbdNll(const double *lp, double *grad, void *arg)
 		for (i = d->gstart[gi]; i < d->gstart[gi + 1]; i++)
 		{
 			const ClvPattern *p = &d->pat[i];
-			double		lT = log(al + p->T),
-						lt = log(al + p->tx),
-						A4 = c4 + (r + x) * (lT - lt);
+			int32		jT = d->pat_vT[i],
+						jt = d->pat_vtx[i];
+			double		lT = d->uv_log[jT],
+						lt = d->uv_log[jt],
+						A4 = c4 + (r + x) * (lT - lt),
+						s0,
+						sg;
 
-			ll += p->w * (c - (r + x) * lT + clm_log1pexp(A4));
+			/* log(1 + e^A4) and sigma = e^A4 / (1 + e^A4) */
+			ll += p->w * (c - (r + x) * lT + clm_logaddexp_w(0, A4, &s0, &sg));
 			if (grad)
 			{
-				double		sg = A4 >= 0 ? 1.0 / (1.0 + exp(-A4)) :
-					exp(A4) / (1.0 + exp(A4));
-
 				g[0] += p->w * (dr0 - lT + sg * (lT - lt));
-				g[1] += p->w * (r / al - (r + x) / (al + p->T) +
-								sg * (r + x) * (1.0 / (al + p->T) - 1.0 / (al + p->tx)));
+				g[1] += p->w * (r / al - (r + x) * d->uv_inv[jT] +
+								sg * (r + x) * (d->uv_inv[jT] - d->uv_inv[jt]));
 				g[2] += p->w * (da0 + sg / a);
 				g[3] += p->w * (db0 - sg / (b + x));
 			}
@@ -453,7 +549,9 @@ ParetoHalf(double r, double al, double s, double be, double x, double u)
 
 /*
  * ParetoHalf for the values u[0..n-1] of one frequency x, with the 2F1 of
- * all of them in one series pass (clm_log_hyp2f1_multi); out[i] gets
+ * all of them in one series pass (clm_log_hyp2f1_multi); lmx[i] and lmn[i]
+ * are log(max(alpha, beta) + u[i]) and log(min(alpha, beta) + u[i]) when
+ * the caller has them (else NULL: computed here); out[i] gets
  * log(s/(r+s+x)) + half(u[i]).  When dout is not NULL it also gets the
  * derivatives of out[i] with respect to (r, alpha, s, beta) in
  * dout[4i .. 4i+3], from the 2F1's derivatives in its parameters a =
@@ -466,14 +564,16 @@ ParetoHalf(double r, double al, double s, double be, double x, double u)
  */
 static void
 ParetoHalves(double r, double al, double s, double be, double x,
-			 const double *u, int n, double *out, double *dout)
+			 const double *u, const double *lmx, const double *lmn, int n,
+			 double *out, double *dout)
 {
 	double		rsx = r + s + x,
-				mx = fmax(al, be),
-				mn = fmin(al, be),
+				mx = Max(al, be),
+				mn = Min(al, be),
 				t = al < be ? r + x : s + 1,
 				lsr = log(s) - log(rsx),
 				z[64],
+				l1mz[64],
 				l[64],
 				dl[4 * 64];
 	bool		alpha_max = !(al < be);
@@ -485,14 +585,18 @@ ParetoHalves(double r, double al, double s, double be, double x,
 		int			m = Min(64, n - i);
 
 		for (j = 0; j < m; j++)
+		{
 			z[j] = (mx - mn) / (mx + u[i + j]);
+			if (lmx)
+				l1mz[j] = lmn[i + j] - lmx[i + j];
+		}
 		if (dout == NULL)
 			clm_log_hyp2f1_multi(rsx, t, rsx + 1, z, m, l, NULL);
 		else
-			clm_log_hyp2f1_multi_grad(rsx, t, rsx + 1, z, m, l, dl);
+			clm_log_hyp2f1_multi_grad(rsx, t, rsx + 1, z, lmx ? l1mz : NULL, m, l, dl);
 		for (j = 0; j < m; j++)
 		{
-			double		lmu = log(mx + u[i + j]);
+			double		lmu = lmx ? lmx[i + j] : log(mx + u[i + j]);
 
 			out[i + j] = lsr + l[j] - rsx * lmu;
 			if (dout)
@@ -571,34 +675,51 @@ ParetoNll(const double *lp, double *grad, void *arg)
 	 * back to the log-space formula.  With the gradient, dl1, dl2 and dlT
 	 * hold the pair values' derivatives in (r, alpha, s, beta).
 	 */
+	for (j = 0; j < d->nuv; j++)
+	{
+		d->uv_log[j] = log(Max(al, be) + d->uv[j]);
+		d->uv_log2[j] = log(Min(al, be) + d->uv[j]);
+	}
+	for (i = 0; i < d->ntx; i++)
+	{
+		d->ptx_lmx[i] = d->uv_log[d->ptx_v[i]];
+		d->ptx_lmn[i] = d->uv_log2[d->ptx_v[i]];
+	}
+	for (i = 0; i < d->nT; i++)
+	{
+		d->pT_lmx[i] = d->uv_log[d->pT_v[i]];
+		d->pT_lmn[i] = d->uv_log2[d->pT_v[i]];
+	}
 	for (gi = 0; gi < d->ngroups; gi++)
 		d->goff[gi] = -INFINITY;
 	for (gi = 0; gi < d->ngroups; gi++)
 	{
 		double		x = d->pat[d->gstart[gi]].x;
 
-		ParetoHalves(r, al, s, be, x, &d->utx_v[d->gtx[gi]], d->gtx[gi + 1] - d->gtx[gi],
+		ParetoHalves(r, al, s, be, x, &d->utx_v[d->gtx[gi]], &d->ptx_lmx[d->gtx[gi]],
+					 &d->ptx_lmn[d->gtx[gi]], d->gtx[gi + 1] - d->gtx[gi],
 					 &d->l1[d->gtx[gi]], grad ? &d->dl1[4 * d->gtx[gi]] : NULL);
-		ParetoHalves(r, al, s, be, x, &d->uT_v[d->gT[gi]], d->gT[gi + 1] - d->gT[gi],
+		ParetoHalves(r, al, s, be, x, &d->uT_v[d->gT[gi]], &d->pT_lmx[d->gT[gi]],
+					 &d->pT_lmn[d->gT[gi]], d->gT[gi + 1] - d->gT[gi],
 					 &d->l2[d->gT[gi]], grad ? &d->dl2[4 * d->gT[gi]] : NULL);
 	}
 	for (i = 0; i < d->ntx; i++)
 	{
 		if (isnan(d->l1[i]))
 			return INFINITY;
-		d->goff[d->utx_g[i]] = fmax(d->goff[d->utx_g[i]], d->l1[i]);
+		d->goff[d->utx_g[i]] = Max(d->goff[d->utx_g[i]], d->l1[i]);
 	}
 	for (i = 0; i < d->nT; i++)
 	{
 		double		x = d->uT_x[i],
 					T = d->uT_v[i],
-					laT = log(al + T),
-					lbT = log(be + T);
+					laT = al < be ? d->pT_lmn[i] : d->pT_lmx[i],
+					lbT = al < be ? d->pT_lmx[i] : d->pT_lmn[i];
 
 		if (isnan(d->l2[i]))
 			return INFINITY;
 		d->lT[i] = -(r + x) * laT - s * lbT;
-		d->goff[d->uT_g[i]] = fmax(d->goff[d->uT_g[i]], d->lT[i]);
+		d->goff[d->uT_g[i]] = Max(d->goff[d->uT_g[i]], d->lT[i]);
 		if (grad)
 		{
 			d->dlT[4 * i] = -laT;
@@ -636,7 +757,7 @@ ParetoNll(const double *lp, double *grad, void *arg)
 						itx = d->pat_tx[i];
 			double		eT = d->lT[iT],
 						a0 = p->tx == p->T ? 0 : d->l1[itx] - d->l2[iT],
-						v = eT + fmax(a0, 0.0);
+						v = eT + Max(a0, 0.0);
 
 			if (v > 1e-280)
 			{
@@ -674,7 +795,7 @@ ParetoNll(const double *lp, double *grad, void *arg)
 								la0;
 					const double *dT = &d->dlT[4 * iT];
 
-					ParetoHalves(r, al, s, be, x, u, 2, h, dh);
+					ParetoHalves(r, al, s, be, x, u, NULL, NULL, 2, h, dh);
 					la0 = ParetoLogA0(h[0], h[1], p->tx == p->T);
 					L = clm_logsumexp2(lTv, la0);
 					for (j = 0; j < 4; j++)
@@ -1188,8 +1309,25 @@ FitDataInit(FitData *fd, ClvData *data)
 		fd->wsum += data->pat[i].w;
 	}
 	fd->gstart[fd->ngroups] = data->npat;
+	if (data->kind == CLV_BGNBD || data->kind == CLV_MBGNBD)
+		BuildValues(fd);
 	if (data->kind == CLV_PARETO)
+	{
 		BuildPairs(fd);
+		BuildValues(fd);
+		fd->uv_log2 = palloc(fd->nuv * sizeof(double));
+		fd->ptx_v = palloc(fd->ntx * sizeof(int32));
+		fd->pT_v = palloc(fd->nT * sizeof(int32));
+		for (i = 0; i < fd->npat; i++)
+		{
+			fd->ptx_v[fd->pat_tx[i]] = fd->pat_vtx[i];
+			fd->pT_v[fd->pat_T[i]] = fd->pat_vT[i];
+		}
+		fd->ptx_lmx = palloc(fd->ntx * sizeof(double));
+		fd->ptx_lmn = palloc(fd->ntx * sizeof(double));
+		fd->pT_lmx = palloc(fd->nT * sizeof(double));
+		fd->pT_lmn = palloc(fd->nT * sizeof(double));
+	}
 	if (data->kind == CLV_GG)
 		GgPrepare(fd);
 }

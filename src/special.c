@@ -425,8 +425,8 @@ clm_log_hyp2f1_multi(double a, double b, double c, const double *z, int n,
  * derivative sums (their terms grow by at most H_m and m).
  */
 static void
-LogHyp2f1GradChunk(double a, double b, double c, const double *z, int n,
-				   double *out, double *dlog)
+LogHyp2f1GradChunk(double a, double b, double c, const double *z,
+				   const double *log1mz, int n, double *out, double *dlog)
 {
 	double		sum[64],
 				sp[64],
@@ -449,7 +449,7 @@ LogHyp2f1GradChunk(double a, double b, double c, const double *z, int n,
 
 	for (k = 0; k < n; k++)
 	{
-		zmax = fmax(zmax, z[k]);
+		zmax = Max(zmax, z[k]);
 		sum[k] = 1.0;
 		sp[k] = sq[k] = sc[k] = sz[k] = 0.0;
 		pw[k] = 1.0;
@@ -518,17 +518,17 @@ LogHyp2f1GradChunk(double a, double b, double c, const double *z, int n,
 		}
 		if ((m & 3) != 3)
 			continue;
-		rb = fmax((fp + 1) * (fq + 1) / ((fc + 1) * (m + 2.0)) * zmax, zmax);
+		rb = Max((fp + 1) * (fq + 1) / ((fc + 1) * (m + 2.0)) * zmax, zmax);
 		if (rb < 1.0)
 		{
 			/* tail of the value sum, times what the other sums' terms carry */
 			double		tail = tmax * rb / (1.0 - rb),
 						grow = hp + hq + hc + (m + 2.0) +
-				3.0 / ((1.0 - rb) * fmin(fmin(fp, fq), fc)),
+				3.0 / ((1.0 - rb) * Min(Min(fp, fq), fc)),
 						smin = INFINITY;
 
 			for (k = 0; k < n; k++)
-				smin = fmin(smin, sum[k]);
+				smin = Min(smin, sum[k]);
 			if (tail * (1.0 + grow) <= HYP2F1_EPS * smin)
 				break;
 		}
@@ -555,7 +555,7 @@ LogHyp2f1GradChunk(double a, double b, double c, const double *z, int n,
 		out[k] = shift + log(g);
 		if (euler)
 		{
-			double		l1z = log1p(-z[k]);
+			double		l1z = log1mz ? log1mz[k] : log1p(-z[k]);
 
 			out[k] += (c - a - b) * l1z;
 			d[0] = -l1z - sp[k] / g;
@@ -577,8 +577,8 @@ LogHyp2f1GradChunk(double a, double b, double c, const double *z, int n,
  * log 2F1 and its gradient for n values of z (see special.h).
  */
 void
-clm_log_hyp2f1_multi_grad(double a, double b, double c, const double *z, int n,
-						  double *out, double *dlog)
+clm_log_hyp2f1_multi_grad(double a, double b, double c, const double *z,
+						  const double *log1mz, int n, double *out, double *dlog)
 {
 	int			k;
 
@@ -596,9 +596,11 @@ clm_log_hyp2f1_multi_grad(double a, double b, double c, const double *z, int n,
 	{
 		/* terms may be huge: one z per pass, so each sum keeps its scale */
 		for (k = 0; k < n; k++)
-			LogHyp2f1GradChunk(a, b, c, &z[k], 1, &out[k], &dlog[4 * k]);
+			LogHyp2f1GradChunk(a, b, c, &z[k], log1mz ? &log1mz[k] : NULL, 1,
+							   &out[k], &dlog[4 * k]);
 		return;
 	}
 	for (k = 0; k < n; k += 64)
-		LogHyp2f1GradChunk(a, b, c, &z[k], Min(64, n - k), &out[k], &dlog[4 * k]);
+		LogHyp2f1GradChunk(a, b, c, &z[k], log1mz ? &log1mz[k] : NULL, Min(64, n - k),
+						   &out[k], &dlog[4 * k]);
 }

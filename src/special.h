@@ -20,6 +20,7 @@
 #ifndef CLM_SPECIAL_H
 #define CLM_SPECIAL_H
 
+#include <math.h>
 #include <stdbool.h>
 
 /* log Gamma(x) for x > 0 (NaN otherwise) */
@@ -45,6 +46,24 @@ extern double clm_logsumexp(const double *v, int n);
  * accurate when the two are close (uses log1p(-exp(b - a))).
  */
 extern double clm_logdiffexp(double a, double b);
+
+/*
+ * log(exp(a) + exp(b)) with the two terms' shares *wa = e^a / (e^a + e^b)
+ * and *wb = e^b / (e^a + e^b), for likelihood terms that are sums of two
+ * exponentials and their gradients: one exp and one log (log(1 + e) with
+ * e in [0, 1] is exact to 2e-16 in absolute terms, which is all a sum of
+ * log-likelihood terms needs).  At most one of a, b may be -INFINITY.
+ */
+static inline double
+clm_logaddexp_w(double a, double b, double *wa, double *wb)
+{
+	double		e = exp(-fabs(a - b)),
+				inv = 1.0 / (1.0 + e);
+
+	*wa = a >= b ? inv : e * inv;
+	*wb = a >= b ? e * inv : inv;
+	return (a >= b ? a : b) + log(1.0 + e);
+}
 
 /* log(1 + exp(x)) without overflow */
 extern double clm_log1pexp(double x);
@@ -91,10 +110,12 @@ extern void clm_log_hyp2f1_multi(double a, double b, double c, const double *z,
  * term times sums of 1/(parameter + j), accumulated along the series).
  * The derivatives are accurate in absolute terms to about 1e-15 times
  * their natural scale (the tail test covers the derivative sums).  For the
- * fits' analytic gradients (Pareto/NBD).
+ * fits' analytic gradients (Pareto/NBD).  log1mz, when not NULL, holds
+ * log(1 - z[k]) as the caller already knows it (else log1p(-z[k]) is
+ * computed where Euler's transformation needs it).
  */
 extern void clm_log_hyp2f1_multi_grad(double a, double b, double c,
-									  const double *z, int n, double *out,
-									  double *dlog);
+									  const double *z, const double *log1mz,
+									  int n, double *out, double *dlog);
 
 #endif							/* CLM_SPECIAL_H */
