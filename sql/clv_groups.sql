@@ -82,7 +82,7 @@ SELECT (e.patterns > 64) AS expanded, count(*) AS groups,
        count(*) FILTER (WHERE h.bg::text = s.bg::text AND h.gg::text = s.gg::text) AS hash_is_sort,
        count(*) FILTER (WHERE p.bg::text = s.bg::text AND p.gg::text = s.gg::text) AS parallel_is_sort,
        count(*) FILTER (WHERE (s.bg).n = e.rows) AS all_rows,
-       count(*) FILTER (WHERE (s.bg).converged AND (s.gg).converged) AS both_converged
+       count(*) FILTER (WHERE (s.bg).r > 0 AND (s.bg).b > 0 AND (s.bg).loglik < 0 AND (s.gg).p > 0 AND (s.gg).v > 0) AS finite_fits
 FROM clv_grp_sort s JOIN clv_grp_hash h USING (g) JOIN clv_grp_par p USING (g) JOIN clv_grp_expect e USING (g)
 GROUP BY 1 ORDER BY 1;
 -- a large group fitted per segment is the fit of its rows alone

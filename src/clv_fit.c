@@ -358,10 +358,12 @@ BgnbdNll(const double *lp, double *grad, void *arg)
 				psi_r = 0;
 	double		ll = 0,
 				g[4] = {0, 0, 0, 0};
+	ClmLogSum	lsum;
 	int32		gi,
 				i;
 
 	ValueLogs(d, al);
+	clm_logsum_init(&lsum);
 	if (grad)
 	{
 		psi_ab = clm_digamma(a + b);
@@ -413,7 +415,9 @@ BgnbdNll(const double *lp, double *grad, void *arg)
 
 				lt = d->uv_log[jt];
 				it = d->uv_inv[jt];
-				L = clm_logaddexp_w(A2, a3 - (r + x) * lt, &p2, &p3);
+				/* L = log(e^A2 + e^A3) = L + log(1 + e) */
+				clm_logsum_add(&lsum, p->w,
+							   1.0 + clm_addexp_split(A2, a3 - (r + x) * lt, &L, &p2, &p3));
 			}
 			else
 				L = A2;
@@ -434,6 +438,7 @@ BgnbdNll(const double *lp, double *grad, void *arg)
 		grad[2] = -g[2] * a / d->wsum;
 		grad[3] = -g[3] * b / d->wsum;
 	}
+	ll += clm_logsum_total(&lsum);
 	return -ll / d->wsum + Penalty(d, 4, lp, grad);
 }
 
@@ -467,10 +472,12 @@ MbgnbdNll(const double *lp, double *grad, void *arg)
 				psi_ab = 0,
 				psi_b = 0,
 				g[4] = {0, 0, 0, 0};
+	ClmLogSum	lsum;
 	int32		gi,
 				i;
 
 	ValueLogs(d, al);
+	clm_logsum_init(&lsum);
 	if (grad)
 	{
 		psi_r = clm_digamma(r);
@@ -503,11 +510,13 @@ MbgnbdNll(const double *lp, double *grad, void *arg)
 			double		lT = d->uv_log[jT],
 						lt = d->uv_log[jt],
 						A4 = c4 + (r + x) * (lT - lt),
+						m,
 						s0,
 						sg;
 
-			/* log(1 + e^A4) and sigma = e^A4 / (1 + e^A4) */
-			ll += p->w * (c - (r + x) * lT + clm_logaddexp_w(0, A4, &s0, &sg));
+			/* log(1 + e^A4) = m + log(1 + e), sigma = e^A4 / (1 + e^A4) */
+			clm_logsum_add(&lsum, p->w, 1.0 + clm_addexp_split(0, A4, &m, &s0, &sg));
+			ll += p->w * (c - (r + x) * lT + m);
 			if (grad)
 			{
 				g[0] += p->w * (dr0 - lT + sg * (lT - lt));
@@ -525,6 +534,7 @@ MbgnbdNll(const double *lp, double *grad, void *arg)
 		grad[2] = -g[2] * a / d->wsum;
 		grad[3] = -g[3] * b / d->wsum;
 	}
+	ll += clm_logsum_total(&lsum);
 	return -ll / d->wsum + Penalty(d, 4, lp, grad);
 }
 

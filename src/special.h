@@ -48,21 +48,66 @@ extern double clm_logsumexp(const double *v, int n);
 extern double clm_logdiffexp(double a, double b);
 
 /*
- * log(exp(a) + exp(b)) with the two terms' shares *wa = e^a / (e^a + e^b)
- * and *wb = e^b / (e^a + e^b), for likelihood terms that are sums of two
- * exponentials and their gradients: one exp and one log (log(1 + e) with
- * e in [0, 1] is exact to 2e-16 in absolute terms, which is all a sum of
- * log-likelihood terms needs).  At most one of a, b may be -INFINITY.
+ * exp(a) + exp(b) = exp(*m) (1 + e) with e in [0, 1] returned, and the two
+ * terms' shares *wa = e^a / (e^a + e^b), *wb = e^b / (e^a + e^b): one exp,
+ * for likelihood terms that are sums of two exponentials and their
+ * gradients.  At most one of a, b may be -INFINITY.
  */
 static inline double
-clm_logaddexp_w(double a, double b, double *wa, double *wb)
+clm_addexp_split(double a, double b, double *m, double *wa, double *wb)
 {
 	double		e = exp(-fabs(a - b)),
 				inv = 1.0 / (1.0 + e);
 
 	*wa = a >= b ? inv : e * inv;
 	*wb = a >= b ? e * inv : inv;
-	return (a >= b ? a : b) + log(1.0 + e);
+	*m = a >= b ? a : b;
+	return e;
+}
+
+/*
+ * Sum of w_i log(y_i) over values y_i in [1, 2] (the 1 + e of
+ * clm_addexp_split): the values of weight 1 are multiplied together, 64 at
+ * a time (the product stays below 2^64), and take one log per block.  The
+ * result differs from the sum of the logs by rounding only (about 1e-14
+ * per block, absolute), which is all a sum of log-likelihood terms needs.
+ */
+typedef struct ClmLogSum
+{
+	double		sum;
+	double		prod;
+	int			n;
+} ClmLogSum;
+
+static inline void
+clm_logsum_init(ClmLogSum *ls)
+{
+	ls->sum = 0;
+	ls->prod = 1;
+	ls->n = 0;
+}
+
+static inline void
+clm_logsum_add(ClmLogSum *ls, double w, double y)
+{
+	if (w != 1.0)
+		ls->sum += w * log(y);
+	else
+	{
+		ls->prod *= y;
+		if (++ls->n == 64)
+		{
+			ls->sum += log(ls->prod);
+			ls->prod = 1;
+			ls->n = 0;
+		}
+	}
+}
+
+static inline double
+clm_logsum_total(const ClmLogSum *ls)
+{
+	return ls->sum + log(ls->prod);
 }
 
 /* log(1 + exp(x)) without overflow */
