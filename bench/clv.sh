@@ -45,6 +45,37 @@ CREATE TABLE clv_don (frequency float8, recency float8, periods float8, weights 
 VACUUM ANALYZE clv_cdnow;
 VACUUM ANALYZE clv_syn;
 VACUUM ANALYZE clv_sub;
+-- the fit alone: a model's final function on a stored fit state (no scan,
+-- no pattern collapse), best of reps runs timed in the server; the like
+-- for like comparison with the reference's optimiser-only time
+CREATE FUNCTION clv_state_of(kind text, tab text) RETURNS clm.clv_state LANGUAGE plpgsql AS \$\$
+DECLARE st clm.clv_state;
+BEGIN
+	IF kind = 'gamma_gamma' THEN
+		EXECUTE format('SELECT (''gamma_gamma;0;'' || sum(n) || '';'' || string_agg(x || '','' || m || '',0,'' || n, '';''))::clm.clv_state '
+		               'FROM (SELECT x, m, count(*) AS n FROM %I WHERE x > 0 GROUP BY x, m) d', tab) INTO st;
+	ELSIF kind = 'bgbb' THEN
+		EXECUTE format('SELECT (''bgbb;0;'' || sum(weights) || '';'' || string_agg(frequency || '','' || recency || '','' || periods || '','' || weights, '';''))::clm.clv_state '
+		               'FROM %I', tab) INTO st;
+	ELSE
+		EXECUTE format('SELECT (%L || '';0;'' || sum(n) || '';'' || string_agg(x || '','' || tx || '','' || t || '','' || n, '';''))::clm.clv_state '
+		               'FROM (SELECT x, tx, t, count(*) AS n FROM %I GROUP BY x, tx, t) d', kind, tab) INTO st;
+	END IF;
+	RETURN st;
+END
+\$\$;
+CREATE FUNCTION clv_fit_alone(kind text, tab text, reps int) RETURNS float8 LANGUAGE plpgsql AS \$\$
+DECLARE st clm.clv_state := clv_state_of(kind, tab); t0 timestamptz; t float8; best float8 := 'Infinity'; ok bool;
+BEGIN
+	FOR i IN 1..reps LOOP
+		t0 := clock_timestamp();
+		EXECUTE format('SELECT (m).converged FROM (SELECT clm.%I(\$1) AS m OFFSET 0) q', kind || '_final') INTO ok USING st;
+		t := extract(epoch FROM clock_timestamp() - t0);
+		best := least(best, t);
+	END LOOP;
+	RETURN best;
+END
+\$\$;
 SQL
 echo "synthetic customers: $(q 'SELECT count(*) FROM clv_syn'), distinct (x, tx, t) patterns: $(q 'SELECT count(*) FROM (SELECT DISTINCT x, tx, t FROM clv_syn) d'), repeat customers: $(q 'SELECT count(*) FROM clv_syn WHERE x > 0')"
 echo "true parameters: r=0.25 alpha=4 a=0.8 b=2.5 (weeks); Gamma-Gamma p=6 q=4 v=15"
@@ -78,48 +109,51 @@ clm_time_conn() {
 }
 
 echo
-echo "== fits: clm (scan + collapse + fit) vs scipy BFGS on the same rows (fit only, data already in numpy)"
-echo "   clm: best of 5 in one psql session; psql -c: a whole psql process (connection included), best of 3"
+echo "== fits: clm vs scipy BFGS on the same rows (scipy: fit only, data already in numpy)"
+echo "   clm query: scan + collapse + fit, best of 20 (small data) or 5 runs of \\timing in one psql session"
+echo "   clm fit: the fit alone (final function on a stored state, best of 20 or 3, timed in the server)"
+echo "   psql -c: a whole psql process (connection included), best of 3"
 echo "   scipy: best of up to 3 runs in one python process"
-printf '%-34s %10s %10s %10s %8s\n' "case" "clm s" "psql -c s" "scipy s" "ratio"
+printf '%-34s %9s %9s %9s %9s %7s %7s\n' "case" "query s" "fit s" "psql -c s" "scipy s" "/query" "/fit"
 run_case() {
-	local label=$1 sql=$2 refmode=$3 reffile=$4 par=${5:-0}
-	local c cc r rs
-	c=$(clm_time "$sql" "$par")
-	cc=$(clm_time_conn "$sql" "$par")
+	local label=$1 sql=$2 refmode=$3 reffile=$4 kind=$5 tab=$6 reps=$7
+	local c f cc r rs
+	c=$(clm_time "$sql" 0 "$reps")
+	f=$(q "SELECT round(clv_fit_alone('$kind', '$tab', $reps)::numeric, 5)")
+	cc=$(clm_time_conn "$sql" 0)
 	r=$($PY bench/clv_ref.py "$refmode" "$reffile")
 	rs=$(echo "$r" | sed 's/.*seconds=//')
-	printf '%-34s %10s %10s %10s %8s\n' "$label" "$c" "$cc" "$rs" "$(ratio "$rs" "$c")"
+	printf '%-34s %9s %9s %9s %9s %7s %7s\n' "$label" "$c" "$f" "$cc" "$rs" "$(ratio "$rs" "$c")" "$(ratio "$rs" "$f")"
 	echo "   clm:   $(cat "$W/out.txt")"
 	echo "   scipy: $r"
 }
 run_case "BG/NBD CDNOW (2,357)" \
 	"SELECT (m).r, (m).alpha, (m).a, (m).b, (m).loglik, (m).iterations, (m).converged, (m).patterns FROM (SELECT clm.bgnbd_fit(x, tx, t) m FROM clv_cdnow) s" \
-	fit-bgnbd "$W/cdnow.csv"
+	fit-bgnbd "$W/cdnow.csv" bgnbd clv_cdnow 20
 run_case "Pareto/NBD CDNOW (2,357)" \
 	"SELECT (m).r, (m).alpha, (m).s, (m).beta, (m).loglik, (m).iterations, (m).converged, (m).patterns FROM (SELECT clm.pareto_nbd_fit(x, tx, t) m FROM clv_cdnow) s" \
-	fit-pareto "$W/cdnow.csv"
+	fit-pareto "$W/cdnow.csv" pareto_nbd clv_cdnow 20
 run_case "Gamma-Gamma CDNOW (946)" \
 	"SELECT (m).p, (m).q, (m).v, (m).loglik, (m).iterations, (m).converged, (m).patterns FROM (SELECT clm.gamma_gamma_fit(x, m) m FROM clv_cdnow WHERE x > 0) s" \
-	fit-gg "$W/cdnow.csv"
+	fit-gg "$W/cdnow.csv" gamma_gamma clv_cdnow 20
 run_case "MBG/NBD CDNOW (2,357)" \
 	"SELECT (m).r, (m).alpha, (m).a, (m).b, (m).loglik, (m).iterations, (m).converged, (m).patterns FROM (SELECT clm.mbgnbd_fit(x, tx, t) m FROM clv_cdnow) s" \
-	fit-mbgnbd "$W/cdnow.csv"
+	fit-mbgnbd "$W/cdnow.csv" mbgnbd clv_cdnow 20
 run_case "BG/BB donations (22 rows, 11,104)" \
 	"SELECT (m).alpha, (m).beta, (m).gamma, (m).delta, (m).loglik, (m).iterations, (m).converged, (m).patterns FROM (SELECT clm.bgbb_fit(frequency, recency, periods, weights) m FROM clv_don) s" \
-	fit-bgbb data/donations.csv
+	fit-bgbb data/donations.csv bgbb clv_don 20
 run_case "BG/NBD synthetic ($N)" \
 	"SELECT (m).r, (m).alpha, (m).a, (m).b, (m).loglik, (m).iterations, (m).converged, (m).patterns FROM (SELECT clm.bgnbd_fit(x, tx, t) m FROM clv_syn) s" \
-	fit-bgnbd "$W/syn.csv"
+	fit-bgnbd "$W/syn.csv" bgnbd clv_syn 3
 run_case "Gamma-Gamma synthetic ($N)" \
 	"SELECT (m).p, (m).q, (m).v, (m).loglik, (m).iterations, (m).converged, (m).patterns FROM (SELECT clm.gamma_gamma_fit(x, m) m FROM clv_syn WHERE x > 0) s" \
-	fit-gg "$W/syn.csv"
+	fit-gg "$W/syn.csv" gamma_gamma clv_syn 3
 run_case "MBG/NBD synthetic ($N)" \
 	"SELECT (m).r, (m).alpha, (m).a, (m).b, (m).loglik, (m).iterations, (m).converged, (m).patterns FROM (SELECT clm.mbgnbd_fit(x, tx, t) m FROM clv_syn) s" \
-	fit-mbgnbd "$W/syn.csv"
+	fit-mbgnbd "$W/syn.csv" mbgnbd clv_syn 3
 run_case "Pareto/NBD synthetic ($NSUB)" \
 	"SELECT (m).r, (m).alpha, (m).s, (m).beta, (m).loglik, (m).iterations, (m).converged, (m).patterns FROM (SELECT clm.pareto_nbd_fit(x, tx, t) m FROM clv_sub) s" \
-	fit-pareto "$W/sub.csv"
+	fit-pareto "$W/sub.csv" pareto_nbd clv_sub 3
 
 echo "scan alone: SELECT count(*) of the repeat customers $(clm_time "SELECT count(*) FROM clv_syn WHERE x > 0") s, of all $(clm_time "SELECT count(*) FROM clv_syn") s"
 
