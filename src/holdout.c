@@ -252,10 +252,7 @@ clm_holdout_serialize(PG_FUNCTION_ARGS)
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "clm_holdout_serialize called in non-aggregate context");
 	s = (HoState *) PG_GETARG_POINTER(0);
-	pq_begintypsend(&buf);
-	pq_sendbyte(&buf, HOLDOUT_SERIAL_VERSION);
-	pq_sendbyte(&buf, (int) s->period);
-	pq_sendbyte(&buf, (int) s->unit);
+	clm_state_send_header(&buf, HOLDOUT_SERIAL_VERSION, s->period, s->unit);
 	pq_sendint64(&buf, s->cal_end);
 	pq_sendint64(&buf, s->obs_end);
 	pq_sendint64(&buf, s->cal_idx);
@@ -279,29 +276,18 @@ clm_holdout_deserialize(PG_FUNCTION_ARGS)
 	bytea	   *b = PG_GETARG_BYTEA_PP(0);
 	StringInfoData buf;
 	HoState    *s;
-	int			version,
-				period,
+	ClmPeriodUnit period,
 				unit;
 	int32		n,
 				i;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "clm_holdout_deserialize called in non-aggregate context");
-	buf.data = VARDATA_ANY(b);
-	buf.len = VARSIZE_ANY_EXHDR(b);
-	buf.maxlen = buf.len;
-	buf.cursor = 0;
-	version = pq_getmsgbyte(&buf);
-	period = pq_getmsgbyte(&buf);
-	unit = pq_getmsgbyte(&buf);
-	if (version != HOLDOUT_SERIAL_VERSION || period < CLM_HOUR || period > CLM_YEAR ||
-		unit < CLM_HOUR || unit > CLM_YEAR)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid clm.calibration_holdout state")));
+	clm_state_read_header(b, &buf, HOLDOUT_SERIAL_VERSION, "clm.calibration_holdout",
+						  &period, &unit);
 	s = HoNew(CurrentMemoryContext, 8);
-	s->period = (ClmPeriodUnit) period;
-	s->unit = (ClmPeriodUnit) unit;
+	s->period = period;
+	s->unit = unit;
 	s->cal_end = pq_getmsgint64(&buf);
 	s->obs_end = pq_getmsgint64(&buf);
 	s->cal_idx = pq_getmsgint64(&buf);

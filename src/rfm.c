@@ -427,10 +427,8 @@ clm_rfm_serialize(PG_FUNCTION_ARGS)
 	s = (RfmState *) PG_GETARG_POINTER(0);
 	RfmCompact(s);
 
-	pq_begintypsend(&buf);
-	pq_sendbyte(&buf, RFM_SERIAL_VERSION);
-	pq_sendbyte(&buf, (int) s->period);
-	pq_sendbyte(&buf, (int) s->unit);
+	clm_state_send_header(&buf, RFM_SERIAL_VERSION, (ClmPeriodUnit) s->period,
+						  (ClmPeriodUnit) s->unit);
 	pq_sendint64(&buf, s->as_of);
 	pq_sendint32(&buf, s->asof_idx);
 	pq_sendint64(&buf, s->events);
@@ -450,28 +448,14 @@ clm_rfm_deserialize(PG_FUNCTION_ARGS)
 	bytea	   *b = PG_GETARG_BYTEA_PP(0);
 	StringInfoData buf;
 	RfmState   *s;
-	int			version,
-				period,
+	ClmPeriodUnit period,
 				unit;
 	int32		n,
 				i;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "clm_rfm_deserialize called in non-aggregate context");
-
-	buf.data = VARDATA_ANY(b);
-	buf.len = VARSIZE_ANY_EXHDR(b);
-	buf.maxlen = buf.len;
-	buf.cursor = 0;
-
-	version = pq_getmsgbyte(&buf);
-	period = pq_getmsgbyte(&buf);
-	unit = pq_getmsgbyte(&buf);
-	if (version != RFM_SERIAL_VERSION || period < CLM_HOUR || period > CLM_YEAR ||
-		unit < CLM_HOUR || unit > CLM_YEAR)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid clm.rfm_summary state")));
+	clm_state_read_header(b, &buf, RFM_SERIAL_VERSION, "clm.rfm_summary", &period, &unit);
 	s = RfmNew(CurrentMemoryContext);
 	s->period = (uint8) period;
 	s->unit = (uint8) unit;
