@@ -2237,7 +2237,6 @@ clm_activity_combine(PG_FUNCTION_ARGS)
 	ActIterInit(&it, PG_GETARG_DATUM(1));
 	ActCheckCompatible(st->unit, st->kind, st->tzname, it.h.unit, it.h.kind, it.h.tzname);
 	if (it.h.n > 0 && it.h.end_ts > st->end_ts)
-		if (it.h.n > 0)
 		st->end_ts = it.h.end_ts;
 	while (ActIterNext(&it, &v))
 		ActMergeView(st, &v);
