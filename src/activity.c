@@ -395,6 +395,12 @@ ActCreate(MemoryContext parent, uint8 unit, uint8 kind, const char *tzname, uint
 	st->base = PG_INT32_MAX;
 	st->first = PG_INT32_MAX;
 	st->last = PG_INT32_MIN;
+	/*
+	 * Integer keys usually move to the dense array after ACT_DENSE_MIN
+	 * customers: a table sized for all of them would be zeroed for nothing.
+	 */
+	if (kind == ACT_KEY_INT)
+		nelements = Min(nelements, 2 * ACT_DENSE_MIN);
 	st->hash = acth_create(cxt, Max(nelements, 16), st);
 	return st;
 }
@@ -721,6 +727,14 @@ ActDenseGrow(ActState *st, int64 k)
 		ActFromDense(st);
 		return false;
 	}
+
+	/*
+	 * Keys arriving in order (a sorted state being merged) grow the range
+	 * a little at a time: grow the array at least twofold, as long as it
+	 * stays within ACT_DENSE_FILL slots per customer, so that it is copied
+	 * O(log n) times rather than once per 1/8 of growth.
+	 */
+	cap = Max(cap, Min(2 * st->dcap, (uint64) (st->dcount + 1) * ACT_DENSE_FILL));
 	/* leave the slack on the side that grew */
 	if (k < st->dbase)
 		lo = hi - (int64) cap + 1;
@@ -964,6 +978,22 @@ PutVarint(StringInfo buf, uint64 v)
 }
 
 /*
+ * Write v as an LEB128 varint at p (room for 10 bytes), as PutVarint;
+ * returns the position after it.
+ */
+static inline char *
+PutVarintRaw(char *p, uint64 v)
+{
+	while (v >= 0x80)
+	{
+		*p++ = (char) (v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (char) v;
+	return p;
+}
+
+/*
  * Map a signed number to an unsigned one with small magnitudes small.
  */
 static inline uint64
@@ -1026,28 +1056,29 @@ ActPutRecord(StringInfo buf, uint8 kind, bool first_record, uint64 *prev,
 			 int32 base, int32 lo, int32 born, uint32 nbits, const uint64 *w)
 {
 	uint32		j,
-				nmid;
+				nmid = nbits >= 2 ? nbits - 2 : 0;
+	char	   *p;
 
+	/* room for the whole record: at most 4 varints, the key, the bits */
+	enlargeStringInfo(buf, 4 * 10 + (int) klen + (int) ((nmid + 7) / 8));
+	p = buf->data + buf->len;
 	if (kind == ACT_KEY_INT)
 	{
-		if (first_record)
-			PutVarint(buf, ZigZag((int64) ikey));
-		else
-			PutVarint(buf, ikey - *prev);
+		p = PutVarintRaw(p, first_record ? ZigZag((int64) ikey) : ikey - *prev);
 		*prev = ikey;
 	}
 	else
 	{
 		if (kind == ACT_KEY_TEXT)
-			PutVarint(buf, klen);
-		appendBinaryStringInfoNT(buf, kb, klen);
+			p = PutVarintRaw(p, klen);
+		memcpy(p, kb, klen);
+		p += klen;
 	}
-	PutVarint(buf, ((uint64) ((int64) lo - base) << 1) | (born != ACT_NONE));
+	p = PutVarintRaw(p, ((uint64) ((int64) lo - base) << 1) | (born != ACT_NONE));
 	if (born != ACT_NONE)
-		PutVarint(buf, ZigZag((int64) born - lo));
-	PutVarint(buf, nbits);
+		p = PutVarintRaw(p, ZigZag((int64) born - lo));
+	p = PutVarintRaw(p, nbits);
 	/* middle bits 1 .. nbits-2, packed 8 per byte */
-	nmid = nbits >= 2 ? nbits - 2 : 0;
 	for (j = 0; j < nmid; j += 8)
 	{
 		uint32		bit = j + 1;
@@ -1059,8 +1090,9 @@ ActPutRecord(StringInfo buf, uint8 kind, bool first_record, uint64 *prev,
 		byte = (uint8) v;
 		if (nmid - j < 8)
 			byte &= (uint8) ((1u << (nmid - j)) - 1);
-		appendStringInfoChar(buf, (char) byte);
+		*p++ = (char) byte;
 	}
+	buf->len = (int) (p - buf->data);
 }
 
 /*
