@@ -2531,6 +2531,33 @@ clm_retention(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The start shared by the per-period accessors (clm.lifecycle,
+ * clm.churn_rate): set up the result set, open the state (argument 0) and
+ * resolve its [from, to] arguments (1 and 2) into period indexes, NULLs
+ * defaulting to [def_from, def_to] (def_from_next: the state's first period
+ * plus one, for accessors that compare with a previous period).  Returns
+ * the number of periods, 0 when there are no rows (NULL or empty state,
+ * empty range).
+ */
+static int64
+ActPeriodsStart(FunctionCallInfo fcinfo, ActIter *it, bool def_from_next, pg_tz **tz,
+				int64 *from, int64 *to)
+{
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0))
+		return 0;
+	ActIterInit(it, PG_GETARG_DATUM(0));
+	if (it->h.n == 0)
+		return 0;
+	*tz = ActTz(&it->h);
+	ActRange(fcinfo, 1, &it->h, *tz, (int64) it->h.first + (def_from_next ? 1 : 0),
+			 it->h.last, from, to);
+	if (*to < *from)
+		return 0;
+	return *to - *from + 1;
+}
+
+/*
  * clm.lifecycle(state, from, to): per period, the customers who are new
  * (active in their first/born period), returning (active now and in the
  * previous period), resurrecting (active now, not in the previous period,
@@ -2551,17 +2578,9 @@ clm_lifecycle(PG_FUNCTION_ARGS)
 				t;
 	int64	   *cnt;
 
-	InitMaterializedSRF(fcinfo, 0);
-	if (PG_ARGISNULL(0))
+	np = ActPeriodsStart(fcinfo, &it, false, &tz, &from, &to);
+	if (np == 0)
 		return (Datum) 0;
-	ActIterInit(&it, PG_GETARG_DATUM(0));
-	if (it.h.n == 0)
-		return (Datum) 0;
-	tz = ActTz(&it.h);
-	ActRange(fcinfo, 1, &it.h, tz, it.h.first, it.h.last, &from, &to);
-	if (to < from)
-		return (Datum) 0;
-	np = to - from + 1;
 	cnt = palloc0_array(int64, np * 4);
 
 	while (ActIterNext(&it, &v))
@@ -2638,17 +2657,9 @@ clm_churn_rate(PG_FUNCTION_ARGS)
 	int64	   *prevc,
 			   *kept;
 
-	InitMaterializedSRF(fcinfo, 0);
-	if (PG_ARGISNULL(0))
+	np = ActPeriodsStart(fcinfo, &it, true, &tz, &from, &to);
+	if (np == 0)
 		return (Datum) 0;
-	ActIterInit(&it, PG_GETARG_DATUM(0));
-	if (it.h.n == 0)
-		return (Datum) 0;
-	tz = ActTz(&it.h);
-	ActRange(fcinfo, 1, &it.h, tz, (int64) it.h.first + 1, it.h.last, &from, &to);
-	if (to < from)
-		return (Datum) 0;
-	np = to - from + 1;
 	prevc = palloc0_array(int64, np);
 	kept = palloc0_array(int64, np);
 
