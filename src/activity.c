@@ -1786,8 +1786,9 @@ ActRW(FunctionCallInfo fcinfo, int argno, MemoryContext aggctx, bool adopt)
 	{
 		ExpandedObjectHeader *eoh = DatumGetEOHP(d);
 
+		/* once per row: read the parent field rather than call MemoryContextGetParent */
 		if (eoh->eoh_methods == &act_methods &&
-			MemoryContextGetParent(eoh->eoh_context) == aggctx)
+			eoh->eoh_context->parent == aggctx)
 			return (ActState *) eoh;
 	}
 	return ActExpand(aggctx, d);
