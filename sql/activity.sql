@@ -220,6 +220,25 @@ SELECT v, (clm.activity_info(si)).customers,
 			UNION ALL SELECT 1, clm.activity_agg(c, at, 'month') FROM act_dense_rows r WHERE r.v = s.v AND ord >= 30000) q)::text
          IS NOT DISTINCT FROM si::text AS late_rows_merged
 FROM s ORDER BY v;
+-- integer keys at the ends of bigint: a dense array must never span more than
+-- the int64 keys (the whole range at once, or growing up to INT64_MAX or down
+-- to INT64_MIN in key order); same customers and cells as text keys
+CREATE TABLE act_extreme_rows AS
+SELECT 1 AS v, 0 AS ord, '-9223372036854775808'::bigint AS c, timestamptz '2024-01-01' AS at
+UNION ALL SELECT 1, 1, 9223372036854775807, '2024-02-01'
+UNION ALL SELECT 1, g + 1, g, timestamptz '2024-01-01' + (g % 3) * interval '1 month' FROM generate_series(1, 5000) g
+UNION ALL SELECT 2, g, 9223372036854775807 - 9000 + g, timestamptz '2024-01-01' + (g % 4) * interval '1 month' FROM generate_series(0, 9000) g
+UNION ALL SELECT 3, 9000 - g, '-9223372036854775808'::bigint + g, timestamptz '2024-01-01' + (g % 4) * interval '1 month' FROM generate_series(0, 9000) g;
+WITH s AS (SELECT v, clm.activity_agg(c, at, 'month' ORDER BY ord) AS si,
+                  clm.activity_agg(c, at, 'month' ORDER BY ord DESC) AS sd,
+                  clm.activity_agg(c::text, at, 'month') AS st
+           FROM act_extreme_rows GROUP BY v)
+SELECT v, (clm.activity_info(si)).customers, si::text = sd::text AS order_free,
+       (SELECT count(*) FROM (SELECT * FROM clm.retention(si) EXCEPT SELECT * FROM clm.retention(st)) x)
+         + (SELECT count(*) FROM (SELECT * FROM clm.retention(st) EXCEPT SELECT * FROM clm.retention(si)) y) AS retention_diff,
+       si::text::clm.activity::text = si::text AS round_trip
+FROM s ORDER BY v;
+DROP TABLE act_extreme_rows;
 -- NULL states are skipped by activity_merge
 SELECT clm.activity_merge(x)::text = (SELECT s::text FROM act_state) AS nulls_skipped
 FROM (SELECT s AS x FROM act_state UNION ALL SELECT NULL) q;

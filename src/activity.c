@@ -628,6 +628,20 @@ ActNoteDense(ActState *st, const ActDense *d)
 }
 
 /*
+ * Capacity of a dense array starting at key base: "want" slots, but none
+ * past INT64_MAX (at least "need", the slots of the keys it must hold), so
+ * that base + capacity - 1 is always a valid key.
+ */
+static inline uint64
+ActDenseCap(int64 base, uint64 need, uint64 want)
+{
+	uint64		room = (uint64) PG_INT64_MAX - (uint64) base;	/* slots - 1 */
+
+	Assert(need >= 1 && need - 1 <= room);
+	return (want - 1 > room) ? room + 1 : want;
+}
+
+/*
  * Leave dense mode: move every dense slot into the hash table, for good.
  */
 static void
@@ -669,15 +683,16 @@ static void
 ActToDense(ActState *st)
 {
 	uint32		n = st->hash->members;
-	uint64		range = (uint64) (st->kmax - st->kmin) + 1;
-	uint64		cap = range + range / 8 + 1024;
+	uint64		span = (uint64) st->kmax - (uint64) st->kmin;	/* no overflow */
+	uint64		cap;
 	ActDense   *dense;
 	acth_iterator it;
 	ActCust    *c;
 
 	if (st->no_dense || st->dense || st->kind != ACT_KEY_INT || n < ACT_DENSE_MIN ||
-		range > (uint64) n * ACT_DENSE_FILL)
+		span >= (uint64) n * ACT_DENSE_FILL)
 		return;
+	cap = ActDenseCap(st->kmin, span + 1, span + 1 + (span + 1) / 8 + 1024);
 	dense = MemoryContextAllocExtended(st->hdr.eoh_context, cap * sizeof(ActDense),
 									   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO | MCXT_ALLOC_NO_OOM);
 	if (dense == NULL)
@@ -716,17 +731,21 @@ ActToDense(ActState *st)
 static bool
 ActDenseGrow(ActState *st, int64 k)
 {
+	/* the array never reaches past INT64_MAX (ActDenseCap): no overflow */
 	int64		lo = Min(st->dbase, k);
-	int64		hi = Max(st->dbase + (int64) st->dcap - 1, k);
-	uint64		range = (uint64) (hi - lo) + 1;
-	uint64		cap = range + range / 8 + 1024;
+	int64		hi = Max(st->dbase + (int64) (st->dcap - 1), k);
+	uint64		span = (uint64) hi - (uint64) lo;
+	uint64		range,
+				cap;
 	ActDense   *dense;
 
-	if (range > (uint64) (st->dcount + 1) * ACT_DENSE_FILL || range > ((uint64) 1 << 34))
+	if (span >= (uint64) (st->dcount + 1) * ACT_DENSE_FILL || span >= ((uint64) 1 << 34))
 	{
 		ActFromDense(st);
 		return false;
 	}
+	range = span + 1;
+	cap = range + range / 8 + 1024;
 
 	/*
 	 * Keys arriving in order (a sorted state being merged) grow the range
@@ -735,9 +754,17 @@ ActDenseGrow(ActState *st, int64 k)
 	 * O(log n) times rather than once per 1/8 of growth.
 	 */
 	cap = Max(cap, Min(2 * st->dcap, (uint64) (st->dcount + 1) * ACT_DENSE_FILL));
-	/* leave the slack on the side that grew */
+	/* leave the slack on the side that grew, within the int64 keys */
 	if (k < st->dbase)
-		lo = hi - (int64) cap + 1;
+	{
+		uint64		room = (uint64) hi - (uint64) PG_INT64_MIN;	/* slots - 1 */
+
+		if (cap - 1 > room)
+			cap = room + 1;
+		lo = (int64) ((uint64) hi - (cap - 1));
+	}
+	else
+		cap = ActDenseCap(lo, range, cap);
 	dense = MemoryContextAllocExtended(st->hdr.eoh_context, cap * sizeof(ActDense),
 									   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO | MCXT_ALLOC_NO_OOM);
 	if (dense == NULL)

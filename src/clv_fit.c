@@ -415,7 +415,10 @@ BgnbdNll(const double *lp, double *grad, void *arg)
 
 				lt = d->uv_log[jt];
 				it = d->uv_inv[jt];
-				/* L = log(e^A2 + e^A3) = L + log(1 + e) */
+				/*
+				 * log(e^A2 + e^A3) = L + log(1 + e) with L = max(A2, A3);
+				 * the log(1 + e) terms are summed in lsum
+				 */
 				clm_logsum_add(&lsum, p->w,
 							   1.0 + clm_addexp_split(A2, a3 - (r + x) * lt, &L, &p2, &p3));
 			}

@@ -528,7 +528,8 @@ LogHyp2f1GradChunk(double a, double b, double c, const double *z,
 						smin = INFINITY;
 
 			for (k = 0; k < n; k++)
-				smin = Min(smin, sum[k]);
+				if (sum[k] < smin)
+					smin = sum[k];	/* as fmin: a NaN sum is ignored */
 			if (tail * (1.0 + grow) <= HYP2F1_EPS * smin)
 				break;
 		}
