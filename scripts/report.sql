@@ -188,6 +188,7 @@ SELECT version, customers, round((model_params->>'r')::numeric, 3) AS r, round((
        round((spend_params->>'v')::numeric, 2) AS v
 FROM clm.score_versions WHERE source = 'cdnow_demo';
 \echo 'RFM segments: customers, mean P(alive), 12-month CLV'
+\echo '(BG/NBD: customers with no repeat purchase have P(alive) = 1 by the model; their low CLV reflects their low purchase rate)'
 SELECT segment, count(*) AS customers, round(avg(p_alive)::numeric, 3) AS mean_p_alive,
        round(sum(clv)::numeric, 0) AS clv_12m, round(avg(churn_risk)::numeric, 3) AS mean_churn_risk
 FROM clm.scores WHERE source = 'cdnow_demo' GROUP BY segment ORDER BY clv_12m DESC;
