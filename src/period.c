@@ -328,6 +328,34 @@ clm_period_start(pg_tz *tz, int64 index, ClmPeriodUnit unit)
 		clm_tzcache_init(&cache, tz);
 		gmtoff = TzOffset(&cache, (pg_time_t) (secs + CLM_EPOCH_DIFF_SECS));
 		secs -= ((gmtoff % 3600) + 3600) % 3600;
+
+		/*
+		 * When the offset changes by a fraction of an hour inside the
+		 * period (Asia/Kathmandu in 1986, Australia/Lord_Howe's half-hour
+		 * DST), the instant found this way still belongs to the previous
+		 * period, under the offset in effect there: the period begins at
+		 * the change.
+		 */
+		if (!TIMESTAMP_NOT_FINITE((TimestampTz) secs * USECS_PER_SEC) &&
+			IS_VALID_TIMESTAMP((TimestampTz) secs * USECS_PER_SEC) &&
+			clm_period_index(&cache, (TimestampTz) secs * USECS_PER_SEC, CLM_HOUR) < index)
+		{
+			pg_time_t	t = (pg_time_t) (secs + CLM_EPOCH_DIFF_SECS),
+						boundary;
+			long		before_gmtoff,
+						after_gmtoff;
+			int			before_isdst,
+						after_isdst;
+
+			if (pg_next_dst_boundary(&t, &before_gmtoff, &before_isdst, &boundary,
+									 &after_gmtoff, &after_isdst, tz) == 1)
+				secs = (int64) boundary - CLM_EPOCH_DIFF_SECS;
+		}
+		/* the hour of the first valid instant can begin before it */
+		if (!IS_VALID_TIMESTAMP((TimestampTz) secs * USECS_PER_SEC))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("timestamp out of range")));
 		return (TimestampTz) secs * USECS_PER_SEC;
 	}
 
