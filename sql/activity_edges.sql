@@ -105,3 +105,16 @@ WHERE status = 'new' ORDER BY period_start;
 -- which is an error rather than an invalid timestamp in the result
 SELECT (clm.activity_info(clm.activity_agg(1, timestamptz '4714-11-24 00:00:00+00 BC', 'hour', 'UTC'))).first_period;
 SELECT error_of($$SELECT clm.activity_info(clm.activity_agg(1, timestamptz '4714-11-24 00:00:00+00 BC', 'hour', 'Asia/Kathmandu'))$$) AS before_first_timestamp;
+
+-- retention's counter matrix: with max_periods => 0 each of the 30,000,001
+-- cohort periods between two customers 30 million hours apart needs 3
+-- counters (size, period 0, one difference column): 90,000,003 > 50 million
+-- (it allocated 720 MB and returned two rows)
+SELECT error_of($$SELECT * FROM clm.retention((SELECT clm.activity_agg(c, at, 'hour')
+	FROM (VALUES (1, timestamptz '2000-01-01'), (2, timestamptz '2000-01-01' + interval '30000000 hours')) v(c, at)), max_periods => 0)$$) AS long_range;
+-- a million hours apart: 3,000,003 counters (24 MB) are within the limit; the
+-- second cohort starts 1,000,000 hours after 2000-01-01, on 2114-01-29 at 16:00
+SELECT cohort_start, period_number, cohort_size, retained, complete
+FROM clm.retention((SELECT clm.activity_agg(c, at, 'hour')
+	FROM (VALUES (1, timestamptz '2000-01-01'), (2, timestamptz '2000-01-01' + interval '1000000 hours')) v(c, at)), max_periods => 0)
+ORDER BY cohort_start;

@@ -2511,11 +2511,17 @@ clm_retention(PG_FUNCTION_ARGS)
 	noff = ncoh;
 	if (maxoff >= 0 && maxoff + 1 < noff)
 		noff = maxoff + 1;
-	if (ncoh > ACT_MAX_CELLS || noff > ACT_MAX_CELLS || ncoh * noff > ACT_MAX_CELLS)
+	/*
+	 * The bound is on the counters allocated below: per cohort its size and
+	 * noff + 1 cells.  (Counting ncoh * noff only let max_periods => 0 over a
+	 * long range allocate three times the limit: 1.2 GB for two customers
+	 * 50 million hours apart.)
+	 */
+	if (ncoh > ACT_MAX_CELLS || noff > ACT_MAX_CELLS || ncoh * (noff + 2) > ACT_MAX_CELLS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("the retention table would have too many cells"),
-				 errdetail("%lld cohorts by %lld periods exceed the limit of %d cells.",
+				 errdetail("%lld cohorts by %lld periods need more than the limit of %d counters.",
 						   (long long) ncoh, (long long) noff, ACT_MAX_CELLS),
 				 errhint("Pass max_periods, use a longer period unit, or leave out outlying events.")));
 	size = palloc0_array(int64, ncoh);
