@@ -118,3 +118,31 @@ SELECT cohort_start, period_number, cohort_size, retained, complete
 FROM clm.retention((SELECT clm.activity_agg(c, at, 'hour')
 	FROM (VALUES (1, timestamptz '2000-01-01'), (2, timestamptz '2000-01-01' + interval '1000000 hours')) v(c, at)), max_periods => 0)
 ORDER BY cohort_start;
+
+-- local midnight twice: America/Havana falls back from 01:00 (UTC-4) to 00:00
+-- (UTC-5) on 2024-11-03, so that day begins at 04:00 UTC and 00:00-00:59 local
+-- occurs at 04:00 and again at 05:00 UTC.  The day (and the week of Monday
+-- 2024-10-28, the month of November) began before the repeated hour; the day
+-- was reported as 05:00 UTC, after events of the day (as date_trunc does).
+SELECT at, at AT TIME ZONE 'America/Havana' AS local,
+	   (clm.activity_info(clm.activity_agg(1, at, 'day', 'America/Havana'))).first_period AS day
+FROM (VALUES (timestamptz '2024-11-03 03:59:59+00'), ('2024-11-03 04:00+00'), ('2024-11-03 04:30+00'),
+			 ('2024-11-03 05:00+00'), ('2024-11-03 06:00+00')) v(at)
+GROUP BY at ORDER BY at;
+SELECT p, (clm.activity_info(clm.activity_agg(1, timestamptz '2024-11-03 04:30+00', p, 'America/Havana'))).first_period
+FROM unnest(ARRAY['day', 'week', 'month']) p GROUP BY p ORDER BY p;
+-- every 30 minutes for two days around that day and around the Santiago and
+-- Asuncion days whose midnight is skipped (the day begins at 01:00 local): no
+-- start after an event, each start in its own period, the instant before it
+-- in another
+CREATE FUNCTION pg_temp.day_start(at timestamptz, z text) RETURNS timestamptz
+LANGUAGE sql AS $$ SELECT (clm.activity_info(clm.activity_agg(1, at, 'day', z))).first_period $$;
+SELECT z, count(*) AS events, count(DISTINCT s) AS periods,
+	   count(*) FILTER (WHERE s > at) AS start_after_event,
+	   count(*) FILTER (WHERE pg_temp.day_start(s, z) <> s) AS start_not_in_period,
+	   count(*) FILTER (WHERE pg_temp.day_start(s - interval '1 microsecond', z) = s) AS earlier_instant_in_period
+FROM (SELECT z, at, pg_temp.day_start(at, z) AS s
+	  FROM (VALUES ('America/Havana', timestamptz '2024-11-02 12:00+00'), ('America/Santiago', '2024-09-07 12:00+00'),
+				   ('America/Asuncion', '2024-10-05 12:00+00')) w(z, t0),
+		   generate_series(t0, t0 + interval '47 hours 30 minutes', '30 minutes') at) q
+GROUP BY z ORDER BY z;

@@ -317,6 +317,7 @@ clm_period_start(pg_tz *tz, int64 index, ClmPeriodUnit unit)
 				m,
 				d;
 	int			tzoff;
+	int64		day;
 	Timestamp	result;
 
 	if (unit == CLM_HOUR)
@@ -359,7 +360,8 @@ clm_period_start(pg_tz *tz, int64 index, ClmPeriodUnit unit)
 		return (TimestampTz) secs * USECS_PER_SEC;
 	}
 
-	j2date((int) (PeriodStartDay(index, unit) + POSTGRES_EPOCH_JDATE), &y, &m, &d);
+	day = PeriodStartDay(index, unit);
+	j2date((int) (day + POSTGRES_EPOCH_JDATE), &y, &m, &d);
 	memset(&tm, 0, sizeof(tm));
 	tm.tm_year = y;
 	tm.tm_mon = m;
@@ -369,6 +371,28 @@ clm_period_start(pg_tz *tz, int64 index, ClmPeriodUnit unit)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("timestamp out of range")));
+
+	/*
+	 * When local midnight occurs twice (a DST fall-back from 01:00 to 00:00,
+	 * as in America/Havana), DetermineTimeZoneOffset picks the later instant
+	 * (so does date_trunc), but the period began at the earlier one: under
+	 * the offset in effect a second before, midnight is earlier and still in
+	 * the period.
+	 */
+	if (result - USECS_PER_SEC >= MIN_TIMESTAMP)
+	{
+		ClmTzCache	cache;
+		long		gmtoff;
+		TimestampTz earlier;
+
+		clm_tzcache_init(&cache, tz);
+		gmtoff = TzOffset(&cache, (pg_time_t) (FloorDiv(result, USECS_PER_SEC) - 1 +
+											   CLM_EPOCH_DIFF_SECS));
+		earlier = ((TimestampTz) day * SECS_PER_DAY - gmtoff) * USECS_PER_SEC;
+		if (earlier < result && IS_VALID_TIMESTAMP(earlier) &&
+			clm_period_index(&cache, earlier, unit) == index)
+			result = earlier;
+	}
 	return (TimestampTz) result;
 }
 
