@@ -337,8 +337,7 @@ clm_period_start(pg_tz *tz, int64 index, ClmPeriodUnit unit)
 		 * period, under the offset in effect there: the period begins at
 		 * the change.
 		 */
-		if (!TIMESTAMP_NOT_FINITE((TimestampTz) secs * USECS_PER_SEC) &&
-			IS_VALID_TIMESTAMP((TimestampTz) secs * USECS_PER_SEC) &&
+		if (IS_VALID_TIMESTAMP((TimestampTz) secs * USECS_PER_SEC) &&
 			clm_period_index(&cache, (TimestampTz) secs * USECS_PER_SEC, CLM_HOUR) < index)
 		{
 			pg_time_t	t = (pg_time_t) (secs + CLM_EPOCH_DIFF_SECS),
