@@ -146,3 +146,13 @@ FROM (SELECT z, at, pg_temp.day_start(at, z) AS s
 				   ('America/Asuncion', '2024-10-05 12:00+00')) w(z, t0),
 		   generate_series(t0, t0 + interval '47 hours 30 minutes', '30 minutes') at) q
 GROUP BY z ORDER BY z;
+
+-- a bad range or ending is an error also with a NULL or empty state (as a bad
+-- option of clm.retention or clm.stickiness already was); it gave no rows
+SELECT error_of($$SELECT * FROM clm.lifecycle(NULL, 'infinity')$$) AS lifecycle_null_state;
+SELECT error_of($$SELECT * FROM clm.churn_rate(NULL, '2024-03-01', '2024-02-01')$$) AS churn_rate_null_state;
+SELECT error_of($$SELECT * FROM clm.stickiness(NULL, 3, '-infinity')$$) AS stickiness_null_state;
+-- an empty state: version 1, month, integer keys, no flags, zero times and
+-- periods, no customers, zone "UTC"
+SELECT error_of(format('SELECT * FROM clm.lifecycle(%L::clm.activity, NULL, %L)',
+	'01030100' || repeat('00', 20) || '00000000' || '03' || encode('UTC', 'hex'), 'infinity')) AS lifecycle_empty_state;

@@ -2408,38 +2408,45 @@ ActOption(FunctionCallInfo fcinfo, int argno, const char *what,
 }
 
 /*
- * Resolve an optional [from, to] range of timestamps into period indexes;
- * NULL bounds default to def_from / def_to.
+ * Check an optional [from, to] range of timestamps (arguments fromarg and
+ * fromarg + 1): finite, from not later than to.  Done before looking at
+ * the state, so that a NULL or empty state does not hide a bad range (as
+ * the option checks of clm.retention and clm.stickiness).
+ */
+static void
+ActCheckRange(FunctionCallInfo fcinfo, int fromarg)
+{
+	bool		has_from = PG_NARGS() > fromarg && !PG_ARGISNULL(fromarg);
+	bool		has_to = PG_NARGS() > fromarg + 1 && !PG_ARGISNULL(fromarg + 1);
+
+	if (has_from)
+		clm_check_timestamp(PG_GETARG_TIMESTAMPTZ(fromarg), "from");
+	if (has_to)
+		clm_check_timestamp(PG_GETARG_TIMESTAMPTZ(fromarg + 1), "to");
+	if (has_from && has_to && PG_GETARG_TIMESTAMPTZ(fromarg) > PG_GETARG_TIMESTAMPTZ(fromarg + 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("from must not be later than to")));
+}
+
+/*
+ * Resolve an optional [from, to] range of timestamps, checked by
+ * ActCheckRange, into period indexes; NULL bounds default to def_from /
+ * def_to.
  */
 static void
 ActRange(FunctionCallInfo fcinfo, int fromarg, const ActHeader *h, pg_tz *tz,
 		 int64 def_from, int64 def_to, int64 *from, int64 *to)
 {
 	ClmTzCache	tzc;
-	bool		has_from = PG_NARGS() > fromarg && !PG_ARGISNULL(fromarg);
-	bool		has_to = PG_NARGS() > fromarg + 1 && !PG_ARGISNULL(fromarg + 1);
 
 	clm_tzcache_init(&tzc, tz);
 	*from = def_from;
 	*to = def_to;
-	if (has_from)
-	{
-		TimestampTz f = PG_GETARG_TIMESTAMPTZ(fromarg);
-
-		clm_check_timestamp(f, "from");
-		*from = clm_period_index(&tzc, f, (ClmPeriodUnit) h->unit);
-	}
-	if (has_to)
-	{
-		TimestampTz t = PG_GETARG_TIMESTAMPTZ(fromarg + 1);
-
-		clm_check_timestamp(t, "to");
-		*to = clm_period_index(&tzc, t, (ClmPeriodUnit) h->unit);
-	}
-	if (has_from && has_to && PG_GETARG_TIMESTAMPTZ(fromarg) > PG_GETARG_TIMESTAMPTZ(fromarg + 1))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("from must not be later than to")));
+	if (PG_NARGS() > fromarg && !PG_ARGISNULL(fromarg))
+		*from = clm_period_index(&tzc, PG_GETARG_TIMESTAMPTZ(fromarg), (ClmPeriodUnit) h->unit);
+	if (PG_NARGS() > fromarg + 1 && !PG_ARGISNULL(fromarg + 1))
+		*to = clm_period_index(&tzc, PG_GETARG_TIMESTAMPTZ(fromarg + 1), (ClmPeriodUnit) h->unit);
 	if (*to >= *from && *to - *from + 1 > ACT_MAX_PERIODS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -2639,6 +2646,7 @@ ActPeriodsStart(FunctionCallInfo fcinfo, ActIter *it, bool def_from_next, pg_tz 
 				int64 *from, int64 *to)
 {
 	InitMaterializedSRF(fcinfo, 0);
+	ActCheckRange(fcinfo, 1);
 	if (PG_ARGISNULL(0))
 		return 0;
 	ActIterInit(it, PG_GETARG_DATUM(0));
@@ -2825,6 +2833,8 @@ clm_stickiness(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("window_periods must be between 1 and %d", ACT_MAX_PERIODS),
 				 errdetail("Got %lld.", (long long) w)));
+	if (PG_NARGS() > 2 && !PG_ARGISNULL(2))
+		clm_check_timestamp(PG_GETARG_TIMESTAMPTZ(2), "ending");
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;
 	ActIterInit(&it, PG_GETARG_DATUM(0));
@@ -2836,7 +2846,6 @@ clm_stickiness(PG_FUNCTION_ARGS)
 		ClmTzCache	tzc;
 		TimestampTz ts = PG_GETARG_TIMESTAMPTZ(2);
 
-		clm_check_timestamp(ts, "ending");
 		clm_tzcache_init(&tzc, ActTz(&it.h));
 		e = clm_period_index(&tzc, ts, (ClmPeriodUnit) it.h.unit);
 	}
