@@ -632,7 +632,11 @@ CREATE FUNCTION @extschema@.holdout_check(model @extschema@.%1$s, summary regcla
 RETURNS TABLE (frequency_cal integer, customers bigint, actual double precision, predicted double precision)
 LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SET search_path = pg_catalog AS $body$
 BEGIN
-	IF max_frequency IS NULL OR max_frequency < 0 THEN
+	IF model IS NULL OR summary IS NULL OR max_frequency IS NULL THEN
+		RAISE EXCEPTION 'model, summary and max_frequency must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF max_frequency < 0 THEN
 		RAISE EXCEPTION 'max_frequency must be a non-negative integer'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;

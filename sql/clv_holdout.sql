@@ -74,3 +74,12 @@ SELECT error_of($$SELECT clm.calibration_holdout(now(), -1, '2024-01-01', '2024-
 SELECT error_of($$SELECT clm.calibration_holdout(now(), 1, '2024-01-01', '2024-02-01', 'fortnight')$$);
 SELECT error_of($$SELECT * FROM clm.holdout_check((SELECT bg FROM clv_models), 'clv_ho', -1)$$);
 SELECT error_of($$SELECT * FROM clm.holdout_check((SELECT bg FROM clv_models), 'clv_ho_events')$$);
+SELECT error_of($$SELECT * FROM clm.holdout_check((SELECT bg FROM clv_models), NULL)$$) AS null_summary;
+SELECT error_of($$SELECT * FROM clm.holdout_check((SELECT bg FROM clv_models), 'clv_ho', NULL)$$) AS null_max_frequency;
+SELECT error_of($$SELECT * FROM clm.holdout_check(NULL::clm.bgnbd, 'clv_ho')$$) AS null_model;
+-- each amount finite, their sums not: 1e308 + 1e308 overflows (it gave Infinity
+-- or NaN); calibration (three purchases) and holdout (two) sums
+SELECT error_of($$SELECT clm.calibration_holdout(at, a, '2024-01-01', '2024-06-01')
+	FROM (VALUES (timestamptz '2023-01-01', 1e308::float8), ('2023-02-01', 1e308), ('2023-03-01', 1e308)) v(at, a)$$) AS calibration_sum;
+SELECT error_of($$SELECT clm.calibration_holdout(at, a, '2024-01-01', '2024-06-01')
+	FROM (VALUES (timestamptz '2023-01-01', 1::float8), ('2024-02-01', 1e308), ('2024-03-01', 1e308)) v(at, a)$$) AS holdout_sum;

@@ -145,6 +145,7 @@ typedef struct ActState
 	int32		last;			/* max active period */
 	acth_hash  *hash;
 	void	   *checked_args;	/* ActArgCache known to match unit and zone */
+	uint32		checked_gen;	/* ... in this generation of its arguments */
 	ActDense   *dense;			/* integer keys in a dense array, or NULL */
 	int64		dbase;			/* key of dense[0] */
 	uint64		dcap;			/* slots */
@@ -218,14 +219,25 @@ typedef struct ActIter
 	uint32		count;
 } ActIter;
 
-/* per-call-site cache of the aggregate's constant arguments */
+/*
+ * Per-call-site cache of the aggregate's period and zone arguments, keyed
+ * by their text (not by the datum's address: a column's values can reuse
+ * the same buffer address with other contents).  Groups may have different
+ * periods and zones (GROUP BY zone); gen changes whenever the parsed unit
+ * or zone does, so that each state checks the arguments again.
+ */
+#define ACT_ARG_CACHE_LEN 64
+
 typedef struct ActArgCache
 {
-	Datum		period_ptr;
-	Datum		zone_ptr;
 	bool		have;
 	uint8		unit;
 	uint8		kind;
+	uint32		gen;
+	int			period_len;		/* bytes in period_arg; -1: not cached */
+	int			zone_len;		/* bytes in zone_arg; -1: not cached */
+	char		period_arg[ACT_ARG_CACHE_LEN];
+	char		zone_arg[ACT_ARG_CACHE_LEN];
 	Oid			keytype;
 	pg_tz	   *tz;
 	char		tzname[TZ_STRLEN_MAX + 1];
@@ -1622,9 +1634,17 @@ ActMergeFlat(ActReader *ra, ActReader *rb)
 		{
 			int32		lo = Min(va.lo, vb.lo);
 			int64		hi = Max((int64) va.lo + va.nbits, (int64) vb.lo + vb.nbits) - 1;
-			uint32		nbits = (uint32) (hi - lo + 1);
-			uint32		nw = (nbits + 63) / 64 + 1;
+			uint32		nbits,
+						nw;
 
+			/*
+			 * Each side is within the span limit, their union need not be:
+			 * refuse it here as the other merge paths do (ActGrow), rather
+			 * than write a record that no reader accepts.
+			 */
+			ActCheckSpan((uint64) (hi - lo + 1));
+			nbits = (uint32) (hi - lo + 1);
+			nw = (nbits + 63) / 64 + 1;
 			if (nw > mwcap)
 			{
 				mwcap = Max(nw, 8);
@@ -1914,15 +1934,40 @@ clm_activity_send(PG_FUNCTION_ARGS)
  */
 
 /*
- * Parse (once per call site) the period unit and time zone arguments.
+ * Whether text argument t has the cached bytes buf (len bytes, -1: none).
+ */
+static inline bool
+ActArgSame(text *t, const char *buf, int len)
+{
+	return len >= 0 && (int) VARSIZE_ANY_EXHDR(t) == len && memcmp(VARDATA_ANY(t), buf, len) == 0;
+}
+
+/*
+ * Remember the bytes of text argument t in buf, when they fit; returns
+ * the length cached or -1.
+ */
+static int
+ActArgKeep(text *t, char *buf)
+{
+	int			len = VARSIZE_ANY_EXHDR(t);
+
+	if (len > ACT_ARG_CACHE_LEN)
+		return -1;
+	memcpy(buf, VARDATA_ANY(t), len);
+	return len;
+}
+
+/*
+ * Parse the period unit and time zone arguments, again only when their
+ * text differs from the previous row's.
  */
 static ActArgCache *
 ActArgs(FunctionCallInfo fcinfo)
 {
 	ActArgCache *ac = (ActArgCache *) fcinfo->flinfo->fn_extra;
-	Datum		pd = PG_GETARG_DATUM(3);
 	bool		have_zone = PG_NARGS() > 4;
-	Datum		zd = have_zone ? PG_GETARG_DATUM(4) : (Datum) 0;
+	text	   *ptxt,
+			   *ztxt = NULL;
 
 	if (PG_ARGISNULL(3) || (have_zone && PG_ARGISNULL(4)))
 		ereport(ERROR,
@@ -1944,22 +1989,30 @@ ActArgs(FunctionCallInfo fcinfo)
 		ac->keytype = kt;
 		fcinfo->flinfo->fn_extra = ac;
 	}
-	if (!ac->have || ac->period_ptr != pd || ac->zone_ptr != zd)
+	ptxt = PG_GETARG_TEXT_PP(3);
+	if (have_zone)
+		ztxt = PG_GETARG_TEXT_PP(4);
+	if (!ac->have || !ActArgSame(ptxt, ac->period_arg, ac->period_len) ||
+		(ztxt && !ActArgSame(ztxt, ac->zone_arg, ac->zone_len)))
 	{
-		uint8		unit = (uint8) clm_period_parse_text(PG_GETARG_TEXT_PP(3), "period");
-		pg_tz	   *tz = have_zone ? clm_tz_lookup(PG_GETARG_TEXT_PP(4)) : session_timezone;
+		uint8		unit = (uint8) clm_period_parse_text(ptxt, "period");
+		pg_tz	   *tz = ztxt ? clm_tz_lookup(ztxt) : session_timezone;
 		const char *name = pg_get_timezone_name(tz);
 
-		if (ac->have && (unit != ac->unit || strcmp(name, ac->tzname) != 0))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("period and time zone must be the same for all rows of clm.activity_agg")));
-		ac->unit = unit;
-		ac->tz = tz;
-		strlcpy(ac->tzname, name, sizeof(ac->tzname));
-		clm_tzcache_init(&ac->tzc, tz);
-		ac->period_ptr = pd;
-		ac->zone_ptr = zd;
+		/*
+		 * Another group's arguments (a group's own rows must agree: the
+		 * state checks that against gen).
+		 */
+		if (!ac->have || unit != ac->unit || strcmp(name, ac->tzname) != 0)
+		{
+			ac->unit = unit;
+			ac->tz = tz;
+			strlcpy(ac->tzname, name, sizeof(ac->tzname));
+			clm_tzcache_init(&ac->tzc, tz);
+			ac->gen++;
+		}
+		ac->period_len = ActArgKeep(ptxt, ac->period_arg);
+		ac->zone_len = ztxt ? ActArgKeep(ztxt, ac->zone_arg) : -1;
 		ac->have = true;
 	}
 	return ac;
@@ -2204,19 +2257,21 @@ clm_activity_accum(PG_FUNCTION_ARGS)
 			st = ActExpand(aggctx, PointerGetDatum(res));
 			pfree(res);
 			st->checked_args = ac;
+			st->checked_gen = ac->gen;
 			PG_RETURN_DATUM(EOHPGetRWDatum(&st->hdr));
 		}
 	}
 
 	st = ActRW(fcinfo, 0, aggctx, true);
 	/* compare names once per state and argument cache, not per row */
-	if (st->checked_args != ac)
+	if (st->checked_args != ac || st->checked_gen != ac->gen)
 	{
 		if (st->unit != ac->unit || st->kind != ac->kind || strcmp(st->tzname, ac->tzname) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("period and time zone must be the same for all rows of clm.activity_agg")));
 		st->checked_args = ac;
+		st->checked_gen = ac->gen;
 	}
 	if (ts > st->end_ts)
 		st->end_ts = ts;
@@ -2353,38 +2408,45 @@ ActOption(FunctionCallInfo fcinfo, int argno, const char *what,
 }
 
 /*
- * Resolve an optional [from, to] range of timestamps into period indexes;
- * NULL bounds default to def_from / def_to.
+ * Check an optional [from, to] range of timestamps (arguments fromarg and
+ * fromarg + 1): finite, from not later than to.  Done before looking at
+ * the state, so that a NULL or empty state does not hide a bad range (as
+ * the option checks of clm.retention and clm.stickiness).
+ */
+static void
+ActCheckRange(FunctionCallInfo fcinfo, int fromarg)
+{
+	bool		has_from = PG_NARGS() > fromarg && !PG_ARGISNULL(fromarg);
+	bool		has_to = PG_NARGS() > fromarg + 1 && !PG_ARGISNULL(fromarg + 1);
+
+	if (has_from)
+		clm_check_timestamp(PG_GETARG_TIMESTAMPTZ(fromarg), "from");
+	if (has_to)
+		clm_check_timestamp(PG_GETARG_TIMESTAMPTZ(fromarg + 1), "to");
+	if (has_from && has_to && PG_GETARG_TIMESTAMPTZ(fromarg) > PG_GETARG_TIMESTAMPTZ(fromarg + 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("from must not be later than to")));
+}
+
+/*
+ * Resolve an optional [from, to] range of timestamps, checked by
+ * ActCheckRange, into period indexes; NULL bounds default to def_from /
+ * def_to.
  */
 static void
 ActRange(FunctionCallInfo fcinfo, int fromarg, const ActHeader *h, pg_tz *tz,
 		 int64 def_from, int64 def_to, int64 *from, int64 *to)
 {
 	ClmTzCache	tzc;
-	bool		has_from = PG_NARGS() > fromarg && !PG_ARGISNULL(fromarg);
-	bool		has_to = PG_NARGS() > fromarg + 1 && !PG_ARGISNULL(fromarg + 1);
 
 	clm_tzcache_init(&tzc, tz);
 	*from = def_from;
 	*to = def_to;
-	if (has_from)
-	{
-		TimestampTz f = PG_GETARG_TIMESTAMPTZ(fromarg);
-
-		clm_check_timestamp(f, "from");
-		*from = clm_period_index(&tzc, f, (ClmPeriodUnit) h->unit);
-	}
-	if (has_to)
-	{
-		TimestampTz t = PG_GETARG_TIMESTAMPTZ(fromarg + 1);
-
-		clm_check_timestamp(t, "to");
-		*to = clm_period_index(&tzc, t, (ClmPeriodUnit) h->unit);
-	}
-	if (has_from && has_to && PG_GETARG_TIMESTAMPTZ(fromarg) > PG_GETARG_TIMESTAMPTZ(fromarg + 1))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("from must not be later than to")));
+	if (PG_NARGS() > fromarg && !PG_ARGISNULL(fromarg))
+		*from = clm_period_index(&tzc, PG_GETARG_TIMESTAMPTZ(fromarg), (ClmPeriodUnit) h->unit);
+	if (PG_NARGS() > fromarg + 1 && !PG_ARGISNULL(fromarg + 1))
+		*to = clm_period_index(&tzc, PG_GETARG_TIMESTAMPTZ(fromarg + 1), (ClmPeriodUnit) h->unit);
 	if (*to >= *from && *to - *from + 1 > ACT_MAX_PERIODS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -2456,11 +2518,17 @@ clm_retention(PG_FUNCTION_ARGS)
 	noff = ncoh;
 	if (maxoff >= 0 && maxoff + 1 < noff)
 		noff = maxoff + 1;
-	if (ncoh > ACT_MAX_CELLS || noff > ACT_MAX_CELLS || ncoh * noff > ACT_MAX_CELLS)
+	/*
+	 * The bound is on the counters allocated below: per cohort its size and
+	 * noff + 1 cells.  (Counting ncoh * noff only let max_periods => 0 over a
+	 * long range allocate three times the limit: 1.2 GB for two customers
+	 * 50 million hours apart.)
+	 */
+	if (ncoh > ACT_MAX_CELLS || noff > ACT_MAX_CELLS || ncoh * (noff + 2) > ACT_MAX_CELLS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("the retention table would have too many cells"),
-				 errdetail("%lld cohorts by %lld periods exceed the limit of %d cells.",
+				 errdetail("%lld cohorts by %lld periods need more than the limit of %d counters.",
 						   (long long) ncoh, (long long) noff, ACT_MAX_CELLS),
 				 errhint("Pass max_periods, use a longer period unit, or leave out outlying events.")));
 	size = palloc0_array(int64, ncoh);
@@ -2502,6 +2570,12 @@ clm_retention(PG_FUNCTION_ARGS)
 				int64		ap = v.lo + a;
 				int64	   *row = cnt + (ap - it.h.first) * (noff + 1);
 
+				/*
+				 * A customer active in many periods costs up to max_periods
+				 * steps per active period: stay cancellable within one
+				 * customer, not only every 65,536 customers (ActIterNext).
+				 */
+				CHECK_FOR_INTERRUPTS();
 				size[ap - it.h.first]++;
 				if (mode == 0)
 				{
@@ -2572,6 +2646,7 @@ ActPeriodsStart(FunctionCallInfo fcinfo, ActIter *it, bool def_from_next, pg_tz 
 				int64 *from, int64 *to)
 {
 	InitMaterializedSRF(fcinfo, 0);
+	ActCheckRange(fcinfo, 1);
 	if (PG_ARGISNULL(0))
 		return 0;
 	ActIterInit(it, PG_GETARG_DATUM(0));
@@ -2758,6 +2833,8 @@ clm_stickiness(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("window_periods must be between 1 and %d", ACT_MAX_PERIODS),
 				 errdetail("Got %lld.", (long long) w)));
+	if (PG_NARGS() > 2 && !PG_ARGISNULL(2))
+		clm_check_timestamp(PG_GETARG_TIMESTAMPTZ(2), "ending");
 	if (PG_ARGISNULL(0))
 		return (Datum) 0;
 	ActIterInit(&it, PG_GETARG_DATUM(0));
@@ -2769,7 +2846,6 @@ clm_stickiness(PG_FUNCTION_ARGS)
 		ClmTzCache	tzc;
 		TimestampTz ts = PG_GETARG_TIMESTAMPTZ(2);
 
-		clm_check_timestamp(ts, "ending");
 		clm_tzcache_init(&tzc, ActTz(&it.h));
 		e = clm_period_index(&tzc, ts, (ClmPeriodUnit) it.h.unit);
 	}

@@ -14,6 +14,7 @@
 #include "postgres.h"
 #include "fmgr.h"
 
+#include <float.h>
 #include <math.h>
 
 /* background worker and its settings (worker.c) */
@@ -35,6 +36,20 @@ clm_check_finite(double v, const char *what)
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("%s must be a finite number", what),
 				 errdetail("Got %g.", v)));
+}
+
+/*
+ * Ensure a sum of finite, non-negative amounts did not overflow to
+ * infinity (each amount is finite, their sum need not be).
+ */
+static inline void
+clm_check_sum(double v)
+{
+	if (isnan(v) || isinf(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the sum of a customer's amounts is out of range"),
+				 errdetail("The amounts of one customer add up to more than %g.", DBL_MAX)));
 }
 
 #endif							/* CLM_H */

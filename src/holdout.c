@@ -386,6 +386,9 @@ clm_holdout_final(PG_FUNCTION_ARGS)
 	}
 	if (ncal == 0)
 		PG_RETURN_NULL();
+	clm_check_sum(cal_total);
+	clm_check_sum(first_sum);
+	clm_check_sum(hold_total);
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "clm_holdout_final: return type must be a row type");

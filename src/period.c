@@ -317,6 +317,7 @@ clm_period_start(pg_tz *tz, int64 index, ClmPeriodUnit unit)
 				m,
 				d;
 	int			tzoff;
+	int64		day;
 	Timestamp	result;
 
 	if (unit == CLM_HOUR)
@@ -328,10 +329,38 @@ clm_period_start(pg_tz *tz, int64 index, ClmPeriodUnit unit)
 		clm_tzcache_init(&cache, tz);
 		gmtoff = TzOffset(&cache, (pg_time_t) (secs + CLM_EPOCH_DIFF_SECS));
 		secs -= ((gmtoff % 3600) + 3600) % 3600;
+
+		/*
+		 * When the offset changes by a fraction of an hour inside the
+		 * period (Asia/Kathmandu in 1986, Australia/Lord_Howe's half-hour
+		 * DST), the instant found this way still belongs to the previous
+		 * period, under the offset in effect there: the period begins at
+		 * the change.
+		 */
+		if (IS_VALID_TIMESTAMP((TimestampTz) secs * USECS_PER_SEC) &&
+			clm_period_index(&cache, (TimestampTz) secs * USECS_PER_SEC, CLM_HOUR) < index)
+		{
+			pg_time_t	t = (pg_time_t) (secs + CLM_EPOCH_DIFF_SECS),
+						boundary;
+			long		before_gmtoff,
+						after_gmtoff;
+			int			before_isdst,
+						after_isdst;
+
+			if (pg_next_dst_boundary(&t, &before_gmtoff, &before_isdst, &boundary,
+									 &after_gmtoff, &after_isdst, tz) == 1)
+				secs = (int64) boundary - CLM_EPOCH_DIFF_SECS;
+		}
+		/* the hour of the first valid instant can begin before it */
+		if (!IS_VALID_TIMESTAMP((TimestampTz) secs * USECS_PER_SEC))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("timestamp out of range")));
 		return (TimestampTz) secs * USECS_PER_SEC;
 	}
 
-	j2date((int) (PeriodStartDay(index, unit) + POSTGRES_EPOCH_JDATE), &y, &m, &d);
+	day = PeriodStartDay(index, unit);
+	j2date((int) (day + POSTGRES_EPOCH_JDATE), &y, &m, &d);
 	memset(&tm, 0, sizeof(tm));
 	tm.tm_year = y;
 	tm.tm_mon = m;
@@ -341,6 +370,28 @@ clm_period_start(pg_tz *tz, int64 index, ClmPeriodUnit unit)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("timestamp out of range")));
+
+	/*
+	 * When local midnight occurs twice (a DST fall-back from 01:00 to 00:00,
+	 * as in America/Havana), DetermineTimeZoneOffset picks the later instant
+	 * (so does date_trunc), but the period began at the earlier one: under
+	 * the offset in effect a second before, midnight is earlier and still in
+	 * the period.
+	 */
+	if (result - USECS_PER_SEC >= MIN_TIMESTAMP)
+	{
+		ClmTzCache	cache;
+		long		gmtoff;
+		TimestampTz earlier;
+
+		clm_tzcache_init(&cache, tz);
+		gmtoff = TzOffset(&cache, (pg_time_t) (FloorDiv(result, USECS_PER_SEC) - 1 +
+											   CLM_EPOCH_DIFF_SECS));
+		earlier = ((TimestampTz) day * SECS_PER_DAY - gmtoff) * USECS_PER_SEC;
+		if (earlier < result && IS_VALID_TIMESTAMP(earlier) &&
+			clm_period_index(&cache, earlier, unit) == index)
+			result = earlier;
+	}
 	return (TimestampTz) result;
 }
 

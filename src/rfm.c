@@ -525,6 +525,8 @@ clm_rfm_final(PG_FUNCTION_ARGS)
 		fcinfo->flinfo->fn_extra = tupdesc;
 	}
 
+	clm_check_sum(s->total);
+	clm_check_sum(s->first_sum);
 	frequency = s->n - 1;
 	if (frequency > 0)
 		monetary = (s->total - s->first_sum) / frequency;
