@@ -238,6 +238,7 @@ typedef struct ActArgCache
 	int			zone_len;		/* bytes in zone_arg; -1: not cached */
 	char		period_arg[ACT_ARG_CACHE_LEN];
 	char		zone_arg[ACT_ARG_CACHE_LEN];
+	bool		args_const;		/* period and zone are constants of the query */
 	Oid			keytype;
 	pg_tz	   *tz;
 	char		tzname[TZ_STRLEN_MAX + 1];
@@ -1958,8 +1959,24 @@ ActArgKeep(text *t, char *buf)
 }
 
 /*
+ * Whether the aggregate's argument i (0-based, as written in the call) is
+ * a constant of the query, so that it cannot change from row to row.
+ */
+static bool
+ActArgConst(FunctionCallInfo fcinfo, int i)
+{
+	Aggref	   *ar = AggGetAggref(fcinfo);
+	TargetEntry *tle;
+
+	if (ar == NULL || list_length(ar->args) <= i)
+		return false;
+	tle = list_nth_node(TargetEntry, ar->args, i);
+	return IsA(tle->expr, Const);
+}
+
+/*
  * Parse the period unit and time zone arguments, again only when their
- * text differs from the previous row's.
+ * text differs from the previous row's (never, when both are constants).
  */
 static ActArgCache *
 ActArgs(FunctionCallInfo fcinfo)
@@ -1987,8 +2004,12 @@ ActArgs(FunctionCallInfo fcinfo)
 		else
 			elog(ERROR, "unexpected customer key type %u", kt);
 		ac->keytype = kt;
+		ac->args_const = ActArgConst(fcinfo, 2) && (!have_zone || ActArgConst(fcinfo, 3));
 		fcinfo->flinfo->fn_extra = ac;
 	}
+	/* the usual case: constant arguments, parsed at the first row */
+	if (ac->have && ac->args_const)
+		return ac;
 	ptxt = PG_GETARG_TEXT_PP(3);
 	if (have_zone)
 		ztxt = PG_GETARG_TEXT_PP(4);
