@@ -24,6 +24,7 @@
 #include <math.h>
 
 #include "executor/executor.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 
 #include "clm.h"
@@ -159,6 +160,13 @@ CheckHorizon(double t, ClvKind kind)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("horizon must be a whole number of periods for the BG/BB model"),
+				 errdetail("Got %g.", t)));
+	/* the BG/BB sums and loops are linear in the periods (see clv.h) */
+	if (kind == CLV_BGBB && t > CLV_BGBB_MAX_PERIODS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("horizon must not exceed %d periods for the BG/BB model",
+						CLV_BGBB_MAX_PERIODS),
 				 errdetail("Got %g.", t)));
 	return t;
 }
@@ -517,6 +525,14 @@ NewExpected(ClvKind kind, const double *p, double t)
 /*
  * log of the NBD tail sum (alpha/(alpha+t))^r sum_{j<n} G(r+j)/(G(r) j!) (t/(alpha+t))^j,
  * returned as 1 - that sum (the probability of at least n events).
+ *
+ * n may be as large as INT_MAX: the sum stops early once the remaining
+ * terms cannot matter.  The ratio of term j+1 to term j is
+ * rho_j = (r+j)/(j+1) q (q = t/(alpha+t)), which falls towards q for r >= 1
+ * and rises towards q for r < 1, so every later ratio is at most
+ * max(rho_j, q); when that is below 1 the terms after j sum to at most
+ * term_j rho / (1 - rho), and below e^-50 of the sum so far they are
+ * dropped.
  */
 static double
 NbdAtLeast(double r, double al, double t, int n)
@@ -529,9 +545,15 @@ NbdAtLeast(double r, double al, double t, int n)
 
 	for (j = 0; j < n; j++)
 	{
+		double		lrho;
+
+		CHECK_FOR_INTERRUPTS();
 		if (j > 0)
 			lt += log(r + j - 1) - log((double) j) + lq;
 		acc = clm_logsumexp2(acc, lt);
+		lrho = fmax(log(r + j) - log(j + 1.0) + lq, lq);
+		if (lrho < 0 && lt + lrho - log(-expm1(lrho)) < acc - 50)
+			break;
 	}
 	if (acc >= 0)
 		return 0;
@@ -585,7 +607,7 @@ ProbPurchases(ClvKind kind, const double *p, int n, double t)
 							mn = fmin(al, be),
 							bb = al >= be ? s + 1 : r + n,
 							lj = 0;
-				int			j;
+				int64		j;		/* j <= n: an int would wrap at INT_MAX */
 
 				first = exp(lgamma(r + n) - lgamma(r) - lgamma(n + 1.0) +
 							r * log(al / (al + t)) + n * log(t / (al + t)) +
@@ -594,6 +616,8 @@ ProbPurchases(ClvKind kind, const double *p, int n, double t)
 					(r + s) * log(mx);
 				for (j = 0; j <= n; j++)
 				{
+					/* n 2F1 series: O(n), slow but interruptible for huge n */
+					CHECK_FOR_INTERRUPTS();
 					if (j > 0)
 						lj += log(r + s + j - 1) - log((double) j) + log(t);
 					acc = clm_logsumexp2(acc, lj +
@@ -624,9 +648,12 @@ ProbPurchases(ClvKind kind, const double *p, int n, double t)
 				v = exp(lgamma(nn + 1.0) - lgamma(n + 1.0) - lgamma(nn - n + 1.0) +
 						clm_lbeta(al + n, be + nn - n) - lbab + clm_lbeta(ga, de + nn) - lbgd);
 				for (i = n; i < nn; i++)
+				{
+					CHECK_FOR_INTERRUPTS();
 					v += exp(lgamma(i + 1.0) - lgamma(n + 1.0) - lgamma(i - n + 1.0) +
 							 clm_lbeta(al + n, be + i - n) - lbab +
 							 clm_lbeta(ga + 1, de + i) - lbgd);
+				}
 				return v;
 			}
 		default:

@@ -609,6 +609,21 @@ clv_sort_patterns(ClvPattern *pat, int32 n)
 }
 
 /*
+ * Add weight w to a pattern's total weight *acc, which must stay finite:
+ * an infinite total could not be fitted, nor read back from its text form.
+ */
+static inline void
+AddWeight(double *acc, double w)
+{
+	*acc += w;
+	if (unlikely(isinf(*acc)))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("total weight of a customer pattern is out of range"),
+				 errhint("Scale the weights down (only their ratios matter to the fitted parameters).")));
+}
+
+/*
  * Sort an append-mode state's patterns and merge the duplicates.
  */
 static void
@@ -632,7 +647,7 @@ ClvCompact(ClvExpanded *e)
 	{
 		if (e->pat[i].x == e->pat[k].x && e->pat[i].tx == e->pat[k].tx &&
 			e->pat[i].T == e->pat[k].T)
-			e->pat[k].w += e->pat[i].w;
+			AddWeight(&e->pat[k].w, e->pat[i].w);
 		else
 			e->pat[++k] = e->pat[i];
 	}
@@ -743,7 +758,7 @@ ClvAdd(ClvExpanded *e, double x, double tx, double T, double w)
 		p = &e->pat[idx - 1];
 		if (p->x == x && p->tx == tx && p->T == T)
 		{
-			p->w += w;
+			AddWeight(&p->w, w);
 			return;
 		}
 		h = (h + 1) & (e->nslots - 1);
@@ -966,7 +981,7 @@ ClvSmallAdd(ClvFlat **fp, double x, double tx, double T, double w)
 		pos = lo;
 		if (pos < f->npat && PatternCmp(&f->pat[pos], &key) == 0)
 		{
-			f->pat[pos].w += w;
+			AddWeight(&f->pat[pos].w, w);
 			return true;
 		}
 	}
@@ -975,7 +990,7 @@ ClvSmallAdd(ClvFlat **fp, double x, double tx, double T, double w)
 		for (pos = 0; pos < f->npat; pos++)
 			if (f->pat[pos].x == x && f->pat[pos].tx == tx && f->pat[pos].T == T)
 			{
-				f->pat[pos].w += w;
+				AddWeight(&f->pat[pos].w, w);
 				return true;
 			}
 	}
@@ -1092,6 +1107,12 @@ clv_check_summary(ClvKind kind, double x, double tx, double T)
 	{
 		CheckInteger(tx, "recency");
 		CheckInteger(T, "n_periods");
+		if (T > CLV_BGBB_MAX_PERIODS)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("n_periods must not exceed %d for the BG/BB model",
+							CLV_BGBB_MAX_PERIODS),
+					 errdetail("Got %g.", T)));
 		if (x > tx)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1446,6 +1467,28 @@ clm_clv_state_out(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Check a pattern of a state read from outside (text or binary input): a
+ * customer summary the model's aggregate accepts (clv_check_summary; the
+ * Gamma-Gamma patterns' third value is 0) with a finite weight >= 0.
+ * Anything else could make a fit or clm.clv_loglik_gradient compute
+ * garbage (e.g. a BG/BB recency above n_periods).  Returns false for a
+ * weight of 0: such a pattern counts nothing and is dropped, as the
+ * aggregates never store one.
+ */
+static bool
+CheckInputPattern(ClvKind kind, const ClvPattern *p)
+{
+	clv_check_summary(kind, p->x, p->tx, p->T);
+	if (kind == CLV_GG && p->T != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid clm.clv_state value"),
+				 errdetail("A gamma_gamma pattern has a nonzero third value %g.", p->T)));
+	CheckNonNegative(p->w, "weight");
+	return p->w > 0;
+}
+
+/*
  * Raise the input-syntax error of clm.clv_state.
  */
 static void
@@ -1468,7 +1511,8 @@ ParseNum(const char *str, char **p, char sep)
 
 	errno = 0;
 	v = strtod(*p, &end);
-	if (end == *p || errno != 0 || !isfinite(v))
+	/* ERANGE with a denormal result is not an error (as in float8in) */
+	if (end == *p || (errno != 0 && (errno != ERANGE || v == 0)) || !isfinite(v))
 		BadText(str, "A number is missing or out of range.");
 	if (sep != '\0' && *end != sep)
 		BadText(str, "Unexpected character after a number.");
@@ -1513,6 +1557,7 @@ clm_clv_state_in(PG_FUNCTION_ARGS)
 	while (*p == ';')
 	{
 		double		v[4];
+		ClvPattern	pat;
 
 		p++;
 		for (k = 0; k < 4; k++)
@@ -1523,7 +1568,12 @@ clm_clv_state_in(PG_FUNCTION_ARGS)
 		}
 		if (v[0] < 0 || v[1] < 0 || v[2] < 0 || v[3] < 0)
 			BadText(str, "Pattern values must not be negative.");
-		ClvAdd(e, v[0] + 0.0, v[1] + 0.0, v[2] + 0.0, v[3]);
+		pat.x = v[0] + 0.0;
+		pat.tx = v[1] + 0.0;
+		pat.T = v[2] + 0.0;
+		pat.w = v[3];
+		if (CheckInputPattern(kind, &pat))
+			ClvAdd(e, pat.x, pat.tx, pat.T, pat.w);
 	}
 	if (*p != '\0')
 		BadText(str, "Unexpected trailing characters.");
@@ -1572,7 +1622,8 @@ clm_clv_state_recv(PG_FUNCTION_ARGS)
 	int			version,
 				kind;
 	int32		n,
-				i;
+				i,
+				k;
 
 	version = pq_getmsgbyte(buf);
 	kind = pq_getmsgbyte(buf);
@@ -1593,20 +1644,29 @@ clm_clv_state_recv(PG_FUNCTION_ARGS)
 				 errdetail("Pattern count %d does not match the length.", n)));
 	f = repalloc(f, CLV_FLAT_SIZE(n));
 	SET_VARSIZE(f, CLV_FLAT_SIZE(n));
-	f->npat = n;
-	for (i = 0; i < n; i++)
+	for (i = 0, k = 0; i < n; i++)
 	{
-		f->pat[i].x = pq_getmsgfloat8(buf);
-		f->pat[i].tx = pq_getmsgfloat8(buf);
-		f->pat[i].T = pq_getmsgfloat8(buf);
-		f->pat[i].w = pq_getmsgfloat8(buf);
-		if (!(f->pat[i].x >= 0) || !(f->pat[i].tx >= 0) || !(f->pat[i].T >= 0) ||
-			!(f->pat[i].w >= 0) || !isfinite(f->pat[i].x + f->pat[i].tx + f->pat[i].T + f->pat[i].w))
+		ClvPattern *p = &f->pat[k];
+
+		p->x = pq_getmsgfloat8(buf);
+		p->tx = pq_getmsgfloat8(buf);
+		p->T = pq_getmsgfloat8(buf);
+		p->w = pq_getmsgfloat8(buf);
+		if (!(p->x >= 0) || !(p->tx >= 0) || !(p->T >= 0) || !(p->w >= 0) ||
+			!isfinite(p->x) || !isfinite(p->tx) || !isfinite(p->T) || !isfinite(p->w))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 					 errmsg("invalid binary clm.clv_state value"),
 					 errdetail("Pattern values must be finite and non-negative.")));
+		p->x += 0.0;			/* no -0.0 keys */
+		p->tx += 0.0;
+		p->T += 0.0;
+		if (CheckInputPattern((ClvKind) kind, p))
+			k++;
 	}
+	/* weight-0 patterns dropped: the value is shorter than allocated */
+	SET_VARSIZE(f, CLV_FLAT_SIZE(k));
+	f->npat = k;
 	CheckFlat(f, VARSIZE(f));
 	PG_RETURN_POINTER(f);
 }
