@@ -105,6 +105,14 @@ SELECT error_of($$SELECT clm.sbg_survival(m, -1) FROM sbg_models$$);
 SELECT error_of($$SELECT clm.sbg_expected_survivors(m, -10, 1) FROM sbg_models$$);
 SELECT error_of($$SELECT clm.sbg_survival(ROW(-1, 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.sbg, 1)$$);
 SELECT error_of($$SELECT clm.sbg_survival(ROW(NULL, 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.sbg, 1)$$);
+-- counts beyond bigint: an error, not a wrap-around (pooled survivors
+-- wrapped to a negative count, reported as a missing period; the customer
+-- form's pair sum wrapped), and n of a fit over 2^63 - 1 customers is exact
+-- (it was cast from a double, out of range: -9223372036854775808)
+SELECT error_of($$SELECT clm.sbg_fit(p, s) FROM (VALUES (0, 9000000000000000000), (0, 9000000000000000000), (1, 5)) v(p, s)$$);
+SELECT error_of($$SELECT clm.sbg_customers_final('[0:1]={9223372036854775807,1}')$$);
+SELECT error_of($$SELECT clm.sbg_customers_final('[0:3]={4611686018427387904,4611686018427387904,1,0}')$$);
+SELECT (clm.sbg_fit(p, s)).n AS n_max FROM (VALUES (0, 9223372036854775807), (1, 5)) v(p, s);
 -- empty input: NULL model
 SELECT clm.sbg_fit(year, survivors) IS NULL AS empty_is_null FROM sbg_data WHERE false;
 DROP TABLE sbg_data, sbg_models, sbg_customers;
