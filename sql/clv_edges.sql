@@ -106,3 +106,15 @@ SELECT error_of($$SELECT clm.bgbb_fit(f, r, n) FROM (VALUES (1, 1, 2000000), (0,
 SELECT clm.p_alive(bb, 2, 5, 1000000) < 1e-12 AS p_alive_1e6_tiny,
        round(clm.expected_purchases(bb, 1000000)::numeric, 4) AS new_1e6
 FROM edge_models;
+
+-- scores outside their range are an error, not a silently wrong value: with
+-- extreme hand-built parameters the closed forms cancel catastrophically
+-- (expected purchases -4.4e284 and -217979, P(alive) 1.0000305, a BG/BB
+-- probability of 8 that was clamped to 1)
+SELECT error_of($$SELECT clm.expected_purchases(ROW(0.5, 0.5, 0.5, 1e300, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.bgnbd, 10)$$) AS bgnbd_b_1e300;
+SELECT error_of($$SELECT clm.expected_purchases(ROW(0.5, 0.5, 0.5, 1e10, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.bgbb, 10, 2, 5, 6)$$) AS bgbb_delta_1e10;
+SELECT error_of($$SELECT clm.p_alive(ROW(0.5, 0.5, 0.5, 1e10, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.bgbb, 0, 0, 6)$$) AS bgbb_p_alive;
+SELECT error_of($$SELECT clm.probability_of_purchases(ROW(0.5, 0.5, 1e300, 1e300, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.bgbb, 3, 10)$$) AS bgbb_prob;
+-- large but evaluable: dropout probability ~ Beta(1e10, 1e10), i.e. 0.5, gives
+-- 0.0276248 with theta = 0.5 exactly (mpmath; lgamma(1e10) keeps ~5 digits)
+SELECT round(clm.probability_of_purchases(ROW(0.5, 0.5, 1e10, 1e10, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.bgbb, 3, 10)::numeric, 5) AS bgbb_prob_1e10;

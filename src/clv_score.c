@@ -186,6 +186,43 @@ CheckResult(double v, const char *what)
 }
 
 /*
+ * CheckResult, and v must lie in [0, hi] up to rounding (1e-9 relative):
+ * a probability in [0, 1], expected purchases between 0 and their value
+ * without dropout.  With extreme hand-built parameters (say b = 1e300)
+ * the closed forms cancel catastrophically and gave values far outside
+ * (negative expected purchases, P(alive) above 1): an error, not a
+ * silently wrong score.  Rounding is clamped away.
+ */
+static double
+CheckRange(double v, double hi, const char *what)
+{
+	double		tol = 1e-9 * fmax(1.0, hi);
+
+	CheckResult(v, what);
+	if (v < -tol || v > hi + tol)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s cannot be computed accurately for these values", what),
+				 errdetail("Got %g, outside [0, %g].", v, hi),
+				 errhint("The model parameters are too extreme for the formula's floating-point evaluation.")));
+	return fmin(hi, fmax(0.0, v));
+}
+
+/*
+ * Upper bound of the expected purchases in the next t (BG/BB: periods)
+ * of a customer with x purchases by T (a new customer: x = T = 0): the
+ * mean without dropout, (r + x) t / (alpha + T) for the Poisson-gamma
+ * models, one per period for BG/BB.
+ */
+static double
+ExpectedBound(ClvKind kind, const double *p, double t, double x, double T)
+{
+	if (kind == CLV_BGBB)
+		return t;
+	return (p[0] + x) * t / (p[1] + T);
+}
+
+/*
  * (1 - y^e) / e for y in (0, 1], with the limit -log(y) at e = 0.
  */
 static double
@@ -729,7 +766,7 @@ PAliveSql(FunctionCallInfo fcinfo, ClvKind kind)
 
 	ModelParamsCached(fcinfo, 0, kind, p);
 	clv_check_summary(kind, x, tx, T);
-	PG_RETURN_FLOAT8(CheckResult(PAlive(kind, p, x, tx, T), "P(alive)"));
+	PG_RETURN_FLOAT8(CheckRange(PAlive(kind, p, x, tx, T), 1.0, "P(alive)"));
 }
 
 /*
@@ -747,7 +784,8 @@ CondExpectedSql(FunctionCallInfo fcinfo, ClvKind kind)
 	ModelParamsCached(fcinfo, 0, kind, p);
 	CheckHorizon(t, kind);
 	clv_check_summary(kind, x, tx, T);
-	PG_RETURN_FLOAT8(CheckResult(CondExpected(kind, p, t, x, tx, T), "expected purchases"));
+	PG_RETURN_FLOAT8(CheckRange(CondExpected(kind, p, t, x, tx, T),
+								ExpectedBound(kind, p, t, x, T), "expected purchases"));
 }
 
 /*
@@ -761,7 +799,8 @@ NewExpectedSql(FunctionCallInfo fcinfo, ClvKind kind)
 
 	ModelParamsCached(fcinfo, 0, kind, p);
 	CheckHorizon(t, kind);
-	PG_RETURN_FLOAT8(CheckResult(NewExpected(kind, p, t), "expected purchases"));
+	PG_RETURN_FLOAT8(CheckRange(NewExpected(kind, p, t), ExpectedBound(kind, p, t, 0, 0),
+								"expected purchases"));
 }
 
 /*
@@ -782,9 +821,9 @@ ProbPurchasesSql(FunctionCallInfo fcinfo, ClvKind kind)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("number of purchases must not be negative"),
 				 errdetail("Got %d.", n)));
-	v = CheckResult(ProbPurchases(kind, p, n, t), "probability of purchases");
-	/* rounding may leave tiny negative values or 1 + eps */
-	PG_RETURN_FLOAT8(fmin(1.0, fmax(0.0, v)));
+	/* rounding may leave tiny negative values or 1 + eps (clamped) */
+	v = CheckRange(ProbPurchases(kind, p, n, t), 1.0, "probability of purchases");
+	PG_RETURN_FLOAT8(v);
 }
 
 /*
@@ -908,6 +947,7 @@ ClvSql(FunctionCallInfo fcinfo, ClvKind kind)
 			CondExpectedMulti(kind, p, h, n, x, tx, T, NULL, NULL, e);
 		for (j = 0; j < n; j++)
 		{
+			e[j] = CheckRange(e[j], ExpectedBound(kind, p, h[j], x, T), "expected purchases");
 			disc /= 1 + d;
 			sum += spend * (e[j] - prev) * disc;
 			prev = e[j];
