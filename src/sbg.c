@@ -469,12 +469,23 @@ SbgPeriodArg(FunctionCallInfo fcinfo, int argno, int32 min)
 }
 
 /*
- * S(t) = B(alpha, beta + t) / B(alpha, beta).
+ * S(t) = B(alpha, beta + t) / B(alpha, beta), which must come out in
+ * [0, 1] up to rounding (clamped): with extreme parameters the difference
+ * of log-beta values is NaN (beta = 1.7e308) or loses its digits (beta =
+ * 1e10 gave S(1) = 1.00003), an error rather than a wrong share.
  */
 static double
 SbgSurvival(double alpha, double beta, int32 t)
 {
-	return exp(clm_lbeta(alpha, beta + t) - clm_lbeta(alpha, beta));
+	double		s = exp(clm_lbeta(alpha, beta + t) - clm_lbeta(alpha, beta));
+
+	if (!(s >= -1e-9 && s <= 1 + 1e-9))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("sBG survival cannot be computed accurately for these values"),
+				 errdetail("Got %g for alpha %g, beta %g, t %d.", s, alpha, beta, t),
+				 errhint("The model parameters are too extreme for the formula's floating-point evaluation.")));
+	return fmin(1.0, fmax(0.0, s));
 }
 
 /*
@@ -504,7 +515,12 @@ clm_sbg_retention(PG_FUNCTION_ARGS)
 
 	SbgModelArg(fcinfo, 0, &alpha, &beta);
 	t = SbgPeriodArg(fcinfo, 1, 1);
-	PG_RETURN_FLOAT8((beta + t - 1) / (alpha + beta + t - 1));
+	/*
+	 * As 1 / (1 + alpha / (beta + (t - 1))): (beta + t - 1) / (alpha + beta +
+	 * t - 1) rounded a tiny beta away (0/0 for alpha = beta = 1e-300) and
+	 * overflowed for huge ones (0 for alpha = beta = 1.7e308).
+	 */
+	PG_RETURN_FLOAT8(1.0 / (1.0 + alpha / (beta + (t - 1))));
 }
 
 /*
