@@ -58,7 +58,17 @@ SELECT pg_temp.clv_recv(decode('0101' || '0000000000000000' || '0000000000000001
 	|| '3ff0000000000000' || '4008000000000000' || '4000000000000000' || '3ff0000000000000', 'hex')) AS recency_above_t;
 SELECT pg_temp.clv_recv(decode('0104' || '0000000000000000' || '0000000000000001' || '00000001'
 	|| '3ff0000000000000' || '3ff0000000000000' || '430c6bf526340000' || '3ff0000000000000', 'hex')) AS bgbb_1e15_periods;
+-- a row count the text form could not read back (it accepts at most 9e15)
+SELECT pg_temp.clv_recv(decode('0101' || '0000000000000000' || '7fffffffffffffff' || '00000000', 'hex')) AS rows_int64_max;
 SELECT error_of(format('COPY (SELECT 1 WHERE false) TO PROGRAM %L', 'rm -f /tmp/clm_clv_recv_' || pg_backend_pid() || '.bin')) AS cleanup;
+
+-- a rollup of stored states with clm.clv_combine as the transition merges
+-- their patterns and rows; rows beyond 9e15 are an error (they wrapped
+-- around in int64 for binary values near 2^63)
+CREATE AGGREGATE pg_temp.clv_rollup(clm.clv_state) (SFUNC = clm.clv_combine, STYPE = clm.clv_state);
+SELECT pg_temp.clv_rollup(s ORDER BY s::text)::text AS rollup
+FROM (VALUES ('bgnbd;0;3;1,1,2,1;2,1,3,2'::clm.clv_state), ('bgnbd;0;2;1,1,2,4')) v(s);
+SELECT error_of($$SELECT pg_temp.clv_rollup(s) FROM (VALUES ('bgnbd;0;9000000000000000'::clm.clv_state), ('bgnbd;0;1')) v(s)$$) AS rows_overflow;
 
 -- probability_of_purchases with n up to INT_MAX: the BG/NBD and MBG/NBD
 -- NBD tail sum stops once its remaining terms cannot matter (it took a

@@ -32,6 +32,7 @@
 
 #include <math.h>
 
+#include "common/int.h"
 #include "common/shortest_dec.h"
 #include "libpq/pqformat.h"
 #include "miscadmin.h"
@@ -43,6 +44,12 @@
 #include "clv.h"
 
 #define CLV_STATE_VERSION 1
+
+/*
+ * Most input rows a state may count: the text form parses the count as a
+ * double, exact up to 2^53, and accepts at most this.
+ */
+#define CLV_MAX_ROWS INT64CONST(9000000000000000)
 
 typedef struct ClvFlat
 {
@@ -1285,6 +1292,24 @@ clm_gamma_gamma_accum(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The row count of two states combined (a user's rollup aggregate over
+ * stored states, with clm.clv_combine as its transition, can add up
+ * anything the type's input accepts); at most CLV_MAX_ROWS, as on input.
+ */
+static int64
+AddRows(int64 a, int64 b)
+{
+	int64		r;
+
+	if (pg_add_s64_overflow(a, b, &r) || r > CLV_MAX_ROWS)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("row count of a model fit state out of range"),
+				 errdetail("The states hold more than " INT64_FORMAT " rows together.", CLV_MAX_ROWS)));
+	return r;
+}
+
+/*
  * Combine function: merges state 1 into state 0 in place.  State 0 is a
  * small state while the patterns fit (a new small state when it is NULL:
  * state 1 is not ours to modify), else an expanded object (state 0 is
@@ -1324,7 +1349,7 @@ clm_clv_combine(PG_FUNCTION_ARGS)
 				break;
 		if (i == b.npat)
 		{
-			f->rows += b.rows;
+			f->rows = AddRows(f->rows, b.rows);
 			PG_RETURN_POINTER(f);
 		}
 		e = ClvFromSmall(aggcxt, f);
@@ -1344,7 +1369,7 @@ clm_clv_combine(PG_FUNCTION_ARGS)
 	/* patterns b.pat[0..i) are in e already */
 	for (; i < b.npat; i++)
 		ClvAdd(e, b.pat[i].x, b.pat[i].tx, b.pat[i].T, b.pat[i].w);
-	e->rows += b.rows;
+	e->rows = AddRows(e->rows, b.rows);
 	PG_RETURN_DATUM(EOHPGetRWDatum(&e->hdr));
 }
 
@@ -1550,7 +1575,7 @@ clm_clv_state_in(PG_FUNCTION_ARGS)
 	pen = ParseNum(str, &p, ';');
 	p++;
 	rows = ParseNum(str, &p, '\0');
-	if (pen < 0 || rows < 0 || rows != floor(rows) || rows > 9e15)
+	if (pen < 0 || rows < 0 || rows != floor(rows) || rows > (double) CLV_MAX_ROWS)
 		BadText(str, "Penalizer and row count must be non-negative.");
 	e = ClvNew(CurrentMemoryContext, kind, pen, 16);
 	e->rows = (int64) rows;
@@ -1636,6 +1661,12 @@ clm_clv_state_recv(PG_FUNCTION_ARGS)
 	f->kind = kind;
 	f->penalizer = pq_getmsgfloat8(buf);
 	f->rows = pq_getmsgint64(buf);
+	/* as the text form: a value out of range there could not be restored */
+	if (f->rows > CLV_MAX_ROWS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid binary clm.clv_state value"),
+				 errdetail("Row count " INT64_FORMAT " exceeds " INT64_FORMAT ".", f->rows, CLV_MAX_ROWS)));
 	n = pq_getmsgint(buf, 4);
 	if (n < 0 || (int64) n * 32 != buf->len - buf->cursor)
 		ereport(ERROR,
