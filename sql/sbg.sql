@@ -105,6 +105,24 @@ SELECT error_of($$SELECT clm.sbg_survival(m, -1) FROM sbg_models$$);
 SELECT error_of($$SELECT clm.sbg_expected_survivors(m, -10, 1) FROM sbg_models$$);
 SELECT error_of($$SELECT clm.sbg_survival(ROW(-1, 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.sbg, 1)$$);
 SELECT error_of($$SELECT clm.sbg_survival(ROW(NULL, 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.sbg, 1)$$);
+-- counts beyond bigint: an error, not a wrap-around (pooled survivors
+-- wrapped to a negative count, reported as a missing period; the customer
+-- form's pair sum wrapped), and n of a fit over 2^63 - 1 customers is exact
+-- (it was cast from a double, out of range: -9223372036854775808)
+SELECT error_of($$SELECT clm.sbg_fit(p, s) FROM (VALUES (0, 9000000000000000000), (0, 9000000000000000000), (1, 5)) v(p, s)$$);
+SELECT error_of($$SELECT clm.sbg_customers_final('[0:1]={9223372036854775807,1}')$$);
+SELECT error_of($$SELECT clm.sbg_customers_final('[0:3]={4611686018427387904,4611686018427387904,1,0}')$$);
+SELECT (clm.sbg_fit(p, s)).n AS n_max FROM (VALUES (0, 9223372036854775807), (1, 5)) v(p, s);
+-- extreme hand-built models: retention (beta + t - 1) / (alpha + beta + t - 1)
+-- is 1/2 for alpha = beta, tiny or huge (it was NaN, 0/0, at 1e-300 and 0 at
+-- 1.7e308); a survival that cannot be evaluated is an error, not NaN (beta =
+-- 1.7e308) or a share above 1 (S(1) = beta / (alpha + beta) came out 1.00003
+-- for alpha 2, beta 1e10)
+SELECT clm.sbg_retention(ROW(1e-300, 1e-300, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.sbg, 1) AS tiny,
+       clm.sbg_retention(ROW(1.7e308, 1.7e308, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.sbg, 1) AS huge,
+       clm.sbg_retention(ROW(1, 1e-300, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.sbg, 1) AS tiny_beta;
+SELECT error_of($$SELECT clm.sbg_survival(ROW(0.5, 1.7e308, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.sbg, 0)$$);
+SELECT error_of($$SELECT clm.sbg_expected_survivors(ROW(2, 1e10, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::clm.sbg, 1000, 1)$$);
 -- empty input: NULL model
 SELECT clm.sbg_fit(year, survivors) IS NULL AS empty_is_null FROM sbg_data WHERE false;
 DROP TABLE sbg_data, sbg_models, sbg_customers;

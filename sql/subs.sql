@@ -146,3 +146,15 @@ SELECT error_of($$SELECT '\x01'::clm.subscriptions$$);
 SELECT error_of($$SELECT '\x020000000000000000'::clm.subscriptions$$);
 -- a row image with ended_at before started_at is refused on input too
 SELECT error_of($$SELECT '\x010000000000000001000000000000000100000000000000020000000000000001000000000000003ff0000000000000'::clm.subscriptions$$);
+-- MRR sums must stay finite (two MRRs of 1e308 printed Infinity, and
+-- churning one of them left mrr_end at Infinity): an error; 8e307 twice is fine
+SELECT error_of($$SELECT * FROM clm.mrr_movements((SELECT clm.subscriptions_agg(c, s, e, m)
+  FROM (VALUES (1, '2020-01-01'::timestamptz, '2020-03-01'::timestamptz, 1e308::float8), (2, '2020-01-01', NULL, 1e308)) v(c, s, e, m)))$$) AS two_customers;
+SELECT error_of($$SELECT * FROM clm.mrr_movements((SELECT clm.subscriptions_agg(c, s, e, m)
+  FROM (VALUES (1, '2020-01-01'::timestamptz, '2020-03-01'::timestamptz, 1e308::float8), (1, '2020-01-01', NULL, 1e308)) v(c, s, e, m)))$$) AS one_customer;
+SELECT error_of($$SELECT * FROM clm.mrr_retention((SELECT clm.subscriptions_agg(c, s, e, m)
+  FROM (VALUES (1, '2020-01-01'::timestamptz, '2020-03-01'::timestamptz, 1e308::float8), (2, '2020-01-01', NULL, 1e308)) v(c, s, e, m)), 'month', 1)$$) AS retention;
+SELECT period_start, mrr_start, new_mrr, churned_mrr, mrr_end
+FROM clm.mrr_movements((SELECT clm.subscriptions_agg(c, s, e, m)
+  FROM (VALUES (1, '2020-01-01'::timestamptz, '2020-03-01'::timestamptz, 8e307::float8), (2, '2020-01-01', NULL, 8e307)) v(c, s, e, m)))
+ORDER BY period_start;

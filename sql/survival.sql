@@ -119,5 +119,17 @@ SELECT error_of($$SELECT 'not a state'::clm.km$$);
 SELECT error_of($$SELECT '\x01'::clm.km$$);
 -- one subject (entries_inf 1) with two events at time 1: counts do not add up
 SELECT error_of($$SELECT '\x0100000000000000000100000000000000013ff0000000000000000000000000000200000000000000000000000000000000'::clm.km$$);
+-- 2 subjects and events of 2^63 - 1, 2^63 - 1 and 4 at times 1, 2, 3: the sums
+-- wrap around to 2 = 2 in int64 arithmetic (the value was accepted and
+-- clm.logrank reported negative expected events); more than 2^63 - 1 subjects
+-- is an error
+SELECT error_of($$SELECT '\x0100000000000000000200000000000000033ff00000000000007fffffffffffffff0000000000000000000000000000000040000000000000007fffffffffffffff000000000000000000000000000000004008000000000000000000000000000400000000000000000000000000000000'::clm.km$$);
+-- 2^63 - 1 subjects, all with an event at time 1, in both groups: the groups'
+-- sums pass INT64_MAX (expected_b was -2); equal groups expect half the
+-- events each, 2^63 - 1 (9.223372036854776e+18 as a double), and with no
+-- subject left after the event there is no variance: no chi-square
+SELECT observed_a, expected_a, observed_b, expected_b, chisq, p_value
+FROM (SELECT '\x01007fffffffffffffff00000000000000013ff00000000000007fffffffffffffff00000000000000000000000000000000'::clm.km AS k) q,
+     clm.logrank(k, k);
 -- a valid image: one event at time 1
 SELECT s, s::text::clm.km IS NOT NULL AS valid FROM (SELECT clm.km_agg(1, true) s) q;

@@ -54,6 +54,13 @@ typedef struct ClvData
 
 extern const char *clv_kind_name(ClvKind kind);
 
+/*
+ * BG/BB n_periods and horizons are at most this many periods: its
+ * likelihood and P(X(n) = x) sum one term per period, and the lgamma
+ * differences of its closed forms lose their precision far beyond.
+ */
+#define CLV_BGBB_MAX_PERIODS 1000000
+
 /* validate one customer's (x, tx, T) (or (x, m)) for a model; ereports */
 extern void clv_check_summary(ClvKind kind, double x, double tx, double T);
 

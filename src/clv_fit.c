@@ -988,6 +988,8 @@ BgbbNll(const double *lp, double *grad, void *arg)
 	{
 		const ClvPattern *p = &d->pat[i];
 
+		/* a pattern costs up to CLV_BGBB_MAX_PERIODS terms */
+		CHECK_FOR_INTERRUPTS();
 		if (grad)
 		{
 			double		dl[4];
@@ -1391,7 +1393,11 @@ clv_fit(FunctionCallInfo fcinfo, ClvData *data)
 	}
 
 	if (!(fd.wsum > 0))
-		return (Datum) 0;		/* unreachable: callers pass patterns with w > 0 */
+	{
+		/* no weight (states never hold weight-0 patterns): as for no rows */
+		fcinfo->isnull = true;
+		return (Datum) 0;
+	}
 	if (!any_repeat)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -24,6 +24,7 @@
 #include <math.h>
 
 #include "executor/executor.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 
 #include "clm.h"
@@ -160,6 +161,13 @@ CheckHorizon(double t, ClvKind kind)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("horizon must be a whole number of periods for the BG/BB model"),
 				 errdetail("Got %g.", t)));
+	/* the BG/BB sums and loops are linear in the periods (see clv.h) */
+	if (kind == CLV_BGBB && t > CLV_BGBB_MAX_PERIODS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("horizon must not exceed %d periods for the BG/BB model",
+						CLV_BGBB_MAX_PERIODS),
+				 errdetail("Got %g.", t)));
 	return t;
 }
 
@@ -175,6 +183,43 @@ CheckResult(double v, const char *what)
 				 errmsg("%s cannot be computed for these values", what),
 				 errhint("The model parameters or the customer's summary are outside the range where the formula can be evaluated.")));
 	return v;
+}
+
+/*
+ * CheckResult, and v must lie in [0, hi] up to rounding (1e-9 relative):
+ * a probability in [0, 1], expected purchases between 0 and their value
+ * without dropout.  With extreme hand-built parameters (say b = 1e300)
+ * the closed forms cancel catastrophically and gave values far outside
+ * (negative expected purchases, P(alive) above 1): an error, not a
+ * silently wrong score.  Rounding is clamped away.
+ */
+static double
+CheckRange(double v, double hi, const char *what)
+{
+	double		tol = 1e-9 * fmax(1.0, hi);
+
+	CheckResult(v, what);
+	if (v < -tol || v > hi + tol)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s cannot be computed accurately for these values", what),
+				 errdetail("Got %g, outside [0, %g].", v, hi),
+				 errhint("The model parameters are too extreme for the formula's floating-point evaluation.")));
+	return fmin(hi, fmax(0.0, v));
+}
+
+/*
+ * Upper bound of the expected purchases in the next t (BG/BB: periods)
+ * of a customer with x purchases by T (a new customer: x = T = 0): the
+ * mean without dropout, (r + x) t / (alpha + T) for the Poisson-gamma
+ * models, one per period for BG/BB.
+ */
+static double
+ExpectedBound(ClvKind kind, const double *p, double t, double x, double T)
+{
+	if (kind == CLV_BGBB)
+		return t;
+	return (p[0] + x) * t / (p[1] + T);
 }
 
 /*
@@ -517,6 +562,14 @@ NewExpected(ClvKind kind, const double *p, double t)
 /*
  * log of the NBD tail sum (alpha/(alpha+t))^r sum_{j<n} G(r+j)/(G(r) j!) (t/(alpha+t))^j,
  * returned as 1 - that sum (the probability of at least n events).
+ *
+ * n may be as large as INT_MAX: the sum stops early once the remaining
+ * terms cannot matter.  The ratio of term j+1 to term j is
+ * rho_j = (r+j)/(j+1) q (q = t/(alpha+t)), which falls towards q for r >= 1
+ * and rises towards q for r < 1, so every later ratio is at most
+ * max(rho_j, q); when that is below 1 the terms after j sum to at most
+ * term_j rho / (1 - rho), and below e^-50 of the sum so far they are
+ * dropped.
  */
 static double
 NbdAtLeast(double r, double al, double t, int n)
@@ -529,9 +582,15 @@ NbdAtLeast(double r, double al, double t, int n)
 
 	for (j = 0; j < n; j++)
 	{
+		double		lrho;
+
+		CHECK_FOR_INTERRUPTS();
 		if (j > 0)
 			lt += log(r + j - 1) - log((double) j) + lq;
 		acc = clm_logsumexp2(acc, lt);
+		lrho = fmax(log(r + j) - log(j + 1.0) + lq, lq);
+		if (lrho < 0 && lt + lrho - log(-expm1(lrho)) < acc - 50)
+			break;
 	}
 	if (acc >= 0)
 		return 0;
@@ -585,7 +644,7 @@ ProbPurchases(ClvKind kind, const double *p, int n, double t)
 							mn = fmin(al, be),
 							bb = al >= be ? s + 1 : r + n,
 							lj = 0;
-				int			j;
+				int64		j;		/* j <= n: an int would wrap at INT_MAX */
 
 				first = exp(lgamma(r + n) - lgamma(r) - lgamma(n + 1.0) +
 							r * log(al / (al + t)) + n * log(t / (al + t)) +
@@ -594,6 +653,8 @@ ProbPurchases(ClvKind kind, const double *p, int n, double t)
 					(r + s) * log(mx);
 				for (j = 0; j <= n; j++)
 				{
+					/* n 2F1 series: O(n), slow but interruptible for huge n */
+					CHECK_FOR_INTERRUPTS();
 					if (j > 0)
 						lj += log(r + s + j - 1) - log((double) j) + log(t);
 					acc = clm_logsumexp2(acc, lj +
@@ -624,9 +685,12 @@ ProbPurchases(ClvKind kind, const double *p, int n, double t)
 				v = exp(lgamma(nn + 1.0) - lgamma(n + 1.0) - lgamma(nn - n + 1.0) +
 						clm_lbeta(al + n, be + nn - n) - lbab + clm_lbeta(ga, de + nn) - lbgd);
 				for (i = n; i < nn; i++)
+				{
+					CHECK_FOR_INTERRUPTS();
 					v += exp(lgamma(i + 1.0) - lgamma(n + 1.0) - lgamma(i - n + 1.0) +
 							 clm_lbeta(al + n, be + i - n) - lbab +
 							 clm_lbeta(ga + 1, de + i) - lbgd);
+				}
 				return v;
 			}
 		default:
@@ -702,7 +766,7 @@ PAliveSql(FunctionCallInfo fcinfo, ClvKind kind)
 
 	ModelParamsCached(fcinfo, 0, kind, p);
 	clv_check_summary(kind, x, tx, T);
-	PG_RETURN_FLOAT8(CheckResult(PAlive(kind, p, x, tx, T), "P(alive)"));
+	PG_RETURN_FLOAT8(CheckRange(PAlive(kind, p, x, tx, T), 1.0, "P(alive)"));
 }
 
 /*
@@ -720,7 +784,8 @@ CondExpectedSql(FunctionCallInfo fcinfo, ClvKind kind)
 	ModelParamsCached(fcinfo, 0, kind, p);
 	CheckHorizon(t, kind);
 	clv_check_summary(kind, x, tx, T);
-	PG_RETURN_FLOAT8(CheckResult(CondExpected(kind, p, t, x, tx, T), "expected purchases"));
+	PG_RETURN_FLOAT8(CheckRange(CondExpected(kind, p, t, x, tx, T),
+								ExpectedBound(kind, p, t, x, T), "expected purchases"));
 }
 
 /*
@@ -734,7 +799,8 @@ NewExpectedSql(FunctionCallInfo fcinfo, ClvKind kind)
 
 	ModelParamsCached(fcinfo, 0, kind, p);
 	CheckHorizon(t, kind);
-	PG_RETURN_FLOAT8(CheckResult(NewExpected(kind, p, t), "expected purchases"));
+	PG_RETURN_FLOAT8(CheckRange(NewExpected(kind, p, t), ExpectedBound(kind, p, t, 0, 0),
+								"expected purchases"));
 }
 
 /*
@@ -755,9 +821,9 @@ ProbPurchasesSql(FunctionCallInfo fcinfo, ClvKind kind)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("number of purchases must not be negative"),
 				 errdetail("Got %d.", n)));
-	v = CheckResult(ProbPurchases(kind, p, n, t), "probability of purchases");
-	/* rounding may leave tiny negative values or 1 + eps */
-	PG_RETURN_FLOAT8(fmin(1.0, fmax(0.0, v)));
+	/* rounding may leave tiny negative values or 1 + eps (clamped) */
+	v = CheckRange(ProbPurchases(kind, p, n, t), 1.0, "probability of purchases");
+	PG_RETURN_FLOAT8(v);
 }
 
 /*
@@ -881,6 +947,7 @@ ClvSql(FunctionCallInfo fcinfo, ClvKind kind)
 			CondExpectedMulti(kind, p, h, n, x, tx, T, NULL, NULL, e);
 		for (j = 0; j < n; j++)
 		{
+			e[j] = CheckRange(e[j], ExpectedBound(kind, p, h[j], x, T), "expected purchases");
 			disc /= 1 + d;
 			sum += spend * (e[j] - prev) * disc;
 			prev = e[j];

@@ -32,6 +32,7 @@
 
 #include <math.h>
 
+#include "common/int.h"
 #include "common/shortest_dec.h"
 #include "libpq/pqformat.h"
 #include "miscadmin.h"
@@ -43,6 +44,12 @@
 #include "clv.h"
 
 #define CLV_STATE_VERSION 1
+
+/*
+ * Most input rows a state may count: the text form parses the count as a
+ * double, exact up to 2^53, and accepts at most this.
+ */
+#define CLV_MAX_ROWS INT64CONST(9000000000000000)
 
 typedef struct ClvFlat
 {
@@ -609,6 +616,21 @@ clv_sort_patterns(ClvPattern *pat, int32 n)
 }
 
 /*
+ * Add weight w to a pattern's total weight *acc, which must stay finite:
+ * an infinite total could not be fitted, nor read back from its text form.
+ */
+static inline void
+AddWeight(double *acc, double w)
+{
+	*acc += w;
+	if (unlikely(isinf(*acc)))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("total weight of a customer pattern is out of range"),
+				 errhint("Scale the weights down (only their ratios matter to the fitted parameters).")));
+}
+
+/*
  * Sort an append-mode state's patterns and merge the duplicates.
  */
 static void
@@ -632,7 +654,7 @@ ClvCompact(ClvExpanded *e)
 	{
 		if (e->pat[i].x == e->pat[k].x && e->pat[i].tx == e->pat[k].tx &&
 			e->pat[i].T == e->pat[k].T)
-			e->pat[k].w += e->pat[i].w;
+			AddWeight(&e->pat[k].w, e->pat[i].w);
 		else
 			e->pat[++k] = e->pat[i];
 	}
@@ -743,7 +765,7 @@ ClvAdd(ClvExpanded *e, double x, double tx, double T, double w)
 		p = &e->pat[idx - 1];
 		if (p->x == x && p->tx == tx && p->T == T)
 		{
-			p->w += w;
+			AddWeight(&p->w, w);
 			return;
 		}
 		h = (h + 1) & (e->nslots - 1);
@@ -966,7 +988,7 @@ ClvSmallAdd(ClvFlat **fp, double x, double tx, double T, double w)
 		pos = lo;
 		if (pos < f->npat && PatternCmp(&f->pat[pos], &key) == 0)
 		{
-			f->pat[pos].w += w;
+			AddWeight(&f->pat[pos].w, w);
 			return true;
 		}
 	}
@@ -975,7 +997,7 @@ ClvSmallAdd(ClvFlat **fp, double x, double tx, double T, double w)
 		for (pos = 0; pos < f->npat; pos++)
 			if (f->pat[pos].x == x && f->pat[pos].tx == tx && f->pat[pos].T == T)
 			{
-				f->pat[pos].w += w;
+				AddWeight(&f->pat[pos].w, w);
 				return true;
 			}
 	}
@@ -1092,6 +1114,12 @@ clv_check_summary(ClvKind kind, double x, double tx, double T)
 	{
 		CheckInteger(tx, "recency");
 		CheckInteger(T, "n_periods");
+		if (T > CLV_BGBB_MAX_PERIODS)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("n_periods must not exceed %d for the BG/BB model",
+							CLV_BGBB_MAX_PERIODS),
+					 errdetail("Got %g.", T)));
 		if (x > tx)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1264,6 +1292,24 @@ clm_gamma_gamma_accum(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The row count of two states combined (a user's rollup aggregate over
+ * stored states, with clm.clv_combine as its transition, can add up
+ * anything the type's input accepts); at most CLV_MAX_ROWS, as on input.
+ */
+static int64
+AddRows(int64 a, int64 b)
+{
+	int64		r;
+
+	if (pg_add_s64_overflow(a, b, &r) || r > CLV_MAX_ROWS)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("row count of a model fit state out of range"),
+				 errdetail("The states hold more than " INT64_FORMAT " rows together.", CLV_MAX_ROWS)));
+	return r;
+}
+
+/*
  * Combine function: merges state 1 into state 0 in place.  State 0 is a
  * small state while the patterns fit (a new small state when it is NULL:
  * state 1 is not ours to modify), else an expanded object (state 0 is
@@ -1303,7 +1349,7 @@ clm_clv_combine(PG_FUNCTION_ARGS)
 				break;
 		if (i == b.npat)
 		{
-			f->rows += b.rows;
+			f->rows = AddRows(f->rows, b.rows);
 			PG_RETURN_POINTER(f);
 		}
 		e = ClvFromSmall(aggcxt, f);
@@ -1323,7 +1369,7 @@ clm_clv_combine(PG_FUNCTION_ARGS)
 	/* patterns b.pat[0..i) are in e already */
 	for (; i < b.npat; i++)
 		ClvAdd(e, b.pat[i].x, b.pat[i].tx, b.pat[i].T, b.pat[i].w);
-	e->rows += b.rows;
+	e->rows = AddRows(e->rows, b.rows);
 	PG_RETURN_DATUM(EOHPGetRWDatum(&e->hdr));
 }
 
@@ -1446,6 +1492,28 @@ clm_clv_state_out(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Check a pattern of a state read from outside (text or binary input): a
+ * customer summary the model's aggregate accepts (clv_check_summary; the
+ * Gamma-Gamma patterns' third value is 0) with a finite weight >= 0.
+ * Anything else could make a fit or clm.clv_loglik_gradient compute
+ * garbage (e.g. a BG/BB recency above n_periods).  Returns false for a
+ * weight of 0: such a pattern counts nothing and is dropped, as the
+ * aggregates never store one.
+ */
+static bool
+CheckInputPattern(ClvKind kind, const ClvPattern *p)
+{
+	clv_check_summary(kind, p->x, p->tx, p->T);
+	if (kind == CLV_GG && p->T != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid clm.clv_state value"),
+				 errdetail("A gamma_gamma pattern has a nonzero third value %g.", p->T)));
+	CheckNonNegative(p->w, "weight");
+	return p->w > 0;
+}
+
+/*
  * Raise the input-syntax error of clm.clv_state.
  */
 static void
@@ -1468,7 +1536,8 @@ ParseNum(const char *str, char **p, char sep)
 
 	errno = 0;
 	v = strtod(*p, &end);
-	if (end == *p || errno != 0 || !isfinite(v))
+	/* ERANGE with a denormal result is not an error (as in float8in) */
+	if (end == *p || (errno != 0 && (errno != ERANGE || v == 0)) || !isfinite(v))
 		BadText(str, "A number is missing or out of range.");
 	if (sep != '\0' && *end != sep)
 		BadText(str, "Unexpected character after a number.");
@@ -1506,13 +1575,14 @@ clm_clv_state_in(PG_FUNCTION_ARGS)
 	pen = ParseNum(str, &p, ';');
 	p++;
 	rows = ParseNum(str, &p, '\0');
-	if (pen < 0 || rows < 0 || rows != floor(rows) || rows > 9e15)
+	if (pen < 0 || rows < 0 || rows != floor(rows) || rows > (double) CLV_MAX_ROWS)
 		BadText(str, "Penalizer and row count must be non-negative.");
 	e = ClvNew(CurrentMemoryContext, kind, pen, 16);
 	e->rows = (int64) rows;
 	while (*p == ';')
 	{
 		double		v[4];
+		ClvPattern	pat;
 
 		p++;
 		for (k = 0; k < 4; k++)
@@ -1523,7 +1593,12 @@ clm_clv_state_in(PG_FUNCTION_ARGS)
 		}
 		if (v[0] < 0 || v[1] < 0 || v[2] < 0 || v[3] < 0)
 			BadText(str, "Pattern values must not be negative.");
-		ClvAdd(e, v[0] + 0.0, v[1] + 0.0, v[2] + 0.0, v[3]);
+		pat.x = v[0] + 0.0;
+		pat.tx = v[1] + 0.0;
+		pat.T = v[2] + 0.0;
+		pat.w = v[3];
+		if (CheckInputPattern(kind, &pat))
+			ClvAdd(e, pat.x, pat.tx, pat.T, pat.w);
 	}
 	if (*p != '\0')
 		BadText(str, "Unexpected trailing characters.");
@@ -1572,7 +1647,8 @@ clm_clv_state_recv(PG_FUNCTION_ARGS)
 	int			version,
 				kind;
 	int32		n,
-				i;
+				i,
+				k;
 
 	version = pq_getmsgbyte(buf);
 	kind = pq_getmsgbyte(buf);
@@ -1585,6 +1661,12 @@ clm_clv_state_recv(PG_FUNCTION_ARGS)
 	f->kind = kind;
 	f->penalizer = pq_getmsgfloat8(buf);
 	f->rows = pq_getmsgint64(buf);
+	/* as the text form: a value out of range there could not be restored */
+	if (f->rows > CLV_MAX_ROWS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid binary clm.clv_state value"),
+				 errdetail("Row count " INT64_FORMAT " exceeds " INT64_FORMAT ".", f->rows, CLV_MAX_ROWS)));
 	n = pq_getmsgint(buf, 4);
 	if (n < 0 || (int64) n * 32 != buf->len - buf->cursor)
 		ereport(ERROR,
@@ -1593,20 +1675,29 @@ clm_clv_state_recv(PG_FUNCTION_ARGS)
 				 errdetail("Pattern count %d does not match the length.", n)));
 	f = repalloc(f, CLV_FLAT_SIZE(n));
 	SET_VARSIZE(f, CLV_FLAT_SIZE(n));
-	f->npat = n;
-	for (i = 0; i < n; i++)
+	for (i = 0, k = 0; i < n; i++)
 	{
-		f->pat[i].x = pq_getmsgfloat8(buf);
-		f->pat[i].tx = pq_getmsgfloat8(buf);
-		f->pat[i].T = pq_getmsgfloat8(buf);
-		f->pat[i].w = pq_getmsgfloat8(buf);
-		if (!(f->pat[i].x >= 0) || !(f->pat[i].tx >= 0) || !(f->pat[i].T >= 0) ||
-			!(f->pat[i].w >= 0) || !isfinite(f->pat[i].x + f->pat[i].tx + f->pat[i].T + f->pat[i].w))
+		ClvPattern *p = &f->pat[k];
+
+		p->x = pq_getmsgfloat8(buf);
+		p->tx = pq_getmsgfloat8(buf);
+		p->T = pq_getmsgfloat8(buf);
+		p->w = pq_getmsgfloat8(buf);
+		if (!(p->x >= 0) || !(p->tx >= 0) || !(p->T >= 0) || !(p->w >= 0) ||
+			!isfinite(p->x) || !isfinite(p->tx) || !isfinite(p->T) || !isfinite(p->w))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 					 errmsg("invalid binary clm.clv_state value"),
 					 errdetail("Pattern values must be finite and non-negative.")));
+		p->x += 0.0;			/* no -0.0 keys */
+		p->tx += 0.0;
+		p->T += 0.0;
+		if (CheckInputPattern((ClvKind) kind, p))
+			k++;
 	}
+	/* weight-0 patterns dropped: the value is shorter than allocated */
+	SET_VARSIZE(f, CLV_FLAT_SIZE(k));
+	f->npat = k;
 	CheckFlat(f, VARSIZE(f));
 	PG_RETURN_POINTER(f);
 }

@@ -27,6 +27,7 @@
 #include "postgres.h"
 
 #include "funcapi.h"
+#include "common/int.h"
 #include "libpq/pqformat.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -233,8 +234,11 @@ KmCheckCounts(const KmState *s)
 		if (isnan(r->time) || isinf(r->time) || r->time < 0 ||
 			r->events < 0 || r->censored < 0 || r->entries < 0)
 			clm_state_corrupt("clm.km", "A record has a negative count or an invalid time.");
-		in += r->entries;
-		out += r->events + r->censored;
+		/* no more than 2^63 - 1 subjects: the at-risk counts fit an int64 */
+		if (pg_add_s64_overflow(in, r->entries, &in) ||
+			pg_add_s64_overflow(out, r->events, &out) ||
+			pg_add_s64_overflow(out, r->censored, &out))
+			clm_state_corrupt("clm.km", "The counts add up to more than 2^63 - 1 subjects.");
 	}
 	if (s->entries_inf < 0 || in != out)
 		clm_state_corrupt("clm.km", "The entries do not match the events and censorings.");
@@ -1369,8 +1373,8 @@ clm_logrank(PG_FUNCTION_ARGS)
 		double		t;
 		KmRec		ra = {0},
 					rb = {0};
-		int64		d,
-					n;
+		double		d,
+					n;			/* sums of both groups: may pass INT64_MAX */
 
 		CHECK_FOR_INTERRUPTS();
 		if (j >= b->n || (i < a->n && a->recs[i].time <= b->recs[j].time))
@@ -1381,14 +1385,13 @@ clm_logrank(PG_FUNCTION_ARGS)
 			ra = a->recs[i++];
 		if (j < b->n && b->recs[j].time == t)
 			rb = b->recs[j++];
-		d = ra.events + rb.events;
-		n = na + nb;
+		d = (double) ra.events + (double) rb.events;
+		n = (double) na + (double) nb;
 		if (d > 0 && n > 0)
 		{
-			ea += (double) d * (double) na / (double) n;
+			ea += d * (double) na / n;
 			if (n > 1)
-				var += (double) na * (double) nb * (double) d * (double) (n - d) /
-					((double) n * (double) n * (double) (n - 1));
+				var += (double) na * (double) nb * d * (n - d) / (n * n * (n - 1));
 		}
 		oa += ra.events;
 		ob += rb.events;
@@ -1398,7 +1401,7 @@ clm_logrank(PG_FUNCTION_ARGS)
 	values[0] = Int64GetDatum(oa);
 	values[1] = Float8GetDatum(ea);
 	values[2] = Int64GetDatum(ob);
-	values[3] = Float8GetDatum((double) (oa + ob) - ea);
+	values[3] = Float8GetDatum((double) oa + (double) ob - ea);
 	if (var > 0)
 	{
 		double		chisq = ((double) oa - ea) * ((double) oa - ea) / var;

@@ -32,6 +32,7 @@
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -61,6 +62,7 @@ typedef struct SbgData
 	int64	   *churned;		/* churned at renewal k + 1: P(T = k + 1) */
 	int64	   *alive;			/* still active after k renewals: S(k) */
 	double		n;				/* customers */
+	int64		ncust;			/* the same, exactly */
 } SbgData;
 
 #define SbgLen(a) (ARR_NDIM(a) == 0 ? 0 : *ARR_DIMS(a))
@@ -126,6 +128,22 @@ SbgGrow(ArrayType *a, int32 len, int64 fill)
 }
 
 /*
+ * a + b for customer counts, an error instead of wrapping around.
+ */
+static int64
+SbgAddCounts(int64 a, int64 b)
+{
+	int64		r;
+
+	if (pg_add_s64_overflow(a, b, &r))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("sBG customer count out of range"),
+				 errdetail("The counts add up to more than " INT64_FORMAT ".", PG_INT64_MAX)));
+	return r;
+}
+
+/*
  * Check a period or periods_survived argument.
  */
 static void
@@ -169,7 +187,7 @@ clm_sbg_accum(PG_FUNCTION_ARGS)
 				 errdetail("Got " INT64_FORMAT " in period %d.", survivors, period)));
 	a = SbgGrow(a, period + 1, -1);
 	d = SbgData_(a);
-	d[period] = (d[period] < 0) ? survivors : d[period] + survivors;
+	d[period] = (d[period] < 0) ? survivors : SbgAddCounts(d[period], survivors);
 	PG_RETURN_ARRAYTYPE_P(a);
 }
 
@@ -228,7 +246,7 @@ clm_sbg_combine(PG_FUNCTION_ARGS)
 	{
 		if (db[i] < 0)
 			continue;
-		da[i] = (da[i] < 0) ? db[i] : da[i] + db[i];
+		da[i] = (da[i] < 0) ? db[i] : SbgAddCounts(da[i], db[i]);
 	}
 	PG_RETURN_ARRAYTYPE_P(a);
 }
@@ -288,7 +306,7 @@ SbgFitResult(FunctionCallInfo fcinfo, SbgData *d, int32 periods)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("no customers to fit the sBG model to")));
-	if (churned == 0 || churned == (int64) d->n)
+	if (churned == 0 || churned == d->ncust)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the sBG model needs both churned and surviving customers"),
@@ -311,7 +329,7 @@ SbgFitResult(FunctionCallInfo fcinfo, SbgData *d, int32 periods)
 	else
 		nulls[2] = nulls[3] = true;
 	values[4] = Float8GetDatum(-res.f * d->n);
-	values[5] = Int64GetDatum((int64) d->n);
+	values[5] = Int64GetDatum(d->ncust);
 	values[6] = Int32GetDatum(periods);
 	values[7] = BoolGetDatum(res.converged);
 	values[8] = Int32GetDatum(res.iterations);
@@ -360,6 +378,7 @@ clm_sbg_final(PG_FUNCTION_ARGS)
 	for (t = 0; t + 1 < len; t++)
 		d.churned[t] = s[t] - s[t + 1];
 	d.alive[len - 1] = s[len - 1];
+	d.ncust = s[0];
 	d.n = (double) s[0];
 	PG_RETURN_DATUM(SbgFitResult(fcinfo, &d, len - 1));
 }
@@ -390,7 +409,7 @@ clm_sbg_customers_final(PG_FUNCTION_ARGS)
 	d.nk = len / 2;
 	d.churned = palloc(sizeof(int64) * d.nk);
 	d.alive = palloc(sizeof(int64) * d.nk);
-	d.n = 0;
+	d.ncust = 0;
 	for (k = 0; k < d.nk; k++)
 	{
 		if (s[2 * k] < 0 || s[2 * k + 1] < 0)
@@ -400,10 +419,11 @@ clm_sbg_customers_final(PG_FUNCTION_ARGS)
 					 errdetail("Counts must not be negative.")));
 		d.churned[k] = s[2 * k];
 		d.alive[k] = s[2 * k + 1];
-		d.n += (double) (s[2 * k] + s[2 * k + 1]);
-		if (s[2 * k] + s[2 * k + 1] > 0)
+		d.ncust = SbgAddCounts(d.ncust, SbgAddCounts(s[2 * k], s[2 * k + 1]));
+		if (s[2 * k] > 0 || s[2 * k + 1] > 0)
 			last = k + (s[2 * k] > 0 ? 1 : 0);
 	}
+	d.n = (double) d.ncust;
 	PG_RETURN_DATUM(SbgFitResult(fcinfo, &d, last));
 }
 
@@ -449,12 +469,23 @@ SbgPeriodArg(FunctionCallInfo fcinfo, int argno, int32 min)
 }
 
 /*
- * S(t) = B(alpha, beta + t) / B(alpha, beta).
+ * S(t) = B(alpha, beta + t) / B(alpha, beta), which must come out in
+ * [0, 1] up to rounding (clamped): with extreme parameters the difference
+ * of log-beta values is NaN (beta = 1.7e308) or loses its digits (beta =
+ * 1e10 gave S(1) = 1.00003), an error rather than a wrong share.
  */
 static double
 SbgSurvival(double alpha, double beta, int32 t)
 {
-	return exp(clm_lbeta(alpha, beta + t) - clm_lbeta(alpha, beta));
+	double		s = exp(clm_lbeta(alpha, beta + t) - clm_lbeta(alpha, beta));
+
+	if (!(s >= -1e-9 && s <= 1 + 1e-9))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("sBG survival cannot be computed accurately for these values"),
+				 errdetail("Got %g for alpha %g, beta %g, t %d.", s, alpha, beta, t),
+				 errhint("The model parameters are too extreme for the formula's floating-point evaluation.")));
+	return fmin(1.0, fmax(0.0, s));
 }
 
 /*
@@ -484,7 +515,12 @@ clm_sbg_retention(PG_FUNCTION_ARGS)
 
 	SbgModelArg(fcinfo, 0, &alpha, &beta);
 	t = SbgPeriodArg(fcinfo, 1, 1);
-	PG_RETURN_FLOAT8((beta + t - 1) / (alpha + beta + t - 1));
+	/*
+	 * As 1 / (1 + alpha / (beta + (t - 1))): (beta + t - 1) / (alpha + beta +
+	 * t - 1) rounded a tiny beta away (0/0 for alpha = beta = 1e-300) and
+	 * overflowed for huge ones (0 for alpha = beta = 1.7e308).
+	 */
+	PG_RETURN_FLOAT8(1.0 / (1.0 + alpha / (beta + (t - 1))));
 }
 
 /*

@@ -526,6 +526,22 @@ typedef void (*SubsChangeFn) (void *arg, TimestampTz at, double before, double a
 							  bool paid_before);
 
 /*
+ * An MRR sum (one customer's overlapping subscriptions, a period's
+ * movements, a cohort's MRR), which must stay finite: sums of huge MRR
+ * values would print as Infinity or NaN.
+ */
+static inline double
+MrrSum(double v)
+{
+	if (unlikely(!isfinite(v)))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("MRR total out of range"),
+				 errdetail("The MRR values add up to more than the largest double precision value.")));
+	return v;
+}
+
+/*
  * Replay one customer's events (sorted by time), netting those at the same
  * instant, and call fn at every change of the customer's MRR.
  */
@@ -544,7 +560,7 @@ SubsReplayCustomer(SubsReplay *rp, int64 ne, SubsChangeFn fn, void *arg)
 
 		while (k < ne && rp->ev[k].at == at)
 		{
-			mrr += rp->ev[k].delta;
+			mrr = MrrSum(mrr + rp->ev[k].delta);
 			active += rp->ev[k].active_delta;
 			k++;
 		}
@@ -699,8 +715,9 @@ clm_mrr_movements(PG_FUNCTION_ARGS)
 		double		avg_customers = customers + pp->partial_time / len;
 		int64		cust_end = customers + pp->new_customers +
 			pp->reactivated_customers - pp->churned_customers;
-		double		mrr_end = mrr + pp->new_mrr + pp->reactivation_mrr +
-			pp->expansion_mrr + pp->contraction_mrr + pp->churned_mrr;
+		double		mrr_end = MrrSum(mrr + MrrSum(pp->new_mrr) + MrrSum(pp->reactivation_mrr) +
+									 MrrSum(pp->expansion_mrr) + MrrSum(pp->contraction_mrr) +
+									 MrrSum(pp->churned_mrr));
 
 		if (cust_end == 0)
 			mrr_end = 0.0;
@@ -871,6 +888,8 @@ clm_mrr_retention(PG_FUNCTION_ARGS)
 		Datum		values[10];
 		bool		nulls[10] = {0};
 
+		MrrSum(start[p] + expansion[p]);	/* and so each of them */
+		MrrSum(contraction[p] + churn[p]);
 		values[0] = TimestampTzGetDatum(rp.bounds[p]);
 		values[1] = TimestampTzGetDatum(rp.bounds[p + window]);
 		values[2] = Int64GetDatum(cust[p]);
