@@ -193,19 +193,28 @@ CheckResult(double v, const char *what)
  * (negative expected purchases, P(alive) above 1): an error, not a
  * silently wrong score.  Rounding is clamped away.
  */
-static double
+/* the error of CheckRange, out of line */
+static pg_noinline void
+CheckRangeFail(double v, double hi, const char *what)
+{
+	CheckResult(v, what);
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("%s cannot be computed accurately for these values", what),
+			 errdetail("Got %g, outside [0, %g].", v, hi),
+			 errhint("The model parameters are too extreme for the formula's floating-point evaluation.")));
+}
+
+/* see above: the value clamped to [0, hi], or an error */
+static inline double
 CheckRange(double v, double hi, const char *what)
 {
-	double		tol = 1e-9 * fmax(1.0, hi);
+	double		tol = 1e-9 * (hi > 1.0 ? hi : 1.0);
 
-	CheckResult(v, what);
-	if (v < -tol || v > hi + tol)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("%s cannot be computed accurately for these values", what),
-				 errdetail("Got %g, outside [0, %g].", v, hi),
-				 errhint("The model parameters are too extreme for the formula's floating-point evaluation.")));
-	return fmin(hi, fmax(0.0, v));
+	/* once per score and month: comparisons only (a NaN v fails them) */
+	if (!(v >= -tol && v <= hi + tol) || !isfinite(v))
+		CheckRangeFail(v, hi, what);
+	return v < 0 ? 0 : (v > hi ? hi : v);
 }
 
 /*
@@ -214,7 +223,7 @@ CheckRange(double v, double hi, const char *what)
  * mean without dropout, (r + x) t / (alpha + T) for the Poisson-gamma
  * models, one per period for BG/BB.
  */
-static double
+static inline double
 ExpectedBound(ClvKind kind, const double *p, double t, double x, double T)
 {
 	if (kind == CLV_BGBB)
