@@ -1947,6 +1947,17 @@ BEGIN
 			USING ERRCODE = 'undefined_table',
 				  HINT = 'Set tracked_table, tracked_key_column and tracked_stage_column of the source to NULL, or register it again.';
 	END IF;
+	-- the tracked columns are kept by name: after a rename the refresh would
+	-- paste an unknown type into its SQL (a syntax error, 42601)
+	IF src.tracked_table IS NOT NULL AND
+	   (SELECT count(*) FROM pg_attribute a
+		WHERE a.attrelid = src.tracked_table AND a.attnum > 0 AND NOT a.attisdropped
+		  AND a.attname IN (src.tracked_key_column, src.tracked_stage_column)) < 2 THEN
+		RAISE EXCEPTION 'column "%" or "%" of the tracked customer table "%" of source "%" does not exist',
+			src.tracked_key_column, src.tracked_stage_column, src.tracked_table, name
+			USING ERRCODE = 'undefined_column',
+				  HINT = 'If a column was renamed, set tracked_key_column and tracked_stage_column of the source in clm.sources to the new names.';
+	END IF;
 	IF by_worker THEN
 		-- the worker holds the lock across its transactions; skip a busy source
 		IF NOT pg_try_advisory_lock(7105901, @extschema@.source_lock_key(name)) THEN

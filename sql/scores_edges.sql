@@ -53,3 +53,31 @@ SELECT status, rows FROM clm.refresh('se_v3');
 SELECT customer, frequency, total FROM public."se view ""3"".x" ORDER BY customer;
 SELECT clm.unregister(s) FROM unnest(ARRAY['se_far', 'se_near', 'se_v3', 'se_v4']) s ORDER BY s;
 SELECT to_regclass('public."se view ""3"".x"') AS v3, to_regclass('public.se_v4') AS v4;
+
+------------------------------------------------------------------------------
+-- clm.quintile_score with hand-made breaks: a NaN break compared false both
+-- ways ({NaN,1,2,3} scored 5 as 4), and a NULL break before others skipped
+-- the order check ({1,NULL,0.5,2} scored 0.7 as 2, below the first break)
+------------------------------------------------------------------------------
+SELECT error_of($$SELECT clm.quintile_score(5, '{NaN,1,2,3}')$$);
+SELECT error_of($$SELECT clm.quintile_score(5, '{1,2,3,Infinity}')$$);
+SELECT error_of($$SELECT clm.quintile_score(0.7, '{1,NULL,0.5,2}')$$);
+-- trailing NULLs (as quintile_breaks makes them for ties at the top) are fine
+SELECT clm.quintile_score(3, '{1,2,NULL,NULL}') AS two_reached, clm.quintile_score(0, '{NULL,NULL,NULL,NULL}') AS none;
+
+------------------------------------------------------------------------------
+-- the tracked customer table's columns are kept by name: after a rename the
+-- refresh failed with a syntax error (42601); now 42703 with a hint
+------------------------------------------------------------------------------
+CREATE TABLE se_customers (id int PRIMARY KEY, stage text);
+INSERT INTO se_customers SELECT i, NULL FROM generate_series(0, 2) i;
+SELECT name FROM clm.register('se_tr', 'se_events', 'customer', 'at', 'amount', incremental => false,
+	tracked_table => 'se_customers', tracked_key_column => 'id', tracked_stage_column => 'stage');
+ALTER TABLE se_customers RENAME COLUMN id TO customer_id;
+SELECT error_of($$SELECT clm.refresh('se_tr', true, '2024-02-15')$$);
+UPDATE clm.sources SET tracked_key_column = 'customer_id' WHERE name = 'se_tr';
+-- as of 2024-02-15 the last events (Jan 29, 30, 31) are 15-17 days old and
+-- the first ones (Jan 2, 3, 4) 42-44 days: active (new_within is 30 days)
+SELECT status, rows FROM clm.refresh('se_tr', true, '2024-02-15');
+SELECT customer_id, stage FROM se_customers ORDER BY customer_id;
+SELECT clm.unregister('se_tr');
