@@ -88,3 +88,29 @@ SELECT count(*) FROM clm.stage_properties('etimes', '-infinity');
 DELETE FROM ekeys_src;
 INSERT INTO ekeys_src VALUES ('10', 'e1', '10000-06-01 00:00:00+00');
 SELECT error_of($$SELECT clm.import_history('ekeys', 'ekeys_src')$$);
+
+------------------------------------------------------------------------------
+-- a table owner may put more triggers calling clm.stage_trigger() on the
+-- table: one "UPDATE OF n, id" (n an integer) came first by name and its
+-- first column was read as the stage, an integer as text: SIGSEGV
+------------------------------------------------------------------------------
+CREATE TABLE extra_trg (id int, st text, n int);
+SELECT clm.track('extra_trg', 'id', 'st', 'edge_flow');
+SET clm.stage_changed_at = '2024-01-01 00:00:00+00';
+INSERT INTO extra_trg VALUES (1, 'e1', 1);
+CREATE TRIGGER aaa AFTER UPDATE OF n, id ON extra_trg FOR EACH ROW EXECUTE FUNCTION clm.stage_trigger();
+-- clm.track's own trigger (clm_stage_update) names the columns
+UPDATE extra_trg SET n = 5;
+SET clm.stage_changed_at = '2024-02-01 00:00:00+00';
+UPDATE extra_trg SET st = 'e2';
+RESET clm.stage_changed_at;
+SELECT customer_key, from_stage, to_stage, changed_at FROM clm.stage_history
+WHERE table_oid = 'extra_trg'::regclass ORDER BY id;
+-- without it, the other trigger's columns are checked: 39P01
+DROP TRIGGER clm_stage_update ON extra_trg;
+SELECT error_of($$UPDATE extra_trg SET n = 6$$);
+SELECT error_of($$INSERT INTO extra_trg VALUES (2, 'e1', 1)$$);
+-- on a table that is not tracked: 55000, as before
+CREATE TABLE extra_trg2 (id int, st text, n int);
+CREATE TRIGGER aaa AFTER INSERT ON extra_trg2 FOR EACH ROW EXECUTE FUNCTION clm.stage_trigger();
+SELECT error_of($$INSERT INTO extra_trg2 VALUES (1, 'x', 1)$$);

@@ -275,6 +275,7 @@ LoadTrackInfo(ClmTrackEntry *entry, Relation rel)
 	Datum		args[1];
 	int			i;
 	char	   *policy;
+	char	   *badcols = NULL;
 	TriggerDesc *trigdesc = rel->trigdesc;
 
 	elog(DEBUG1, "clm: loading the stage model of table \"%s\"",
@@ -283,26 +284,43 @@ LoadTrackInfo(ClmTrackEntry *entry, Relation rel)
 	info->stage_attnum = InvalidAttrNumber;
 	info->key_attnum = InvalidAttrNumber;
 
-	/* the columns, from the UPDATE OF stage, key trigger */
+	/*
+	 * The columns, from the UPDATE OF stage, key trigger.  The table's owner
+	 * may create more triggers calling clm.stage_trigger() (the function is
+	 * executable by PUBLIC): clm.track's own trigger, clm_stage_update, wins
+	 * over others (which would come first by name, e.g. one "UPDATE OF n,
+	 * id" with n an integer, whose value was then read as text: SIGSEGV),
+	 * and the types of the columns are checked whichever trigger is used.
+	 */
 	for (i = 0; trigdesc != NULL && i < trigdesc->numtriggers; i++)
 	{
 		Trigger    *t = &trigdesc->triggers[i];
 
 		if (t->tgfoid == Config.trigger_fn && t->tgnattr == 2 &&
-			TRIGGER_FOR_UPDATE(t->tgtype))
+			TRIGGER_FOR_UPDATE(t->tgtype) &&
+			(info->stage_attnum == InvalidAttrNumber ||
+			 strcmp(t->tgname, "clm_stage_update") == 0))
 		{
 			info->stage_attnum = t->tgattr[0];
 			info->key_attnum = t->tgattr[1];
-			break;
+			if (strcmp(t->tgname, "clm_stage_update") == 0)
+				break;
 		}
 	}
 	if (info->key_attnum != InvalidAttrNumber)
 	{
 		TupleDesc	desc = RelationGetDescr(rel);
 		Form_pg_attribute katt = TupleDescAttr(desc, info->key_attnum - 1);
+		Form_pg_attribute satt = TupleDescAttr(desc, info->stage_attnum - 1);
 		Oid			outfn;
 		bool		isvarlena;
 
+		if ((satt->atttypid != TEXTOID && satt->atttypid != VARCHAROID) ||
+			(katt->atttypid != INT8OID && katt->atttypid != INT4OID &&
+			 katt->atttypid != TEXTOID && katt->atttypid != UUIDOID))
+			badcols = psprintf("\"%s\" (%s) and \"%s\" (%s)",
+							   NameStr(satt->attname), format_type_be(satt->atttypid),
+							   NameStr(katt->attname), format_type_be(katt->atttypid));
 		info->key_type = katt->atttypid;
 		getTypeOutputInfo(info->key_type, &outfn, &isvarlena);
 		fmgr_info_cxt(outfn, &info->key_out, entry->cxt);
@@ -323,6 +341,13 @@ LoadTrackInfo(ClmTrackEntry *entry, Relation rel)
 				 errmsg("table \"%s\" is not tracked by clm",
 						RelationGetRelationName(rel)),
 				 errhint("Use clm.track() to track it.")));
+	if (badcols != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("the clm UPDATE trigger of table \"%s\" names columns %s",
+						RelationGetRelationName(rel), badcols),
+				 errdetail("clm.stage_trigger() reads UPDATE OF stage (text or varchar), key (bigint, integer, text or uuid)."),
+				 errhint("Drop triggers calling clm.stage_trigger() that clm.track() did not create, or use clm.untrack() and clm.track().")));
 	oldcxt = MemoryContextSwitchTo(entry->cxt);
 	info->model = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	policy = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
