@@ -853,20 +853,31 @@ COMMENT ON FUNCTION @extschema@.stage_at(regclass, anyelement, timestamptz) IS
 CREATE FUNCTION @extschema@.stage_properties(tbl regclass, as_of timestamptz DEFAULT pg_catalog.now())
 RETURNS TABLE (customer_key text, stage text, first_entered_at timestamptz, last_exited_at timestamptz,
 	latest_time_in interval, cumulative_time_in interval, stays bigint, current boolean)
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-WITH h AS (
-	SELECT h.customer_key, h.to_stage, h.changed_at, h.id,
-		lead(h.changed_at) OVER (PARTITION BY h.customer_key ORDER BY h.changed_at, h.id) AS next_at
-	FROM @extschema@.stage_history h
-	WHERE h.table_oid = $1 AND h.changed_at <= $2)
-SELECT h.customer_key, h.to_stage, min(h.changed_at), max(h.next_at),
-	(array_agg(coalesce(h.next_at, $2) - h.changed_at ORDER BY h.changed_at DESC, h.id DESC))[1],
-	sum(coalesce(h.next_at, $2) - h.changed_at),
-	count(*), bool_or(h.next_at IS NULL)
-FROM h WHERE h.to_stage IS NOT NULL
-GROUP BY h.customer_key, h.to_stage
+#variable_conflict use_column
+BEGIN
+	-- open stays last until as_of; recorded times are before the year 10000
+	-- (see clm.stage_changed_at), and so must as_of be for as_of - changed_at
+	-- to fit (PostgreSQL 15 subtracts timestamps without an overflow check)
+	IF $2 >= '10000-01-01 00:00:00+00'::timestamptz THEN
+		RAISE EXCEPTION 'as_of must be before the year 10000'
+			USING ERRCODE = '22008', DETAIL = format('Got %s.', $2);
+	END IF;
+	RETURN QUERY
+	WITH h AS (
+		SELECT h.customer_key, h.to_stage, h.changed_at, h.id,
+			lead(h.changed_at) OVER (PARTITION BY h.customer_key ORDER BY h.changed_at, h.id) AS next_at
+		FROM @extschema@.stage_history h
+		WHERE h.table_oid = $1 AND h.changed_at <= $2)
+	SELECT h.customer_key, h.to_stage, min(h.changed_at), max(h.next_at),
+		(array_agg(coalesce(h.next_at, $2) - h.changed_at ORDER BY h.changed_at DESC, h.id DESC))[1],
+		sum(coalesce(h.next_at, $2) - h.changed_at),
+		count(*), bool_or(h.next_at IS NULL)
+	FROM h WHERE h.to_stage IS NOT NULL
+	GROUP BY h.customer_key, h.to_stage;
+END
 $$;
 COMMENT ON FUNCTION @extschema@.stage_properties(regclass, timestamptz) IS
 'Per customer and stage as of a time (HubSpot-style): first entered, last exited, latest time in (length of the most recent stay, open stays up to as_of), cumulative time in, stays, currently in the stage';
@@ -1797,7 +1808,10 @@ BEGIN
 	IF scores_view IS NOT NULL THEN
 		-- created with the caller's rights, where the caller chooses; security_invoker
 		-- so that the row level security of clm.scores applies to whoever queries it
-		vname := scores_view;
+		-- scores_view is a name, never SQL: parse it (22023 if it is not a
+		-- valid, possibly qualified, identifier) and quote each part again
+		SELECT string_agg(quote_ident(x.part), '.' ORDER BY x.i) INTO vname
+		FROM unnest(parse_ident(scores_view)) WITH ORDINALITY x(part, i);
 		EXECUTE format('CREATE VIEW %s WITH (security_invoker = true) AS
 			SELECT s.customer_key::%s AS %I, s.frequency, s.recency, s.t, s.monetary, s.total,
 			       s.first_at, s.last_at, s.r_score, s.f_score, s.m_score, s.segment, s.p_alive,
@@ -1932,6 +1946,17 @@ BEGIN
 		RAISE EXCEPTION 'the tracked customer table of source "%" (OID %) no longer exists', name, src.tracked_table::oid
 			USING ERRCODE = 'undefined_table',
 				  HINT = 'Set tracked_table, tracked_key_column and tracked_stage_column of the source to NULL, or register it again.';
+	END IF;
+	-- the tracked columns are kept by name: after a rename the refresh would
+	-- paste an unknown type into its SQL (a syntax error, 42601)
+	IF src.tracked_table IS NOT NULL AND
+	   (SELECT count(*) FROM pg_attribute a
+		WHERE a.attrelid = src.tracked_table AND a.attnum > 0 AND NOT a.attisdropped
+		  AND a.attname IN (src.tracked_key_column, src.tracked_stage_column)) < 2 THEN
+		RAISE EXCEPTION 'column "%" or "%" of the tracked customer table "%" of source "%" does not exist',
+			src.tracked_key_column, src.tracked_stage_column, src.tracked_table, name
+			USING ERRCODE = 'undefined_column',
+				  HINT = 'If a column was renamed, set tracked_key_column and tracked_stage_column of the source in clm.sources to the new names.';
 	END IF;
 	IF by_worker THEN
 		-- the worker holds the lock across its transactions; skip a busy source
@@ -2303,6 +2328,23 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.refresh_failed(bigint, text, text) IS
 'Used by the worker after a failed refresh step (in a new transaction): logs the error in clm.refresh_runs and releases the source';
 
+-- next_run arithmetic: a source's intervals (and its run log, which its owner
+-- may write) are the user's, so a sum beyond the timestamp range must not
+-- fail clm.worker_status() for every source (the worker lists the due ones
+-- with it): such a time is 'infinity', i.e. never due.  PARALLEL UNSAFE: the
+-- exception block is a subtransaction, which parallel mode does not allow
+CREATE FUNCTION @extschema@.time_after(t timestamptz, span interval, times double precision DEFAULT 1)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+	RETURN t + span * times;
+EXCEPTION WHEN datetime_field_overflow THEN
+	RETURN 'infinity';
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.time_after(timestamptz, interval, double precision) IS
+'t + span * times, or infinity when that is beyond the timestamp or interval range (used for clm.worker_status().next_run)';
+
 CREATE FUNCTION @extschema@.worker_status()
 RETURNS TABLE (source text, owner regrole, running boolean, last_run timestamptz, last_mode text,
 			   last_status text, last_rows bigint, last_error text, consecutive_errors integer,
@@ -2319,12 +2361,14 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
 			WHEN last.id IS NULL THEN s.registered_at
 			-- a source whose table was dropped is due (its run fails and is logged)
 			WHEN last.status = 'ok' AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = s.events)
-				THEN last.started_at + s.refresh_interval
-			WHEN last.status = 'error' THEN last.finished_at
-				+ least(s.refresh_interval * power(2, least(coalesce(err.n, 1), 20) - 1),
-						greatest(s.refresh_interval, interval '1 hour'))
-			ELSE least(coalesce(full_ok.started_at, s.registered_at) + s.full_refresh_interval,
-					   CASE WHEN q.n > 0 OR NOT s.incremental THEN last.started_at + s.refresh_interval END)
+				THEN @extschema@.time_after(last.started_at, s.refresh_interval)
+			WHEN last.status = 'error' THEN
+				least(@extschema@.time_after(last.finished_at, s.refresh_interval,
+											 power(2, least(coalesce(err.n, 1), 20) - 1)),
+					  @extschema@.time_after(last.finished_at, greatest(s.refresh_interval, interval '1 hour')))
+			ELSE least(@extschema@.time_after(coalesce(full_ok.started_at, s.registered_at), s.full_refresh_interval),
+					   CASE WHEN q.n > 0 OR NOT s.incremental
+						   THEN @extschema@.time_after(last.started_at, s.refresh_interval) END)
 		END,
 		coalesce(q.n, 0), now() - q.oldest
 	FROM @extschema@.sources s

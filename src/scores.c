@@ -145,11 +145,24 @@ clm_quintile_score(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("breaks must have %d elements, not %d", CLM_SCORE_BREAKS, n)));
+	/*
+	 * Breaks as clm.quintile_breaks makes them: finite, ascending, NULLs
+	 * (never reached) only at the end.  A NaN break compared false both
+	 * ways, so {NaN, 1, 2, 3} scored 5 as 4; {1, NULL, 0.5, 2} passed the
+	 * order check (each break was compared with its neighbour only) and
+	 * scored 0.7 as 2, below the first break.
+	 */
 	for (i = 0; i < n; i++)
 	{
 		if (nulls[i])
 			continue;
-		if (i > 0 && !nulls[i - 1] && DatumGetFloat8(values[i]) < DatumGetFloat8(values[i - 1]))
+		if (i > 0 && nulls[i - 1])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("NULL breaks must come after all the others"),
+					 errdetail("Break %d is NULL and break %d is not.", i, i + 1)));
+		clm_check_finite(DatumGetFloat8(values[i]), "each of breaks");
+		if (i > 0 && DatumGetFloat8(values[i]) < DatumGetFloat8(values[i - 1]))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("breaks must be in ascending order")));

@@ -44,6 +44,7 @@
 #include "parser/parse_func.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
@@ -274,6 +275,7 @@ LoadTrackInfo(ClmTrackEntry *entry, Relation rel)
 	Datum		args[1];
 	int			i;
 	char	   *policy;
+	char	   *badcols = NULL;
 	TriggerDesc *trigdesc = rel->trigdesc;
 
 	elog(DEBUG1, "clm: loading the stage model of table \"%s\"",
@@ -282,26 +284,43 @@ LoadTrackInfo(ClmTrackEntry *entry, Relation rel)
 	info->stage_attnum = InvalidAttrNumber;
 	info->key_attnum = InvalidAttrNumber;
 
-	/* the columns, from the UPDATE OF stage, key trigger */
+	/*
+	 * The columns, from the UPDATE OF stage, key trigger.  The table's owner
+	 * may create more triggers calling clm.stage_trigger() (the function is
+	 * executable by PUBLIC): clm.track's own trigger, clm_stage_update, wins
+	 * over others (which would come first by name, e.g. one "UPDATE OF n,
+	 * id" with n an integer, whose value was then read as text: SIGSEGV),
+	 * and the types of the columns are checked whichever trigger is used.
+	 */
 	for (i = 0; trigdesc != NULL && i < trigdesc->numtriggers; i++)
 	{
 		Trigger    *t = &trigdesc->triggers[i];
 
 		if (t->tgfoid == Config.trigger_fn && t->tgnattr == 2 &&
-			TRIGGER_FOR_UPDATE(t->tgtype))
+			TRIGGER_FOR_UPDATE(t->tgtype) &&
+			(info->stage_attnum == InvalidAttrNumber ||
+			 strcmp(t->tgname, "clm_stage_update") == 0))
 		{
 			info->stage_attnum = t->tgattr[0];
 			info->key_attnum = t->tgattr[1];
-			break;
+			if (strcmp(t->tgname, "clm_stage_update") == 0)
+				break;
 		}
 	}
 	if (info->key_attnum != InvalidAttrNumber)
 	{
 		TupleDesc	desc = RelationGetDescr(rel);
 		Form_pg_attribute katt = TupleDescAttr(desc, info->key_attnum - 1);
+		Form_pg_attribute satt = TupleDescAttr(desc, info->stage_attnum - 1);
 		Oid			outfn;
 		bool		isvarlena;
 
+		if ((satt->atttypid != TEXTOID && satt->atttypid != VARCHAROID) ||
+			(katt->atttypid != INT8OID && katt->atttypid != INT4OID &&
+			 katt->atttypid != TEXTOID && katt->atttypid != UUIDOID))
+			badcols = psprintf("\"%s\" (%s) and \"%s\" (%s)",
+							   NameStr(satt->attname), format_type_be(satt->atttypid),
+							   NameStr(katt->attname), format_type_be(katt->atttypid));
 		info->key_type = katt->atttypid;
 		getTypeOutputInfo(info->key_type, &outfn, &isvarlena);
 		fmgr_info_cxt(outfn, &info->key_out, entry->cxt);
@@ -322,6 +341,13 @@ LoadTrackInfo(ClmTrackEntry *entry, Relation rel)
 				 errmsg("table \"%s\" is not tracked by clm",
 						RelationGetRelationName(rel)),
 				 errhint("Use clm.track() to track it.")));
+	if (badcols != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("the clm UPDATE trigger of table \"%s\" names columns %s",
+						RelationGetRelationName(rel), badcols),
+				 errdetail("clm.stage_trigger() reads UPDATE OF stage (text or varchar), key (bigint, integer, text or uuid)."),
+				 errhint("Drop triggers calling clm.stage_trigger() that clm.track() did not create, or use clm.untrack() and clm.track().")));
 	oldcxt = MemoryContextSwitchTo(entry->cxt);
 	info->model = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	policy = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
@@ -491,6 +517,26 @@ CheckMove(ClmTrackInfo *info, Relation rel, const char *key,
 }
 
 /*
+ * Check a time to record in clm.stage_history: finite, and before the year
+ * 10000.  PostgreSQL 15 subtracts timestamps without an overflow check, so
+ * two recorded times further apart than 292,277 years (possible within the
+ * type's range, 4713 BC to 294276 AD) gave stays of negative length in
+ * clm.stage_spans, clm.time_in_stage and clm.stage_properties.  From 4713 BC
+ * to the year 10000 every difference fits.
+ */
+static void
+CheckRecordedTime(TimestampTz ts, const char *what)
+{
+	clm_check_timestamp(ts, what);
+	if (ts >= (TimestampTz) (date2j(10000, 1, 1) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s must be before the year 10000", what),
+				 errdetail("Got %s.", timestamptz_to_str(ts)),
+				 errhint("Stage history times are limited to years up to 9999 so that time spent in a stage can be computed.")));
+}
+
+/*
  * The time to record: clm.stage_changed_at if set, else the transaction
  * timestamp (now()).
  */
@@ -505,7 +551,7 @@ ChangedAt(void)
 												 CStringGetDatum(clm_stage_changed_at),
 												 ObjectIdGetDatum(InvalidOid),
 												 Int32GetDatum(-1)));
-	clm_check_timestamp(ts, "clm.stage_changed_at");
+	CheckRecordedTime(ts, "clm.stage_changed_at");
 	return ts;
 }
 
@@ -713,12 +759,30 @@ clm_stage_config_changed(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Open a table passed as regclass.  A regclass argument can hold the OID of
+ * a dropped table (e.g. 16384::regclass, or a tracked_table row of a dropped
+ * table), for which table_open would fail with an internal error (XX000).
+ */
+static Relation
+OpenUserTable(Oid relid, LOCKMODE lockmode)
+{
+	Relation	rel = try_table_open(relid, lockmode);
+
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid),
+				 errhint("A dropped table keeps its row in clm.tracked_table and its history; nothing needs untracking.")));
+	return rel;
+}
+
+/*
  * Open a table to track or untrack: a plain table owned by the caller.
  */
 static Relation
 OpenOwnedTable(Oid relid)
 {
-	Relation	rel = table_open(relid, ShareRowExclusiveLock);
+	Relation	rel = OpenUserTable(relid, ShareRowExclusiveLock);
 
 	if (rel->rd_rel->relkind != RELKIND_RELATION)
 		ereport(ERROR,
@@ -998,7 +1062,7 @@ clm_import_history(PG_FUNCTION_ARGS)
 	int64		imported = 0;
 	MemoryContext keycxt;
 
-	rel = table_open(relid, RowExclusiveLock);
+	rel = OpenUserTable(relid, RowExclusiveLock);
 	if (!pg_class_ownercheck(relid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, RelationGetRelationName(rel));
 	EnsureCache();
@@ -1028,9 +1092,18 @@ clm_import_history(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", srcid)));
-	sql = psprintf("SELECT k, s, a FROM (SELECT customer_key::pg_catalog.text AS k, "
+	/*
+	 * Keys go through the key column's type, so that they are stored in the
+	 * text form the trigger writes (int8out, uuid_out): '007' or ' 7' of a
+	 * bigint table is customer 7, an upper-case uuid the lower-case one, and
+	 * a key the type does not accept fails (22P02) instead of recording the
+	 * history of a customer that can never exist.
+	 */
+	sql = psprintf("SELECT k, s, a FROM (SELECT customer_key::pg_catalog.text::%s::pg_catalog.text AS k, "
 				   "stage::pg_catalog.text AS s, changed_at::pg_catalog.timestamptz AS a "
 				   "FROM %s) src ORDER BY k COLLATE pg_catalog.\"C\", a",
+				   OidIsValid(info->key_type) ? format_type_be_qualified(info->key_type) :
+				   "pg_catalog.text",
 				   quote_qualified_identifier(get_namespace_name(get_rel_namespace(srcid)),
 											  get_rel_name(srcid)));
 	plan = SPI_prepare(sql, 0, NULL);
@@ -1071,7 +1144,7 @@ clm_import_history(PG_FUNCTION_ARGS)
 			key = TextDatumGetCString(k);
 			stage = TextDatumGetCString(s);
 			at = DatumGetTimestampTz(a);
-			clm_check_timestamp(at, "changed_at");
+			CheckRecordedTime(at, "changed_at");
 			if (cur_key == NULL || strcmp(cur_key, key) != 0)
 			{
 				Datum		args[2];

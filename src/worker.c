@@ -182,6 +182,26 @@ LauncherStartDbWorker(Oid dboid, const char *dbname)
 		pfree(slot->handle);
 		slot->handle = NULL;
 	}
+	/*
+	 * A slot is keyed by database OID: without reuse, every database the
+	 * launcher ever served kept its slot, and after 16 of them (e.g. one
+	 * listed database dropped and created again 16 times) no new database
+	 * was ever served.  A slot whose worker has ended (or never started) is
+	 * free for another database.
+	 */
+	for (i = 0; slot == NULL && i < n_db_slots; i++)
+	{
+		if (db_slots[i].handle == NULL)
+			slot = &db_slots[i];
+		else if (GetBackgroundWorkerPid(db_slots[i].handle, &pid) == BGWH_STOPPED)
+		{
+			pfree(db_slots[i].handle);
+			db_slots[i].handle = NULL;
+			slot = &db_slots[i];
+		}
+		if (slot != NULL)
+			slot->dboid = dboid;
+	}
 	if (slot == NULL)
 	{
 		if (n_db_slots >= CLM_MAX_DATABASES)
