@@ -366,26 +366,13 @@ END
 $$;
 SELECT * FROM pg_temp.mutate_all(3000) ORDER BY outcome;
 
--- binary receive: bytes written with COPY BINARY from a bytea column and read
--- back into a clm.activity column go through activity_recv
-CREATE TEMP TABLE recv_src (b bytea);
-CREATE TEMP TABLE recv_dst (a clm.activity);
+-- binary receive: bytes read back into a clm.activity column through COPY
+-- BINARY go through activity_recv (public.recv_of, sql/00_setup.sql)
 CREATE FUNCTION pg_temp.recv_check(b bytea) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	f text := '/tmp/clm_activity_recv_' || pg_backend_pid() || '.bin';
-	r text;
-BEGIN
-	TRUNCATE recv_src, recv_dst;
-	INSERT INTO recv_src VALUES (b);
-	EXECUTE format('COPY recv_src TO %L (FORMAT binary)', f);
-	r := error_of(format('COPY recv_dst FROM %L (FORMAT binary)', f));
-	IF r = 'no error' THEN
-		SELECT CASE WHEN a::text = encode(b, 'hex') THEN 'received, identical' ELSE 'received, DIFFERENT' END
-		INTO r FROM recv_dst;
-	END IF;
-	RETURN r;
-END
+LANGUAGE sql AS $$
+SELECT CASE WHEN r = 'ok: ' || encode(b, 'hex') THEN 'received, identical'
+            WHEN r LIKE 'ok: %' THEN 'received, DIFFERENT' ELSE r END
+FROM public.recv_of(b, 'clm.activity') r
 $$;
 SELECT pg_temp.recv_check(decode((SELECT s::text FROM act_state), 'hex')) AS valid_state;
 SELECT pg_temp.recv_check(clm.activity_send((SELECT s FROM act_state))) AS sent_state;
