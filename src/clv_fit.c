@@ -336,6 +336,23 @@ Penalty(const FitData *d, int n, const double *lp, double *grad)
 }
 
 /*
+ * The objective of the fits from a log-likelihood ll and its gradient g in
+ * the natural parameters theta = exp(lp): the mean negative log-likelihood
+ * plus the penalty, with the gradient in the log-parameters (chain rule
+ * d/dlp = theta d/dtheta) stored in grad when it is not NULL.
+ */
+static double
+MeanNll(const FitData *d, int n, const double *lp, double ll, const double *g, double *grad)
+{
+	int			i;
+
+	if (grad)
+		for (i = 0; i < n; i++)
+			grad[i] = -g[i] * exp(lp[i]) / d->wsum;
+	return -ll / d->wsum + Penalty(d, n, lp, grad);
+}
+
+/*
  * BG/NBD: mean negative log-likelihood with analytic gradient.
  *   LL = lgamma(r+x) - lgamma(r) + r log(alpha)
  *        + log[ B(a, b+x)/B(a,b) (alpha+T)^-(r+x)
@@ -434,15 +451,8 @@ BgnbdNll(const double *lp, double *grad, void *arg)
 			}
 		}
 	}
-	if (grad)
-	{
-		grad[0] = -g[0] * r / d->wsum;
-		grad[1] = -g[1] * al / d->wsum;
-		grad[2] = -g[2] * a / d->wsum;
-		grad[3] = -g[3] * b / d->wsum;
-	}
 	ll += clm_logsum_total(&lsum);
-	return -ll / d->wsum + Penalty(d, 4, lp, grad);
+	return MeanNll(d, 4, lp, ll, g, grad);
 }
 
 /*
@@ -530,15 +540,8 @@ MbgnbdNll(const double *lp, double *grad, void *arg)
 			}
 		}
 	}
-	if (grad)
-	{
-		grad[0] = -g[0] * r / d->wsum;
-		grad[1] = -g[1] * al / d->wsum;
-		grad[2] = -g[2] * a / d->wsum;
-		grad[3] = -g[3] * b / d->wsum;
-	}
 	ll += clm_logsum_total(&lsum);
-	return -ll / d->wsum + Penalty(d, 4, lp, grad);
+	return MeanNll(d, 4, lp, ll, g, grad);
 }
 
 /*
@@ -824,14 +827,7 @@ ParetoNll(const double *lp, double *grad, void *arg)
 			}
 		}
 	}
-	if (grad)
-	{
-		grad[0] = -g[0] * r / d->wsum;
-		grad[1] = -g[1] * al / d->wsum;
-		grad[2] = -g[2] * s / d->wsum;
-		grad[3] = -g[3] * be / d->wsum;
-	}
-	return -ll / d->wsum + Penalty(d, 4, lp, grad);
+	return MeanNll(d, 4, lp, ll, g, grad);
 }
 
 /*
@@ -1001,14 +997,7 @@ BgbbNll(const double *lp, double *grad, void *arg)
 		else
 			ll += p->w * clv_bgbb_loglik(al, be, ga, de, p->x, p->tx, p->T);
 	}
-	if (grad)
-	{
-		grad[0] = -g[0] * al / d->wsum;
-		grad[1] = -g[1] * be / d->wsum;
-		grad[2] = -g[2] * ga / d->wsum;
-		grad[3] = -g[3] * de / d->wsum;
-	}
-	return -ll / d->wsum + Penalty(d, 4, lp, grad);
+	return MeanNll(d, 4, lp, ll, g, grad);
 }
 
 /*
@@ -1179,9 +1168,6 @@ GgEval(const FitData *d, const double *lp, double *grad, double *hess)
 	GgSums(d, lp, grad != NULL || hess != NULL);
 	for (i = 0; i < 3; i++)
 		th[i] = exp(lp[i]);
-	if (grad)
-		for (i = 0; i < 3; i++)
-			grad[i] = -c->g[i] * th[i] / d->wsum;
 	if (hess)
 		for (i = 0; i < 3; i++)
 			for (j = i; j < 3; j++)
@@ -1193,7 +1179,7 @@ GgEval(const FitData *d, const double *lp, double *grad, double *hess)
 	if (hess && d->penalizer > 0)
 		for (i = 0; i < 3; i++)
 			hess[i * 3 + i] += 4 * d->penalizer * th[i] * th[i];
-	return -c->ll / d->wsum + Penalty(d, 3, lp, grad);
+	return MeanNll(d, 3, lp, c->ll, c->g, grad);
 }
 
 /*
