@@ -2337,13 +2337,17 @@ CREATE FUNCTION @extschema@.time_after(t timestamptz, span interval, times doubl
 RETURNS timestamptz
 LANGUAGE plpgsql STABLE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
+	IF times = 'NaN'::float8 THEN
+		RAISE EXCEPTION 'times must not be NaN' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	RETURN t + span * times;
 EXCEPTION WHEN datetime_field_overflow THEN
-	RETURN 'infinity';
+	-- past either end of the range, in the direction of span * times
+	RETURN CASE WHEN (span < interval '0') <> (times < 0) THEN '-infinity' ELSE 'infinity' END;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.time_after(timestamptz, interval, double precision) IS
-'t + span * times, or infinity when that is beyond the timestamp or interval range (used for clm.worker_status().next_run)';
+'t + span * times, or infinity (-infinity for a backward step) when that is beyond the timestamp or interval range (used for clm.worker_status().next_run)';
 
 CREATE FUNCTION @extschema@.worker_status()
 RETURNS TABLE (source text, owner regrole, running boolean, last_run timestamptz, last_mode text,

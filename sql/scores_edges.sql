@@ -14,6 +14,10 @@ SELECT clm.time_after('2024-01-31', '1 month') AS month_later,
        clm.time_after('2024-01-01', '100000000 years', 524288) AS interval_overflow,
        clm.time_after('294276-12-31', '1 day') AS at_the_end,
        clm.time_after('-infinity', '1 day') AS minus_infinity;
+-- a backward step past 4714 BC is -infinity; times NaN is not a time
+SELECT clm.time_after('4714-11-24 00:00:00+00 BC', '-1 day') AS before_4714_bc,
+       clm.time_after('4714-11-24 00:00:00+00 BC', '1 day', -1) AS negative_times;
+SELECT error_of($$SELECT clm.time_after('2024-01-01', '1 day', 'NaN')$$) AS nan_times;
 
 ------------------------------------------------------------------------------
 -- one source whose next run is beyond 294276 AD: clm.worker_status() (which
