@@ -3,9 +3,25 @@ EXTENSION    = clm
 EXTVERSION   = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
 MODULE_big   = clm
 OBJS         = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
-DATA         = $(wildcard $(EXTENSION)--*.sql)
 PG_CPPFLAGS  = -I$(srcdir)/src
 override PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+
+# The install script of the newest version is built from one SQL source per
+# feature, next to its C code, in dependency order.  Each source has the same
+# sections: types and tables, support functions, aggregates, user functions
+# (views, triggers, policies), comments and grants.
+SQL_SOURCES  = src/clm.sql src/rfm.sql src/subs.sql src/km.sql src/sbg.sql \
+               src/clv.sql src/clv_holdout.sql src/stages.sql src/activity.sql \
+               src/scores.sql
+
+# Upgrade 1.0 -> 1.1: the changes to 1.0's objects (src/upgrade/1.0--1.1/*.sql,
+# in name order), then the sources of the features that are new in 1.1, whole.
+UPGRADE_1_1  = $(sort $(wildcard src/upgrade/1.0--1.1/*.sql))
+NEW_IN_1_1   =
+
+# clm--1.0.sql is the shipped 1.0 install script: it never changes again
+DATA         = $(EXTENSION)--1.0.sql
+DATA_built   = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--1.0--1.1.sql
 
 # every sql/*.sql runs against expected/*.out; each test file creates what it needs
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
@@ -15,6 +31,18 @@ EXTRA_CLEAN  = results regression.diffs regression.out
 PG_CONFIG   ?= pg_config
 PGXS        := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES) Makefile
+	{ printf '/* %s: built by the Makefile from $$(SQL_SOURCES); edit those, not this */\n\n' $@; \
+	  printf -- '-- complain if script is sourced in psql, rather than via CREATE EXTENSION\n'; \
+	  printf '\\echo Use "CREATE EXTENSION %s" to load this file. \\quit\n' $(EXTENSION); \
+	  for f in $(SQL_SOURCES); do printf '\n-- from %s\n\n' $$f; cat $$f; done; } > $@
+
+$(EXTENSION)--1.0--1.1.sql: $(UPGRADE_1_1) $(NEW_IN_1_1) Makefile
+	{ printf '/* %s: built by the Makefile from src/upgrade/1.0--1.1/ and $$(NEW_IN_1_1) */\n\n' $@; \
+	  printf -- '-- complain if script is sourced in psql, rather than via ALTER EXTENSION\n'; \
+	  printf '\\echo Use "ALTER EXTENSION %s UPDATE TO '"'"'1.1'"'"'" to load this file. \\quit\n' $(EXTENSION); \
+	  for f in $(UPGRADE_1_1) $(NEW_IN_1_1); do printf '\n-- from %s\n\n' $$f; cat $$f; done; } > $@
 
 # pgTAP suite against a running cluster (PG* environment variables apply)
 .PHONY: installcheck-pgtap

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * holdout.c
+ * clv_holdout.c
  *	  clm.calibration_holdout: per customer, the calibration summary
  *	  (frequency, recency, t, monetary up to calibration_end, exactly as
  *	  clm.rfm_summary with as_of = calibration_end) and the holdout
@@ -19,7 +19,7 @@
  * customer, hence STYPE = internal with serialize/deserialize.
  *
  * IDENTIFICATION
- *	  src/holdout.c
+ *	  src/clv_holdout.c
  *
  *-------------------------------------------------------------------------
  */
