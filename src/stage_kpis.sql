@@ -48,12 +48,13 @@ BEGIN
 	IF tbl IS NULL OR period IS NULL OR from_at IS NULL OR to_at IS NULL THEN
 		RAISE EXCEPTION 'tbl, period, from_at and to_at must not be NULL' USING ERRCODE = '22004';
 	END IF;
+	period := lower(period);
 	step := CASE period WHEN 'hour' THEN interval '1 hour' WHEN 'day' THEN interval '1 day'
 		WHEN 'week' THEN interval '7 days' WHEN 'month' THEN interval '1 month'
 		WHEN 'quarter' THEN interval '3 months' WHEN 'year' THEN interval '1 year' END;
 	IF step IS NULL THEN
-		RAISE EXCEPTION 'unknown period %', quote_literal(period)
-			USING ERRCODE = '22023', HINT = 'Use hour, day, week, month, quarter or year.';
+		RAISE EXCEPTION 'unknown period "%"', period
+			USING ERRCODE = '22023', HINT = 'Valid units are hour, day, week, month, quarter and year.';
 	END IF;
 	IF NOT isfinite(from_at) OR NOT isfinite(to_at) THEN
 		RAISE EXCEPTION 'from_at and to_at must be finite'
