@@ -36,6 +36,7 @@
 #include "catalog/pg_type.h"
 #include "common/int.h"
 #include "executor/executor.h"
+#include "nodes/execnodes.h"
 #include "funcapi.h"
 #include "utils/array.h"
 
@@ -164,14 +165,22 @@ SurveyValidate(const int64 *d)
 }
 
 /*
- * The state argument, updated in place inside an aggregate, else a copy.
+ * The state argument, updated in place inside an aggregate (or window
+ * aggregate: what AggCheckCallContext tests, written inline because this
+ * runs once per row), else a copy.  A state the aggregate keeps is a plain
+ * 4-byte-header array: it is only detoasted when it is not.
  */
 static inline ArrayType *
 SurveyState(FunctionCallInfo fcinfo)
 {
-	if (AggCheckCallContext(fcinfo, NULL))
-		return PG_GETARG_ARRAYTYPE_P(0);
-	return PG_GETARG_ARRAYTYPE_P_COPY(0);
+	struct varlena *v = (struct varlena *) PG_GETARG_POINTER(0);
+
+	if (fcinfo->context == NULL ||
+		!(IsA(fcinfo->context, AggState) || IsA(fcinfo->context, WindowAggState)))
+		return PG_GETARG_ARRAYTYPE_P_COPY(0);
+	if (unlikely(VARATT_IS_EXTENDED(v)))
+		v = pg_detoast_datum(v);
+	return (ArrayType *) v;
 }
 
 /*
