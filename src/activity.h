@@ -67,6 +67,7 @@
 
 #include "clm.h"
 #include "period.h"
+#include "varstate.h"
 
 #define ACT_VERSION 1
 #define ACT_NONE PG_INT32_MAX	/* no born period */

@@ -30,10 +30,7 @@
 void
 ActCorrupt(int code, const char *detail)
 {
-	ereport(ERROR,
-			(errcode(code),
-			 errmsg("invalid clm.activity value"),
-			 errdetail("%s", detail)));
+	clm_state_invalid(code, "clm.activity", detail);
 }
 
 /*

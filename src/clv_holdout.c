@@ -34,6 +34,7 @@
 
 #include "clm.h"
 #include "period.h"
+#include "varstate.h"
 
 #define CLV_HOLDOUT_SERIAL_VERSION 1
 
@@ -295,10 +296,8 @@ clm_holdout_deserialize(PG_FUNCTION_ARGS)
 	s->obs_idx = pq_getmsgint64(&buf);
 	n = pq_getmsgint(&buf, 4);
 	if (n < 0 || (int64) n * 17 != buf.len - buf.cursor)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid clm.calibration_holdout state"),
-				 errdetail("Entry count %d does not match the state's length.", n)));
+		clm_state_invalid_internal(ERRCODE_INVALID_BINARY_REPRESENTATION, "clm.calibration_holdout",
+								   psprintf("Entry count %d does not match the state's length.", n));
 	for (i = 0; i < n; i++)
 	{
 		int64		idx = pq_getmsgint64(&buf);

@@ -45,8 +45,12 @@
 
 #include "clm.h"
 #include "clv.h"
+#include "varstate.h"
 
 #define CLV_STATE_VERSION 1
+
+/* the type as its binary input names it in errors (as in 1.0) */
+#define CLV_BINARY "binary clm.clv_state"
 
 /*
  * Most input rows a state may count: the text form parses the count as a
@@ -341,9 +345,7 @@ CheckFlat(const ClvFlat *f, Size len)
 		f->kind < 1 || f->kind > CLV_NKINDS || f->npat < 0 ||
 		len != CLV_FLAT_SIZE(f->npat) || f->rows < 0 ||
 		!isfinite(f->penalizer) || f->penalizer < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("invalid clm.clv_state value")));
+		clm_state_invalid(ERRCODE_DATA_CORRUPTED, "clm.clv_state", NULL);
 }
 
 /*
@@ -856,10 +858,8 @@ CheckInputPattern(ClvKind kind, const ClvPattern *p)
 {
 	clv_check_summary(kind, p->x, p->tx, p->T);
 	if (clv_model(kind)->shape == CLV_SPEND && p->T != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("invalid clm.clv_state value"),
-				 errdetail("A gamma_gamma pattern has a nonzero third value %g.", p->T)));
+		clm_state_invalid(ERRCODE_DATA_CORRUPTED, "clm.clv_state",
+						  psprintf("A gamma_gamma pattern has a nonzero third value %g.", p->T));
 	clv_check_nonnegative(p->w, "weight");
 	return p->w > 0;
 }
@@ -1004,9 +1004,7 @@ clm_clv_state_recv(PG_FUNCTION_ARGS)
 	version = pq_getmsgbyte(buf);
 	kind = pq_getmsgbyte(buf);
 	if (version != CLV_STATE_VERSION || kind < 1 || kind > CLV_NKINDS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid binary clm.clv_state value")));
+		clm_state_corrupt(CLV_BINARY, NULL);
 	f = palloc0(offsetof(ClvFlat, pat));
 	f->version = version;
 	f->kind = kind;
@@ -1014,16 +1012,11 @@ clm_clv_state_recv(PG_FUNCTION_ARGS)
 	f->rows = pq_getmsgint64(buf);
 	/* as the text form: a value out of range there could not be restored */
 	if (f->rows > CLV_MAX_ROWS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid binary clm.clv_state value"),
-				 errdetail("Row count " INT64_FORMAT " exceeds " INT64_FORMAT ".", f->rows, CLV_MAX_ROWS)));
+		clm_state_corrupt(CLV_BINARY, psprintf("Row count " INT64_FORMAT " exceeds " INT64_FORMAT ".",
+											   f->rows, CLV_MAX_ROWS));
 	n = pq_getmsgint(buf, 4);
 	if (n < 0 || (int64) n * 32 != buf->len - buf->cursor)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid binary clm.clv_state value"),
-				 errdetail("Pattern count %d does not match the length.", n)));
+		clm_state_corrupt(CLV_BINARY, psprintf("Pattern count %d does not match the length.", n));
 	f = repalloc(f, CLV_FLAT_SIZE(n));
 	SET_VARSIZE(f, CLV_FLAT_SIZE(n));
 	for (i = 0, k = 0; i < n; i++)
@@ -1036,10 +1029,7 @@ clm_clv_state_recv(PG_FUNCTION_ARGS)
 		p->w = pq_getmsgfloat8(buf);
 		if (!(p->x >= 0) || !(p->tx >= 0) || !(p->T >= 0) || !(p->w >= 0) ||
 			!isfinite(p->x) || !isfinite(p->tx) || !isfinite(p->T) || !isfinite(p->w))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-					 errmsg("invalid binary clm.clv_state value"),
-					 errdetail("Pattern values must be finite and non-negative.")));
+			clm_state_corrupt(CLV_BINARY, "Pattern values must be finite and non-negative.");
 		p->x += 0.0;			/* no -0.0 keys */
 		p->tx += 0.0;
 		p->T += 0.0;
