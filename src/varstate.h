@@ -17,20 +17,23 @@
  *	  clm.clv_state  text = "kind;penalizer;rows;x,tx,T,w;..." with doubles
  *			in their shortest exact form (readable, round-trips exactly);
  *			binary = version, kind, penalizer, rows, patterns
- *	Every form starts with a format version byte (clm.km and
- *	clm.subscriptions: of the binary form; clm.activity: of the flat form;
- *	clm.clv_state: of the binary and stored flat forms) and a value of an
- *	unknown version is rejected, never guessed at.  Input is validated
- *	completely before it is used: text input that does not parse is 22P02
- *	(invalid_text_representation, "invalid input syntax for type <type>");
- *	a value that parses but is inconsistent is rejected with
+ *	Every binary and flat form starts with a format version byte (so do
+ *	the hexadecimal text forms, which are images of them; clm.clv_state's
+ *	readable text form has none: a new layout would need a new kind
+ *	prefix), and a value of an unknown version is rejected, never guessed
+ *	at.  Input is validated
+ *	completely before it is used.  Text that does not parse is 22P02
+ *	(invalid_text_representation, "invalid input syntax for type <type>").
+ *	A value that parses but is inconsistent is rejected with
  *	clm_state_invalid: "invalid <type> value" and a detail saying what is
- *	wrong, SQLSTATE 22P03 (invalid_binary_representation) from binary
- *	input (clm_state_corrupt), 22P02 from text input where the type
- *	validates its text through the binary reader (clm.activity), and
- *	XX001 (data_corrupted) for a stored value found corrupt when an
- *	aggregate or accessor reads it.  clm.clv_state's binary input says
- *	"invalid binary clm.clv_state value" (as in 1.0).
+ *	wrong, SQLSTATE 22P03 (invalid_binary_representation) for clm.km and
+ *	clm.subscriptions (text or binary input: clm_state_corrupt) and for
+ *	clm.activity's binary input, 22P02 for clm.activity's text input, and
+ *	XX001 (data_corrupted) when an aggregate or accessor finds a stored
+ *	value corrupt.  clm.clv_state's binary input says "invalid binary
+ *	clm.clv_state value" (22P03, as in 1.0), and its patterns are checked
+ *	as the fit aggregates check a customer's summary (clv_check_summary:
+ *	same messages, 22023).
  *
  * Internal per-customer states (STYPE internal, serialize/deserialize for
  * parallel aggregation: clm.rfm_summary, clm.calibration_holdout) start
