@@ -265,31 +265,29 @@ clv_bgbb_new_expected(const double *p, double t)
 double
 clv_bgbb_prob_purchases(const double *p, int n, double t)
 {
+	/* eq. 8 of Fader, Hardie & Shang (2010) */
+	double		al = p[0],
+				be = p[1],
+				ga = p[2],
+				de = p[3],
+				lbab = clm_lbeta(al, be),
+				lbgd = clm_lbeta(ga, de),
+				v;
+	int			i,
+				nn = (int) t;
+
 	if (t == 0)
 		return n == 0 ? 1.0 : 0.0;
+	if (n > nn)
+		return 0;
+	v = exp(lgamma(nn + 1.0) - lgamma(n + 1.0) - lgamma(nn - n + 1.0) +
+			clm_lbeta(al + n, be + nn - n) - lbab + clm_lbeta(ga, de + nn) - lbgd);
+	for (i = n; i < nn; i++)
 	{
-		/* eq. 8 of Fader, Hardie & Shang (2010) */
-		double		al = p[0],
-					be = p[1],
-					ga = p[2],
-					de = p[3],
-					lbab = clm_lbeta(al, be),
-					lbgd = clm_lbeta(ga, de),
-					v;
-		int			i,
-					nn = (int) t;
-
-		if (n > nn)
-			return 0;
-		v = exp(lgamma(nn + 1.0) - lgamma(n + 1.0) - lgamma(nn - n + 1.0) +
-				clm_lbeta(al + n, be + nn - n) - lbab + clm_lbeta(ga, de + nn) - lbgd);
-		for (i = n; i < nn; i++)
-		{
-			CHECK_FOR_INTERRUPTS();
-			v += exp(lgamma(i + 1.0) - lgamma(n + 1.0) - lgamma(i - n + 1.0) +
-					 clm_lbeta(al + n, be + i - n) - lbab +
-					 clm_lbeta(ga + 1, de + i) - lbgd);
-		}
-		return v;
+		CHECK_FOR_INTERRUPTS();
+		v += exp(lgamma(i + 1.0) - lgamma(n + 1.0) - lgamma(i - n + 1.0) +
+				 clm_lbeta(al + n, be + i - n) - lbab +
+				 clm_lbeta(ga + 1, de + i) - lbgd);
 	}
+	return v;
 }

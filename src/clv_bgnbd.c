@@ -311,7 +311,7 @@ clv_mbgnbd_cond_expected(const double *p, double t, double x, double tx, double 
  * horizons t[0..n-1] (n <= 64) in one 2F1 series pass:
  * E[X(t_k) | x, tx, T] = P(alive) * fac * e[k].  These depend on the
  * customer only through (x, T).  Returns false for the other models and
- * near the a -> 1 and a + b + x - 1 -> 0 singularities (use CondExpected).
+ * near the a -> 1 and a + b + x - 1 -> 0 singularities (use the cond_expected functions).
  */
 static bool
 CondCores(ClvKind kind, const double *p, const double *t, int n,

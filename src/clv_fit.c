@@ -1,12 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * clv_fit.c
- *	  The final functions of the fit aggregates: maximum-likelihood fits of the CLV models over collapsed customer
- *	  patterns: BG/NBD (Fader, Hardie & Lee 2005), modified BG/NBD
- *	  (Batislam, Denizel & Filiztekin 2007), Pareto/NBD (Schmittlein,
- *	  Morrison & Colombo 1987; Fader & Hardie 2005 note), BG/BB (Fader,
- *	  Hardie & Shang 2010) and Gamma-Gamma spend (Fader, Hardie & Lee
- *	  2005, "RFM and CLV").
+ *	  The final functions of the fit aggregates: maximum-likelihood fits
+ *	  of the CLV models over collapsed customer patterns: BG/NBD (Fader,
+ *	  Hardie & Lee 2005), modified BG/NBD (Batislam, Denizel & Filiztekin
+ *	  2007), Pareto/NBD (Schmittlein, Morrison & Colombo 1987; Fader &
+ *	  Hardie 2005 note), BG/BB (Fader, Hardie & Shang 2010) and
+ *	  Gamma-Gamma spend (Fader, Hardie & Lee 2005, "RFM and CLV").
  *
  * This file is the driver, generic over the table of models
  * (clv_models.c): it reads a state, sets up the likelihood data, runs the
@@ -21,7 +21,7 @@
  * Every likelihood comes with its analytic gradient in the log-parameters
  * (clm.clv_loglik_gradient exposes both, for checks against finite
  * differences).  Gamma-Gamma uses Newton's method on its analytic Hessian
- * instead (clm_optim_newton; GgMinimize), and its standard errors come from
+ * instead (clm_optim_newton; clv_gg_minimize), and its standard errors come from
  * that Hessian.  Terms depending only on the frequency are computed once
  * per distinct frequency.
  *

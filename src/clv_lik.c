@@ -18,9 +18,9 @@
 #include "clv_math.h"
 
 /*
- * Index of value v in the distinct values of clv_build_values, adding it when
- * new: open addressing on the value's bits (tab has cap slots, a power of
- * two, -1 when free).
+ * Index of value v in the distinct values of clv_build_values, adding it
+ * when new: open addressing on the value's bits (tab has cap slots, a
+ * power of two, -1 when free).
  */
 static int32
 ValueSlot(FitData *d, int32 *tab, uint32 cap, double v)

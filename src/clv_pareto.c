@@ -527,42 +527,40 @@ clv_pareto_new_expected(const double *p, double t)
 double
 clv_pareto_prob_purchases(const double *p, int n, double t)
 {
+	/* Fader & Hardie (2006), "Deriving an expression for P(X(t) = x) under the Pareto/NBD model" */
+	double		r = p[0],
+				al = p[1],
+				s = p[2],
+				be = p[3];
+	double		first,
+				lb1,
+				acc = -INFINITY,
+				mx = fmax(al, be),
+				mn = fmin(al, be),
+				bb = al >= be ? s + 1 : r + n,
+				lj = 0;
+	int64		j;			/* j <= n: an int would wrap at INT_MAX */
+
 	if (t == 0)
 		return n == 0 ? 1.0 : 0.0;
+	first = exp(lgamma(r + n) - lgamma(r) - lgamma(n + 1.0) +
+				r * log(al / (al + t)) + n * log(t / (al + t)) +
+				s * log(be / (be + t)));
+	lb1 = clm_log_hyp2f1(r + s, bb, r + s + n + 1, (mx - mn) / mx, NULL) -
+		(r + s) * log(mx);
+	for (j = 0; j <= n; j++)
 	{
-		/* Fader & Hardie (2006), "Deriving an expression for P(X(t) = x) under the Pareto/NBD model" */
-		double		r = p[0],
-					al = p[1],
-					s = p[2],
-					be = p[3];
-		double		first,
-					lb1,
-					acc = -INFINITY,
-					mx = fmax(al, be),
-					mn = fmin(al, be),
-					bb = al >= be ? s + 1 : r + n,
-					lj = 0;
-		int64		j;		/* j <= n: an int would wrap at INT_MAX */
-
-		first = exp(lgamma(r + n) - lgamma(r) - lgamma(n + 1.0) +
-					r * log(al / (al + t)) + n * log(t / (al + t)) +
-					s * log(be / (be + t)));
-		lb1 = clm_log_hyp2f1(r + s, bb, r + s + n + 1, (mx - mn) / mx, NULL) -
-			(r + s) * log(mx);
-		for (j = 0; j <= n; j++)
-		{
-			/* n 2F1 series: O(n), slow but interruptible for huge n */
-			CHECK_FOR_INTERRUPTS();
-			if (j > 0)
-				lj += log(r + s + j - 1) - log((double) j) + log(t);
-			acc = clm_logsumexp2(acc, lj +
-								 clm_log_hyp2f1(r + s + j, bb, r + s + n + 1,
-												(mx - mn) / (mx + t), NULL) -
-								 (r + s + j) * log(mx + t));
-		}
-		if (acc >= lb1)
-			return first;
-		return first + exp(r * log(al) + s * log(be) + clm_lbeta(r + n, s + 1) -
-						   clm_lbeta(r, s) + clm_logdiffexp(lb1, acc));
+		/* n 2F1 series: O(n), slow but interruptible for huge n */
+		CHECK_FOR_INTERRUPTS();
+		if (j > 0)
+			lj += log(r + s + j - 1) - log((double) j) + log(t);
+		acc = clm_logsumexp2(acc, lj +
+							 clm_log_hyp2f1(r + s + j, bb, r + s + n + 1,
+											(mx - mn) / (mx + t), NULL) -
+							 (r + s + j) * log(mx + t));
 	}
+	if (acc >= lb1)
+		return first;
+	return first + exp(r * log(al) + s * log(be) + clm_lbeta(r + n, s + 1) -
+					   clm_lbeta(r, s) + clm_logdiffexp(lb1, acc));
 }

@@ -67,7 +67,7 @@ ModelParams(FunctionCallInfo fcinfo, int argno, ClvKind kind, double *out)
 }
 
 /*
- * clm.clv's per-(frequency, t) values (CondCores at the monthly horizons):
+ * clm.clv's per-(frequency, t) values (the model's cond_cores at the monthly horizons):
  * they do not depend on recency, and a scoring query sees far fewer
  * distinct (frequency, t) pairs than customers.  Direct mapped; an entry
  * is valid for the model, months and time unit it was computed with.
@@ -346,10 +346,10 @@ ProbPurchasesSql(FunctionCallInfo fcinfo, ClvKind kind)
 }
 
 /*
- * clm.clv's cache entry for (x, T), filled with CondCores at the horizons
- * h[0..months-1] when missing; NULL when CondCores does not apply (the
+ * clm.clv's cache entry for (x, T), filled with cond_cores at the horizons
+ * h[0..months-1] when missing; NULL when cond_cores does not apply (the
  * caller then computes everything itself).  The cached values are the ones
- * CondCores returns, so results do not depend on hits and misses.
+ * cond_cores returns, so results do not depend on hits and misses.
  */
 static HorizonCache *
 ClvHorizonCache(FunctionCallInfo fcinfo, ClvKind kind, const double *p, double f,
