@@ -32,7 +32,6 @@
 #include "clm.h"
 #include "clv.h"
 #include "period.h"
-#include "special.h"
 /*
  * Read a model value's parameters; they must be positive and finite.
  */
