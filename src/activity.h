@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * activity.h
- *	  Private to the clm.activity files.  clm.activity: a mergeable set of customers with the calendar periods
- *	  in which each was active, and the behavioural accessors over it
- *	  (cohort retention, lifecycle, stickiness, churn rate).
+ *	  Private to the clm.activity files.  clm.activity: a mergeable set
+ *	  of customers with the calendar periods in which each was active,
+ *	  and the behavioural accessors over it (cohort retention, lifecycle,
+ *	  stickiness, churn rate).
  *
  * The state spans customers, so it is a real varlena type (Citus splits
  * only aggregates whose state is not a pseudo-type).  While an aggregate
@@ -29,7 +30,7 @@
  * active period, end_ts = latest event time.  A customer active in 24
  * monthly periods with consecutive bigint keys takes 3 to 6 bytes.
  *
- * The files (each uses the ones above it; all share this header):
+ * The files (all share this header):
  *	  activity_state.c   in-memory representation: keys, errors, the
  *	                     expanded object (hash table, dense array)
  *	  activity_flat.c    flat encoding: writing, reading (every byte
@@ -45,9 +46,10 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "postgres.h"
 #ifndef CLM_ACTIVITY_H
 #define CLM_ACTIVITY_H
+
+#include "postgres.h"
 
 #include "access/detoast.h"
 #include "access/htup_details.h"
@@ -264,9 +266,11 @@ extern const ExpandedObjectMethods act_methods;
 
 /* activity_state.c */
 extern void ActCorrupt(int code, const char *detail);
-extern void ActCheckCompatible(uint8 unit1, uint8 kind1, const char *tz1, uint8 unit2, uint8 kind2, const char *tz2);
+extern void ActCheckCompatible(uint8 unit1, uint8 kind1, const char *tz1,
+							   uint8 unit2, uint8 kind2, const char *tz2);
 extern int32 ActPeriod32(int64 idx);
-extern ActState *ActCreate(MemoryContext parent, uint8 unit, uint8 kind, const char *tzname, uint32 nelements);
+extern ActState *ActCreate(MemoryContext parent, uint8 unit, uint8 kind, const char *tzname,
+						   uint32 nelements);
 extern void ActCheckSpan(uint64 nbits);
 extern void ActGrow(ActState *st, ActCust *c, uint64 need);
 extern void ActFromDense(ActState *st);
@@ -275,8 +279,11 @@ extern void ActMergeView(ActState *st, const ActView *v);
 static inline void ActNoteCustomer(struct ActState *st, ActCust *c);
 
 /* activity_flat.c */
-extern void ActPutHeader(StringInfo buf, uint8 unit, uint8 kind, const char *tzname, uint32 n, TimestampTz end_ts, int32 base, int32 first, int32 last);
-extern void ActPutRecord(StringInfo buf, uint8 kind, bool first_record, uint64 *prev, uint64 ikey, const char *kb, uint32 klen, int32 base, int32 lo, int32 born, uint32 nbits, const uint64 *w);
+extern void ActPutHeader(StringInfo buf, uint8 unit, uint8 kind, const char *tzname, uint32 n,
+						 TimestampTz end_ts, int32 base, int32 first, int32 last);
+extern void ActPutRecord(StringInfo buf, uint8 kind, bool first_record, uint64 *prev,
+						 uint64 ikey, const char *kb, uint32 klen, int32 base, int32 lo,
+						 int32 born, uint32 nbits, const uint64 *w);
 extern void ActReaderInit(ActReader *r, const char *data, Size len, int errcode);
 extern bool ActReaderNext(ActReader *r, ActView *v);
 extern void ActValidate(const char *data, Size len, int errcode);
@@ -284,9 +291,8 @@ extern struct varlena *ActMergeFlat(ActReader *ra, ActReader *rb);
 extern void ActIterInit(ActIter *it, Datum d);
 extern bool ActIterNext(ActIter *it, ActView *v);
 extern ActState *ActExpand(MemoryContext aggctx, Datum d);
-extern ActState *ActRW(FunctionCallInfo fcinfo, int argno, MemoryContext aggctx, bool adopt);
-
-/* activity.c */
+extern ActState *ActRW(FunctionCallInfo fcinfo, int argno, MemoryContext aggctx,
+					   bool adopt);
 
 
 /*
