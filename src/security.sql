@@ -316,12 +316,19 @@ BEGIN
 	END IF;
 	IF src.incremental AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = src.events) THEN
 		FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
+			-- as the source owner, who created it, or else as the caller (who
+			-- may own the table); never with more rights than these two have
 			BEGIN
 				PERFORM FROM @extschema@.run_as(src.owner, format('DROP TRIGGER IF EXISTS %I ON %s',
 					'clm_' || name || '_' || op, src.events)) AS x(n integer);
 			EXCEPTION WHEN insufficient_privilege THEN
+				BEGIN
+					PERFORM FROM @extschema@.run_as(caller, format('DROP TRIGGER IF EXISTS %I ON %s',
+						'clm_' || name || '_' || op, src.events)) AS x(n integer);
+				EXCEPTION WHEN insufficient_privilege THEN
 				RAISE WARNING 'trigger "%" left on "%"', 'clm_' || name || '_' || op, src.events
 					USING DETAIL = 'Only the owner of the table can drop it; it does nothing for an unregistered source.';
+				END;
 			END;
 		END LOOP;
 	END IF;

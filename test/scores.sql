@@ -38,7 +38,9 @@ SELECT is(
 	(SELECT array_agg(p.proname::text ORDER BY p.proname) FROM pg_proc p
 	 WHERE p.pronamespace = 'clm'::regnamespace AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'plpgsql')
 	   AND p.proname IN ('register', 'unregister', 'refresh', 'refresh_start', 'refresh_prepare', 'refresh_step',
-	                     'refresh_finish', 'refresh_failed', 'queue_changes', 'grant_scores', 'revoke_scores')
+	                     'refresh_finish', 'refresh_failed', 'queue_changes', 'grant_scores', 'revoke_scores',
+	                     'register_as', 'unregister_as', 'refresh_as', 'grant_scores_as', 'revoke_scores_as',
+	                     'alter_source_as', 'forget_as', 'drop_orphans', 'on_drop')
 	   AND NOT coalesce(p.proconfig::text LIKE '%search_path=pg_catalog, pg_temp%', false)),
 	NULL, 'pipeline functions set search_path = pg_catalog, pg_temp');
 SELECT is(has_schema_privilege('public', 'clm', 'USAGE'), true, 'everyone may use schema clm (rows are guarded by RLS)');
