@@ -137,7 +137,9 @@ SELECT error_of($$LOCK TABLE clm.stage_history IN ROW EXCLUSIVE MODE$$) AS lock_
 SELECT error_of($$SELECT clm.source_lock('sec_a', true, false)$$) AS take_source_lock;
 -- mallory holds, in another session, the advisory lock 1.0's refresh waited for
 RESET ROLE;
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS dblink;
+RESET client_min_messages;
 SELECT dblink_connect('clm_sec_m', format('host=%s port=%s dbname=%s user=clm_sec_mallory',
 	current_setting('unix_socket_directories'), current_setting('port'), current_database()));
 SELECT * FROM dblink('clm_sec_m', $$SELECT pg_advisory_lock(7105901, hashtext('sec_a') & 2147483647)::text$$) AS x(locked text);

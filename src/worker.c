@@ -528,7 +528,6 @@ clm_db_worker_main(Datum main_arg)
 	int			n = 0;
 	int			i;
 	char	  **names = NULL;
-	Oid		   *owners = NULL;
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -556,7 +555,7 @@ clm_db_worker_main(Datum main_arg)
 		/* sources whose owner role or events table was dropped */
 		if (SPI_execute("SELECT clm.drop_orphans()", false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "clm worker: could not remove orphaned sources");
-		ret = SPI_execute("SELECT w.source, w.owner::oid FROM clm.worker_status() w "
+		ret = SPI_execute("SELECT w.source FROM clm.worker_status() w "
 						  "WHERE NOT w.running AND w.next_run <= now() "
 						  "ORDER BY w.next_run, w.source", true, 0);
 		if (ret != SPI_OK_SELECT)
@@ -567,15 +566,8 @@ clm_db_worker_main(Datum main_arg)
 			MemoryContext old = MemoryContextSwitchTo(cxt);
 
 			names = palloc(n * sizeof(char *));
-			owners = palloc(n * sizeof(Oid));
 			for (i = 0; i < n; i++)
-			{
-				bool		isnull;
-
 				names[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-				owners[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-														   SPI_tuptable->tupdesc, 2, &isnull));
-			}
 			MemoryContextSwitchTo(old);
 		}
 	}
