@@ -1,0 +1,648 @@
+/*-------------------------------------------------------------------------
+ *
+ * coxph.c
+ *	  Cox proportional hazards regression as an aggregate:
+ *	  clm.coxph_fit(duration, event, features [, ties]) -> clm.coxph, and
+ *	  clm.coxph_risk / clm.coxph_survival.
+ *
+ * The fit maximises the partial log-likelihood with Efron's (default) or
+ * Breslow's handling of tied event times, as R's survival::coxph:
+ *	  sum over event times t with d events, risk set R(t) (duration >= t),
+ *	  tied events D(t):
+ *	  Efron    sum_{i in D} eta_i - sum_{k=0}^{d-1} log(S0 - k/d A0)
+ *	  Breslow  sum_{i in D} eta_i - d log S0
+ *	  S0 = sum_{R} exp(eta), A0 = sum_{D} exp(eta)
+ * by Newton's method with step halving from beta = 0 to full convergence
+ * (Newton decrement at the level of rounding).  The risk sets are summed
+ * in one pass per iteration over the rows sorted by duration (descending),
+ * so an iteration costs O(n p^2).  The features are centred and scaled for
+ * the iterations (the partial likelihood does not change with centring) and
+ * the coefficients mapped back.
+ *
+ * Also returned: Harrell's concordance of the fitted risk (churn.h), and
+ * Breslow's estimate of the baseline cumulative hazard at x = 0,
+ *	  H0(t) = sum_{event times s <= t} d(s) / sum_{R(s)} exp(x . beta),
+ * so that S(t | x) = exp(-H0(t) exp(x . beta)).
+ *
+ * Errors: a constant feature or one that is a linear combination of the
+ * features before it (22023, naming it); no events: NULL and a WARNING;
+ * no convergence in 100 iterations (monotone likelihood): converged =
+ * false and a WARNING.
+ *
+ * IDENTIFICATION
+ *	  src/coxph.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+#include "churn.h"
+#include "linalg.h"
+
+#define COX_MAX_ITER 100
+#define COX_COLLINEAR_TOL 1e-10
+
+PG_FUNCTION_INFO_V1(clm_coxph_accum);
+PG_FUNCTION_INFO_V1(clm_coxph_final);
+PG_FUNCTION_INFO_V1(clm_coxph_risk);
+PG_FUNCTION_INFO_V1(clm_coxph_survival);
+
+/*
+ * Transition: (state, duration, event, features [, ties]).  A NULL
+ * duration, event, features array or feature counts the row as skipped.
+ */
+Datum
+clm_coxph_accum(PG_FUNCTION_ARGS)
+{
+	double		row[CHURN_MAX_FEATURES + 2];
+	const double *x;
+	int			p,
+				ties = CHURN_TIES_EFRON;
+
+	if (PG_NARGS() > 4)
+	{
+		text	   *t;
+		int			len;
+
+		if (PG_ARGISNULL(4))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("clm.coxph_fit: ties must not be NULL"),
+					 errhint("Use 'efron' or 'breslow'.")));
+		t = PG_GETARG_TEXT_PP(4);
+		len = VARSIZE_ANY_EXHDR(t);
+		if (len == 5 && memcmp(VARDATA_ANY(t), "efron", 5) == 0)
+			ties = CHURN_TIES_EFRON;
+		else if (len == 7 && memcmp(VARDATA_ANY(t), "breslow", 7) == 0)
+			ties = CHURN_TIES_BRESLOW;
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("clm.coxph_fit: unknown ties method \"%s\"", text_to_cstring(t)),
+					 errhint("Use 'efron' or 'breslow'.")));
+	}
+	for (int i = 1; i <= 3; i++)
+		if (PG_ARGISNULL(i))
+			return churn_rows_add(fcinfo, CHURN_COX, 0, NULL, false, 0, 0);
+	row[0] = PG_GETARG_FLOAT8(1);
+	churn_check_finite(row[0], "duration");
+	if (row[0] < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("duration must not be negative"),
+				 errdetail("Got %g.", row[0])));
+	row[0] += 0.0;
+	row[1] = PG_GETARG_BOOL(2) ? 1.0 : 0.0;
+	if (!churn_features(PG_GETARG_ARRAYTYPE_P(3), &p, &x, "clm.coxph_fit"))
+		return churn_rows_add(fcinfo, CHURN_COX, 0, NULL, false, 0, 0);
+	if (p == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("clm.coxph_fit: features must not be empty")));
+	memcpy(row + 2, x, sizeof(double) * p);
+	return churn_rows_add(fcinfo, CHURN_COX, p + 2, row, true, ties, 0);
+}
+
+typedef struct CoxFit
+{
+	const double *data;
+	int64		n;
+	int			ncols;
+	int			p;
+	bool		efron;
+	int64	   *order;			/* rows by duration, descending */
+	double	   *mean;
+	double	   *inv_sd;
+	double	   *eta;			/* n: z . gamma - max */
+	double		eta_max;
+	/* work */
+	double	   *s1,
+			   *s2,
+			   *a1,
+			   *a2,
+			   *zsum,
+			   *m;
+} CoxFit;
+
+static const double *CoxSortKey;
+static int	CoxSortStride;
+
+static int
+CoxCmpDesc(const void *a, const void *b)
+{
+	double		x = CoxSortKey[*(const int64 *) a * CoxSortStride];
+	double		y = CoxSortKey[*(const int64 *) b * CoxSortStride];
+
+	if (x > y)
+		return -1;
+	if (x < y)
+		return 1;
+	return 0;
+}
+
+static inline void
+CoxZ(const CoxFit *f, const double *r, double *z)
+{
+	for (int j = 0; j < f->p; j++)
+		z[j] = (r[j + 2] - f->mean[j]) * f->inv_sd[j];
+}
+
+/*
+ * Partial log-likelihood at gamma (scaled coordinates); with grad/hess not
+ * NULL also the score and the information matrix.  When hazard is not
+ * NULL, stores the Breslow increment log(d / S0) (in the shifted scale,
+ * see eta_max) of each distinct event time, descending, in hazard and the
+ * times in htime, and their number in *nh.
+ */
+static double
+CoxEval(CoxFit *f, const double *gamma, double *grad, double *hess,
+		double *htime, double *hazard, int64 *nh)
+{
+	int			p = f->p;
+	double		ll = 0,
+				s0 = 0;
+	double		z[CHURN_MAX_FEATURES];
+	double		emax = -INFINITY;
+	int64		i = 0;
+
+	for (int64 r = 0; r < f->n; r++)
+	{
+		const double *row = f->data + r * f->ncols;
+		double		eta = 0;
+
+		CoxZ(f, row, z);
+		for (int j = 0; j < p; j++)
+			eta += z[j] * gamma[j];
+		f->eta[r] = eta;
+		emax = Max(emax, eta);
+	}
+	f->eta_max = emax;
+	if (grad)
+	{
+		memset(grad, 0, sizeof(double) * p);
+		memset(hess, 0, sizeof(double) * p * p);
+		memset(f->s1, 0, sizeof(double) * p);
+		memset(f->s2, 0, sizeof(double) * p * p);
+	}
+	if (nh)
+		*nh = 0;
+	while (i < f->n)
+	{
+		double		t = f->data[f->order[i] * f->ncols];
+		double		a0 = 0,
+					etasum = 0;
+		int64		d = 0;
+
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (grad)
+		{
+			memset(f->a1, 0, sizeof(double) * p);
+			memset(f->a2, 0, sizeof(double) * p * p);
+			memset(f->zsum, 0, sizeof(double) * p);
+		}
+		/* one group of equal durations: all join the risk set */
+		for (; i < f->n && f->data[f->order[i] * f->ncols] == t; i++)
+		{
+			int64		r = f->order[i];
+			const double *row = f->data + r * f->ncols;
+			double		e = exp(f->eta[r] - emax);
+			bool		event = row[1] != 0;
+
+			s0 += e;
+			if (event)
+			{
+				a0 += e;
+				etasum += f->eta[r] - emax;
+				d++;
+			}
+			if (grad)
+			{
+				CoxZ(f, row, z);
+				for (int a = 0; a < p; a++)
+				{
+					double		ea = e * z[a];
+
+					f->s1[a] += ea;
+					for (int b = a; b < p; b++)
+						f->s2[a * p + b] += ea * z[b];
+					if (event)
+					{
+						f->a1[a] += ea;
+						f->zsum[a] += z[a];
+						for (int b = a; b < p; b++)
+							f->a2[a * p + b] += ea * z[b];
+					}
+				}
+			}
+		}
+		if (d == 0)
+			continue;
+		ll += etasum;
+		if (hazard)
+		{
+			htime[*nh] = t;
+			hazard[*nh] = log((double) d) - log(s0);
+			(*nh)++;
+		}
+		if (!f->efron || d == 1)
+		{
+			ll -= d * log(s0);
+			if (grad)
+				for (int a = 0; a < p; a++)
+				{
+					double		ma = f->s1[a] / s0;
+
+					grad[a] += f->zsum[a] - d * ma;
+					for (int b = a; b < p; b++)
+						hess[a * p + b] += d * (f->s2[a * p + b] / s0 - ma * f->s1[b] / s0);
+				}
+		}
+		else
+		{
+			if (grad)
+				for (int a = 0; a < p; a++)
+					grad[a] += f->zsum[a];
+			for (int64 k = 0; k < d; k++)
+			{
+				double		frac = (double) k / d,
+							den = s0 - frac * a0;
+
+				ll -= log(den);
+				if (grad)
+				{
+					for (int a = 0; a < p; a++)
+						f->m[a] = (f->s1[a] - frac * f->a1[a]) / den;
+					for (int a = 0; a < p; a++)
+					{
+						grad[a] -= f->m[a];
+						for (int b = a; b < p; b++)
+							hess[a * p + b] += (f->s2[a * p + b] - frac * f->a2[a * p + b]) / den -
+								f->m[a] * f->m[b];
+					}
+				}
+			}
+		}
+	}
+	if (grad)
+		for (int a = 0; a < p; a++)
+			for (int b = 0; b < a; b++)
+				hess[a * p + b] = hess[b * p + a];
+	return ll;
+}
+
+/*
+ * Final function: the fit (NULL for an empty group or one without events).
+ */
+Datum
+clm_coxph_final(PG_FUNCTION_ARGS)
+{
+	ChurnView	v;
+	CoxFit		f;
+	int			p;
+	int64		events = 0,
+				nh = 0;
+	double		ll,
+				null_ll,
+				conc;
+	double	   *cp,
+			   *chol,
+			   *gamma,
+			   *grad,
+			   *hess,
+			   *step,
+			   *trial,
+			   *cov,
+			   *work,
+			   *beta,
+			   *se,
+			   *zv,
+			   *pv,
+			   *hr,
+			   *htime,
+			   *hazard;
+	int			iter = 0;
+	bool		converged = false;
+	TupleDesc	tupdesc;
+	Datum		values[15];
+	bool		nulls[15] = {0};
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	churn_rows_view(fcinfo, 0, &v, CHURN_COX);
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "clm_coxph_final: return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	for (int64 i = 0; i < v.n; i++)
+		events += v.data[i * v.ncols + 1] != 0;
+	if (events == 0)
+	{
+		ereport(WARNING,
+				(errmsg("clm.coxph_fit: no events, nothing to fit"),
+				 errdetail("%lld rows, %lld skipped.", (long long) v.n, (long long) v.skipped)));
+		PG_RETURN_NULL();
+	}
+	p = v.ncols - 2;
+	f.data = v.data;
+	f.n = v.n;
+	f.ncols = v.ncols;
+	f.p = p;
+	f.efron = v.option == CHURN_TIES_EFRON;
+	f.order = palloc_extended(sizeof(int64) * v.n, MCXT_ALLOC_HUGE);
+	f.eta = palloc_extended(sizeof(double) * v.n, MCXT_ALLOC_HUGE);
+	f.mean = palloc0(sizeof(double) * p);
+	f.inv_sd = palloc0(sizeof(double) * p);
+	f.s1 = palloc0(sizeof(double) * p);
+	f.s2 = palloc0(sizeof(double) * p * p);
+	f.a1 = palloc0(sizeof(double) * p);
+	f.a2 = palloc0(sizeof(double) * p * p);
+	f.zsum = palloc0(sizeof(double) * p);
+	f.m = palloc0(sizeof(double) * p);
+	cp = palloc0(sizeof(double) * p * p);
+	chol = palloc0(sizeof(double) * p * p);
+	hess = palloc0(sizeof(double) * p * p);
+	cov = palloc0(sizeof(double) * p * p);
+	work = palloc0(sizeof(double) * p * p);
+	gamma = palloc0(sizeof(double) * p);
+	grad = palloc0(sizeof(double) * p);
+	step = palloc0(sizeof(double) * p);
+	trial = palloc0(sizeof(double) * p);
+	beta = palloc0(sizeof(double) * p);
+	se = palloc0(sizeof(double) * p);
+	zv = palloc0(sizeof(double) * p);
+	pv = palloc0(sizeof(double) * p);
+	hr = palloc0(sizeof(double) * p);
+
+	/* sort by duration, descending */
+	for (int64 i = 0; i < v.n; i++)
+		f.order[i] = i;
+	CoxSortKey = v.data;
+	CoxSortStride = v.ncols;
+	qsort(f.order, v.n, sizeof(int64), CoxCmpDesc);
+
+	/* means and centred cross-products; constant / collinear features */
+	for (int64 i = 0; i < v.n; i++)
+		for (int j = 0; j < p; j++)
+			f.mean[j] += v.data[i * v.ncols + j + 2];
+	for (int j = 0; j < p; j++)
+		f.mean[j] /= v.n;
+	for (int64 i = 0; i < v.n; i++)
+	{
+		const double *r = v.data + i * v.ncols;
+
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int a = 0; a < p; a++)
+		{
+			double		da = r[a + 2] - f.mean[a];
+
+			for (int b = a; b < p; b++)
+				cp[a * p + b] += da * (r[b + 2] - f.mean[b]);
+		}
+	}
+	for (int j = 0; j < p; j++)
+	{
+		double		sd = sqrt(cp[j * p + j] / v.n);
+
+		if (!(sd > 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("clm.coxph_fit: feature %d is constant", j + 1),
+					 errhint("Drop the feature: a constant has no effect on the hazard ratio.")));
+		f.inv_sd[j] = 1.0 / sd;
+	}
+	{
+		int			bad;
+
+		for (int a = 0; a < p; a++)
+			for (int b = a; b < p; b++)
+				work[a * p + b] = work[b * p + a] =
+					cp[a * p + b] * f.inv_sd[a] * f.inv_sd[b] / v.n;
+		memcpy(cov, work, sizeof(double) * p * p);
+		bad = clm_cholesky(p, cov, chol, COX_COLLINEAR_TOL);
+		if (bad >= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("clm.coxph_fit: feature %d is collinear with the features before it", bad + 1),
+					 errhint("Drop the feature.")));
+	}
+
+	/* Newton's method from gamma = 0 */
+	ll = null_ll = CoxEval(&f, gamma, grad, hess, NULL, NULL, NULL);
+	for (;;)
+	{
+		double		dec = 0,
+					tll = 0,
+					t = 1.0;
+
+		CHECK_FOR_INTERRUPTS();
+		if (clm_cholesky(p, hess, chol, 0) >= 0)
+			break;
+		memcpy(step, grad, sizeof(double) * p);
+		clm_cholesky_solve(p, chol, step);
+		for (int j = 0; j < p; j++)
+			dec += grad[j] * step[j];
+		if (dec <= 1e-24 * (fabs(ll) + 1))
+		{
+			converged = true;
+			break;
+		}
+		if (iter >= COX_MAX_ITER)
+			break;
+		iter++;
+		if (dec <= 1e-12 * (fabs(ll) + 1))
+		{
+			/*
+			 * Within rounding of the optimum, where Newton converges
+			 * quadratically: one last full step (a line search would only
+			 * see rounding in the log-likelihood).
+			 */
+			for (int j = 0; j < p; j++)
+				gamma[j] += step[j];
+			ll = CoxEval(&f, gamma, grad, hess, NULL, NULL, NULL);
+			converged = true;
+			break;
+		}
+		for (int h = 0; h < 60; h++)
+		{
+			for (int j = 0; j < p; j++)
+				trial[j] = gamma[j] + t * step[j];
+			tll = CoxEval(&f, trial, NULL, NULL, NULL, NULL, NULL);
+			if (tll >= ll)
+				break;
+			t *= 0.5;
+		}
+		if (!(tll >= ll))
+		{
+			/* no ascent left: the optimum within rounding */
+			converged = dec <= 1e-8 * (fabs(ll) + 1);
+			break;
+		}
+		memcpy(gamma, trial, sizeof(double) * p);
+		ll = CoxEval(&f, gamma, grad, hess, NULL, NULL, NULL);
+	}
+	if (!converged)
+		ereport(WARNING,
+				(errmsg("clm.coxph_fit did not converge after %d iterations", iter),
+				 errdetail("The partial likelihood may be monotone (a feature separates the events): some coefficients grow without bound.")));
+
+	/* coefficients, covariance; Breslow hazard and the risks at the fit */
+	htime = palloc_extended(sizeof(double) * v.n, MCXT_ALLOC_HUGE);
+	hazard = palloc_extended(sizeof(double) * v.n, MCXT_ALLOC_HUGE);
+	ll = CoxEval(&f, gamma, grad, hess, htime, hazard, &nh);
+	for (int j = 0; j < p; j++)
+		beta[j] = gamma[j] * f.inv_sd[j];
+	if (clm_cholesky(p, hess, chol, 0) < 0)
+	{
+		clm_cholesky_inverse(p, chol, cov, work);
+		for (int j = 0; j < p; j++)
+			se[j] = cov[j * p + j] > 0 ? sqrt(cov[j * p + j]) * f.inv_sd[j] : NAN;
+	}
+	else
+		for (int j = 0; j < p; j++)
+			se[j] = NAN;
+	for (int j = 0; j < p; j++)
+	{
+		zv[j] = beta[j] / se[j];
+		pv[j] = clm_normal_p2(zv[j]);
+		hr[j] = exp(beta[j]);
+	}
+	conc = churn_harrell_c(v.n, v.data, v.data + 1, f.eta, v.ncols, v.ncols, 1);
+
+	/*
+	 * Breslow H0 at x = 0: exp(x.beta) = exp(eta + eta_max + mean.beta), so
+	 * each increment is exp(log(d/S0) - eta_max - mean.beta); summed in
+	 * ascending time.
+	 */
+	{
+		double		shift = f.eta_max,
+					cum = 0;
+
+		for (int j = 0; j < p; j++)
+			shift += f.mean[j] * beta[j];
+		for (int64 lo = 0, hi = nh - 1; lo < hi; lo++, hi--)
+		{
+			double		tt = htime[lo],
+						hh = hazard[lo];
+
+			htime[lo] = htime[hi];
+			hazard[lo] = hazard[hi];
+			htime[hi] = tt;
+			hazard[hi] = hh;
+		}
+		for (int64 i = 0; i < nh; i++)
+		{
+			cum += exp(hazard[i] - shift);
+			hazard[i] = cum;
+		}
+	}
+
+	values[0] = churn_float8_array(beta, p);
+	values[1] = churn_float8_array(se, p);
+	values[2] = churn_float8_array(zv, p);
+	values[3] = churn_float8_array(pv, p);
+	values[4] = churn_float8_array(hr, p);
+	values[5] = Float8GetDatum(ll);
+	values[6] = Float8GetDatum(null_ll);
+	values[7] = Float8GetDatum(conc);
+	nulls[7] = isnan(conc);
+	values[8] = Int64GetDatum(v.n);
+	values[9] = Int64GetDatum(events);
+	values[10] = Int64GetDatum(v.skipped);
+	values[11] = Int32GetDatum(iter);
+	values[12] = BoolGetDatum(converged);
+	values[13] = churn_float8_array(htime, (int) nh);
+	values[14] = churn_float8_array(hazard, (int) nh);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* exp(features . coef) of a clm.coxph model, or false (NULL result) */
+static bool
+CoxRisk(FunctionCallInfo fcinfo, const char *fname, double *risk)
+{
+	const double *x,
+			   *coef;
+	int			p;
+	double		eta = 0;
+
+	if (!churn_features(PG_GETARG_ARRAYTYPE_P(1), &p, &x, fname))
+		return false;
+	if (churn_model_coef(PG_GETARG_HEAPTUPLEHEADER(0), fname, p, &coef) == NULL)
+		return false;
+	for (int j = 0; j < p; j++)
+		eta += coef[j] * x[j];
+	*risk = exp(eta);
+	return true;
+}
+
+/*
+ * clm.coxph_risk(model, features) = exp(features . coef), the hazard ratio
+ * against x = 0.
+ */
+Datum
+clm_coxph_risk(PG_FUNCTION_ARGS)
+{
+	double		risk;
+
+	if (!CoxRisk(fcinfo, "clm.coxph_risk", &risk))
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(risk);
+}
+
+/*
+ * clm.coxph_survival(model, features, t) = exp(-H0(t) exp(features . coef))
+ * with Breslow's H0 (a step function: its value at the last event time
+ * <= t; 0 before the first).
+ */
+Datum
+clm_coxph_survival(PG_FUNCTION_ARGS)
+{
+	double		t = PG_GETARG_FLOAT8(2),
+				risk,
+				h0 = 0;
+	HeapTupleHeader model = PG_GETARG_HEAPTUPLEHEADER(0);
+	bool		tnull,
+				hnull;
+	ArrayType  *ta,
+			   *ha;
+	const double *tv,
+			   *hv;
+	int			nt;
+
+	churn_check_finite(t, "t");
+	if (t < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("clm.coxph_survival: t must not be negative"),
+				 errdetail("Got %g.", t)));
+	if (!CoxRisk(fcinfo, "clm.coxph_survival", &risk))
+		PG_RETURN_NULL();
+	{
+		Datum		td = GetAttributeByName(model, "baseline_time", &tnull);
+		Datum		hd = GetAttributeByName(model, "baseline_cumhaz", &hnull);
+
+		if (tnull || hnull)
+			PG_RETURN_NULL();
+		ta = DatumGetArrayTypeP(td);
+		ha = DatumGetArrayTypeP(hd);
+	}
+	nt = ARR_NDIM(ta) == 0 ? 0 : ARR_DIMS(ta)[0];
+	if (ARR_NDIM(ta) > 1 || ARR_HASNULL(ta) || ARR_HASNULL(ha) || ARR_NDIM(ha) != ARR_NDIM(ta) ||
+		(nt > 0 && ARR_DIMS(ha)[0] != nt))
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("clm.coxph_survival: baseline_time and baseline_cumhaz must be arrays of one length without NULLs")));
+	tv = churn_array_data(ta);
+	hv = churn_array_data(ha);
+	for (int i = 0; i < nt && tv[i] <= t; i++)
+		h0 = hv[i];
+	PG_RETURN_FLOAT8(exp(-h0 * risk));
+}

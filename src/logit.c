@@ -1,0 +1,509 @@
+/*-------------------------------------------------------------------------
+ *
+ * logit.c
+ *	  Logistic regression as an aggregate: clm.logit_fit(label, features
+ *	  [, weight [, l2]]) -> clm.logit, and clm.logit_predict.
+ *
+ * The fit maximises
+ *	  sum_i w_i [y_i eta_i - log(1 + exp(eta_i))] - l2/2 sum_{j>=1} beta_j^2,
+ *	  eta_i = beta_0 + x_i . beta
+ * (case weights w_i; the intercept is not penalised; l2 = 1/C of
+ * scikit-learn's LogisticRegression) by Newton's method (iteratively
+ * reweighted least squares) with step halving, to full convergence: until
+ * the Newton decrement g' H^-1 g is at the level of rounding.  It works on
+ * centred and scaled features (z_j = (x_j - mean_j) / sd_j, weighted), which
+ * makes the Hessian well conditioned, and maps the coefficients and their
+ * covariance back to the original scale.  Standard errors come from the
+ * inverse of the (penalised) observed information at the optimum; z =
+ * coef / std_err; p-values are two-sided normal.
+ *
+ * condition_no is the 2-norm condition number of the weighted design
+ * matrix [1, X] (as statsmodels' "Cond. No." without weights):
+ * sqrt(largest / smallest eigenvalue of X'WX).
+ *
+ * Errors and warnings: a feature that is (numerically) a linear
+ * combination of the intercept and the features before it raises 22023
+ * naming it, unless l2 > 0; perfect separation (every fitted probability
+ * within 1e-10 of its label) or no convergence in 100 iterations end the
+ * fit with converged = false and a WARNING suggesting l2; a group without
+ * both labels (positive weight) gives NULL and a WARNING.
+ *
+ * IDENTIFICATION
+ *	  src/logit.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "churn.h"
+#include "linalg.h"
+
+#define LOGIT_MAX_ITER 100
+#define LOGIT_COLLINEAR_TOL 1e-10
+
+PG_FUNCTION_INFO_V1(clm_logit_accum);
+PG_FUNCTION_INFO_V1(clm_logit_final);
+PG_FUNCTION_INFO_V1(clm_logit_predict);
+
+/*
+ * Transition: (state, label, features [, weight [, l2]]).  A NULL label,
+ * features array, feature, weight or l2 counts the row as skipped.
+ */
+Datum
+clm_logit_accum(PG_FUNCTION_ARGS)
+{
+	int			nargs = PG_NARGS();
+	double		row[CHURN_MAX_FEATURES + 2];
+	double		l2 = 0;
+	const double *x;
+	int			p;
+
+	for (int i = 1; i < nargs; i++)
+		if (PG_ARGISNULL(i))
+			return churn_rows_add(fcinfo, CHURN_LOGIT, 0, NULL, false, 0, 0);
+	if (!churn_features(PG_GETARG_ARRAYTYPE_P(2), &p, &x, "clm.logit_fit"))
+		return churn_rows_add(fcinfo, CHURN_LOGIT, 0, NULL, false, 0, 0);
+	row[0] = PG_GETARG_BOOL(1) ? 1.0 : 0.0;
+	row[1] = 1.0;
+	if (nargs > 3)
+	{
+		row[1] = PG_GETARG_FLOAT8(3);
+		churn_check_finite(row[1], "weight");
+		if (row[1] < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("weight must not be negative"),
+					 errdetail("Got %g.", row[1])));
+	}
+	if (nargs > 4)
+	{
+		l2 = PG_GETARG_FLOAT8(4);
+		churn_check_finite(l2, "l2");
+		if (l2 < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("l2 must not be negative"),
+					 errdetail("Got %g.", l2)));
+		l2 += 0.0;
+	}
+	memcpy(row + 2, x, sizeof(double) * p);
+	return churn_rows_add(fcinfo, CHURN_LOGIT, p + 2, row, true, 0, l2);
+}
+
+/* the data of a fit and its working arrays */
+typedef struct LogitFit
+{
+	const double *data;
+	int64		n;
+	int			ncols;
+	int			k;				/* parameters: intercept + p */
+	double	   *mean;			/* k: mean[0] = 0 */
+	double	   *inv_sd;			/* k: inv_sd[0] = 1 */
+	double	   *pen;			/* k: l2 penalty in the scaled coordinates */
+	bool		separated;		/* every fitted probability within 1e-10 of its label */
+} LogitFit;
+
+static inline double
+Log1pExp(double x)
+{
+	return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
+}
+
+/*
+ * Penalised log-likelihood at gamma (scaled coordinates); with grad/hess
+ * not NULL also the gradient and the observed information (upper and
+ * lower triangles filled).  *unpen gets the unpenalised log-likelihood.
+ */
+static double
+LogitEval(LogitFit *f, const double *gamma, double *grad, double *hess, double *unpen)
+{
+	int			k = f->k;
+	double		ll = 0;
+	double		z[CHURN_MAX_FEATURES + 1];
+	bool		separated = true;
+
+	if (grad)
+	{
+		memset(grad, 0, sizeof(double) * k);
+		memset(hess, 0, sizeof(double) * k * k);
+	}
+	z[0] = 1.0;
+	for (int64 i = 0; i < f->n; i++)
+	{
+		const double *r = f->data + i * f->ncols;
+		double		y = r[0],
+					w = r[1],
+					eta = gamma[0],
+					mu,
+					ww;
+
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (w == 0)
+			continue;
+		for (int j = 1; j < k; j++)
+		{
+			z[j] = (r[j + 1] - f->mean[j]) * f->inv_sd[j];
+			eta += z[j] * gamma[j];
+		}
+		ll += w * (y * eta - Log1pExp(eta));
+		mu = 1.0 / (1.0 + exp(-eta));
+		if (fabs(mu - y) > 1e-10)
+			separated = false;
+		if (grad)
+		{
+			double		res = w * (y - mu);
+
+			ww = w * mu * (1.0 - mu);
+			for (int a = 0; a < k; a++)
+			{
+				double		wa = ww * z[a];
+				double	   *h = hess + a * k;
+
+				grad[a] += res * z[a];
+				for (int b = a; b < k; b++)
+					h[b] += wa * z[b];
+			}
+		}
+	}
+	*unpen = ll;
+	for (int j = 1; j < k; j++)
+		ll -= 0.5 * f->pen[j] * gamma[j] * gamma[j];
+	if (grad)
+	{
+		for (int a = 0; a < k; a++)
+		{
+			grad[a] -= f->pen[a] * gamma[a];
+			hess[a * k + a] += f->pen[a];
+			for (int b = 0; b < a; b++)
+				hess[a * k + b] = hess[b * k + a];
+		}
+	}
+	f->separated = separated;
+	return ll;
+}
+
+/*
+ * Final function: the fit (NULL for an empty group or one without both
+ * labels).
+ */
+Datum
+clm_logit_final(PG_FUNCTION_ARGS)
+{
+	ChurnView	v;
+	LogitFit	f;
+	int			k,
+				p;
+	double		wsum = 0,
+				wy = 0,
+				l2,
+				ll,
+				unpen,
+				null_ll,
+				cond;
+	double	   *cp,
+			   *chol,
+			   *gamma,
+			   *grad,
+			   *hess,
+			   *step,
+			   *trial,
+			   *cov,
+			   *work,
+			   *beta,
+			   *se,
+			   *zv,
+			   *pv,
+			   *orat;
+	int			iter = 0;
+	bool		converged = false;
+	TupleDesc	tupdesc;
+	Datum		values[12];
+	bool		nulls[12] = {0};
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	churn_rows_view(fcinfo, 0, &v, CHURN_LOGIT);
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "clm_logit_final: return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	for (int64 i = 0; i < v.n; i++)
+	{
+		const double *r = v.data + i * v.ncols;
+
+		wsum += r[1];
+		wy += r[1] * r[0];
+	}
+	if (v.n == 0 || !(wy > 0) || !(wy < wsum))
+	{
+		ereport(WARNING,
+				(errmsg("clm.logit_fit: %s", v.n == 0 ? "no rows to fit" :
+						wy > 0 ? "every label is true, nothing to fit" :
+						"no label is true (no events), nothing to fit"),
+				 errdetail("%lld rows, %lld skipped.", (long long) v.n, (long long) v.skipped)));
+		PG_RETURN_NULL();
+	}
+	p = v.ncols - 2;
+	k = p + 1;
+	l2 = v.param;
+	f.data = v.data;
+	f.n = v.n;
+	f.ncols = v.ncols;
+	f.k = k;
+	f.mean = palloc0(sizeof(double) * k);
+	f.inv_sd = palloc0(sizeof(double) * k);
+	f.pen = palloc0(sizeof(double) * k);
+	cp = palloc0(sizeof(double) * k * k);
+	chol = palloc0(sizeof(double) * k * k);
+	hess = palloc0(sizeof(double) * k * k);
+	cov = palloc0(sizeof(double) * k * k);
+	work = palloc0(sizeof(double) * k * k);
+	gamma = palloc0(sizeof(double) * k);
+	grad = palloc0(sizeof(double) * k);
+	step = palloc0(sizeof(double) * k);
+	trial = palloc0(sizeof(double) * k);
+	beta = palloc0(sizeof(double) * k);
+	se = palloc0(sizeof(double) * k);
+	zv = palloc0(sizeof(double) * k);
+	pv = palloc0(sizeof(double) * k);
+	orat = palloc0(sizeof(double) * k);
+
+	/* weighted means, then centred cross-products of the features */
+	for (int64 i = 0; i < v.n; i++)
+	{
+		const double *r = v.data + i * v.ncols;
+
+		for (int j = 1; j < k; j++)
+			f.mean[j] += r[1] * r[j + 1];
+	}
+	for (int j = 1; j < k; j++)
+		f.mean[j] /= wsum;
+	for (int64 i = 0; i < v.n; i++)
+	{
+		const double *r = v.data + i * v.ncols;
+		double		w = r[1];
+
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int a = 1; a < k; a++)
+		{
+			double		da = w * (r[a + 1] - f.mean[a]);
+
+			for (int b = a; b < k; b++)
+				cp[a * k + b] += da * (r[b + 1] - f.mean[b]);
+		}
+	}
+	cp[0] = wsum;
+	for (int a = 1; a < k; a++)
+		for (int b = 1; b < a; b++)
+			cp[a * k + b] = cp[b * k + a];
+
+	/* condition number of X'WX = centred part + wsum * m m' (intercept row) */
+	{
+		double	   *xtx = palloc0(sizeof(double) * k * k);
+		double		lo = INFINITY,
+					hi = 0;
+
+		for (int a = 0; a < k; a++)
+			for (int b = 0; b < k; b++)
+				xtx[a * k + b] = (a > 0 && b > 0 ? cp[a * k + b] : 0) +
+					wsum * (a > 0 ? f.mean[a] : 1.0) * (b > 0 ? f.mean[b] : 1.0);
+		clm_sym_eigenvalues(k, xtx, trial, work);
+		for (int j = 0; j < k; j++)
+		{
+			lo = Min(lo, trial[j]);
+			hi = Max(hi, trial[j]);
+		}
+		cond = lo > 0 ? sqrt(hi / lo) : INFINITY;
+		pfree(xtx);
+	}
+
+	/* scales; a constant or collinear feature is an error without l2 */
+	f.inv_sd[0] = 1.0;
+	for (int j = 1; j < k; j++)
+	{
+		double		sd = sqrt(cp[j * k + j] / wsum);
+
+		if (!(sd > 0))
+		{
+			if (l2 == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("clm.logit_fit: feature %d is constant (collinear with the intercept)", j),
+						 errhint("Drop the feature, or fit with an l2 penalty.")));
+			sd = 1.0;
+		}
+		f.inv_sd[j] = 1.0 / sd;
+		f.pen[j] = l2 / (f.inv_sd[j] * f.inv_sd[j]);
+	}
+	if (l2 == 0 && k > 1)
+	{
+		double	   *corr = palloc0(sizeof(double) * p * p);
+		int			bad;
+
+		for (int a = 0; a < p; a++)
+			for (int b = 0; b < p; b++)
+				corr[a * p + b] = cp[(a + 1) * k + b + 1] * f.inv_sd[a + 1] * f.inv_sd[b + 1] / wsum;
+		bad = clm_cholesky(p, corr, work, LOGIT_COLLINEAR_TOL);
+		if (bad >= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("clm.logit_fit: feature %d is collinear with the intercept and the features before it", bad + 1),
+					 errhint("Drop the feature, or fit with an l2 penalty.")));
+		pfree(corr);
+	}
+
+	/* Newton's method from the intercept-only fit */
+	gamma[0] = log(wy / (wsum - wy));
+	null_ll = wy * log(wy / wsum) + (wsum - wy) * log((wsum - wy) / wsum);
+	ll = LogitEval(&f, gamma, grad, hess, &unpen);
+	for (;;)
+	{
+		double		dec = 0,
+					tll = 0,
+					tunpen = 0,
+					t = 1.0;
+		int			bad;
+
+		CHECK_FOR_INTERRUPTS();
+		if (f.separated)
+			break;
+		bad = clm_cholesky(k, hess, chol, 0);
+		if (bad >= 0)
+			break;				/* information lost (separation): not converged */
+		memcpy(step, grad, sizeof(double) * k);
+		clm_cholesky_solve(k, chol, step);
+		for (int j = 0; j < k; j++)
+			dec += grad[j] * step[j];
+		if (dec <= 1e-24 * (fabs(ll) + 1))
+		{
+			converged = true;
+			break;
+		}
+		if (iter >= LOGIT_MAX_ITER)
+			break;
+		iter++;
+		if (dec <= 1e-12 * (fabs(ll) + 1))
+		{
+			/*
+			 * Within rounding of the optimum, where Newton converges
+			 * quadratically: one last full step (a line search would only
+			 * see rounding in the log-likelihood).
+			 */
+			for (int j = 0; j < k; j++)
+				gamma[j] += step[j];
+			ll = LogitEval(&f, gamma, grad, hess, &unpen);
+			converged = true;
+			break;
+		}
+		for (int h = 0; h < 60; h++)
+		{
+			for (int j = 0; j < k; j++)
+				trial[j] = gamma[j] + t * step[j];
+			tll = LogitEval(&f, trial, NULL, NULL, &tunpen);
+			if (tll >= ll)
+				break;
+			t *= 0.5;
+		}
+		if (!(tll >= ll))
+		{
+			/* no ascent left: the optimum within rounding */
+			converged = dec <= 1e-8 * (fabs(ll) + 1);
+			break;
+		}
+		memcpy(gamma, trial, sizeof(double) * k);
+		ll = LogitEval(&f, gamma, grad, hess, &unpen);
+	}
+	if (!converged)
+		ereport(WARNING,
+				(errmsg("clm.logit_fit did not converge after %d iterations", iter),
+				 errdetail(f.separated ?
+						   "The labels are perfectly separated by the features: the coefficients grow without bound." :
+						   "The labels may be (quasi-)separated by the features: some coefficients grow without bound."),
+				 errhint("Fit with an l2 penalty, e.g. clm.logit_fit(label, features, 1.0, 0.1).")));
+
+	/* back to the original scale: beta = T gamma, cov = T H^-1 T' */
+	beta[0] = gamma[0];
+	for (int j = 1; j < k; j++)
+	{
+		beta[j] = gamma[j] * f.inv_sd[j];
+		beta[0] -= beta[j] * f.mean[j];
+	}
+	if (clm_cholesky(k, hess, chol, 0) < 0)
+	{
+		clm_cholesky_inverse(k, chol, cov, work);
+		/* T: row 0 = (1, -m_1/s_1, ...), row j = e_j / s_j */
+		for (int a = 0; a < k; a++)
+		{
+			double		var = 0;
+
+			for (int b = 0; b < k; b++)
+				for (int c = 0; c < k; c++)
+				{
+					double		ta = a == 0 ? (b == 0 ? 1.0 : -f.mean[b] * f.inv_sd[b]) :
+					(b == a ? f.inv_sd[a] : 0.0);
+					double		tc = a == 0 ? (c == 0 ? 1.0 : -f.mean[c] * f.inv_sd[c]) :
+					(c == a ? f.inv_sd[a] : 0.0);
+
+					var += ta * cov[b * k + c] * tc;
+				}
+			se[a] = var > 0 ? sqrt(var) : NAN;
+		}
+	}
+	else
+		for (int a = 0; a < k; a++)
+			se[a] = NAN;
+	for (int j = 0; j < k; j++)
+	{
+		zv[j] = beta[j] / se[j];
+		pv[j] = clm_normal_p2(zv[j]);
+		orat[j] = exp(beta[j]);
+	}
+
+	values[0] = churn_float8_array(beta, k);
+	values[1] = churn_float8_array(se, k);
+	values[2] = churn_float8_array(zv, k);
+	values[3] = churn_float8_array(pv, k);
+	values[4] = churn_float8_array(orat, k);
+	values[5] = Float8GetDatum(unpen);
+	values[6] = Float8GetDatum(null_ll);
+	values[7] = Int64GetDatum(v.n);
+	values[8] = Int64GetDatum(v.skipped);
+	values[9] = Int32GetDatum(iter);
+	values[10] = BoolGetDatum(converged);
+	values[11] = Float8GetDatum(cond);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * clm.logit_predict(model, features): the fitted probability
+ * 1 / (1 + exp(-(coef[1] + features . coef[2:]))).  NULL when the model has
+ * no coefficients or a feature is NULL.
+ */
+Datum
+clm_logit_predict(PG_FUNCTION_ARGS)
+{
+	const double *x,
+			   *coef;
+	int			p;
+	double		eta;
+
+	if (!churn_features(PG_GETARG_ARRAYTYPE_P(1), &p, &x, "clm.logit_predict"))
+		PG_RETURN_NULL();
+	if (churn_model_coef(PG_GETARG_HEAPTUPLEHEADER(0), "clm.logit_predict", p + 1, &coef) == NULL)
+		PG_RETURN_NULL();
+	eta = coef[0];
+	for (int j = 0; j < p; j++)
+		eta += coef[j + 1] * x[j];
+	PG_RETURN_FLOAT8(1.0 / (1.0 + exp(-eta)));
+}
