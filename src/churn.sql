@@ -170,6 +170,7 @@ CREATE AGGREGATE @extschema@.coxph_fit(duration double precision, event boolean,
 	SFUNC = @extschema@.coxph_accum,
 	STYPE = @extschema@.model_rows,
 	FINALFUNC = @extschema@.coxph_final,
+	FINALFUNC_MODIFY = READ_WRITE,
 	COMBINEFUNC = @extschema@.model_rows_combine,
 	PARALLEL = SAFE
 );
@@ -179,6 +180,7 @@ CREATE AGGREGATE @extschema@.coxph_fit(duration double precision, event boolean,
 	SFUNC = @extschema@.coxph_accum,
 	STYPE = @extschema@.model_rows,
 	FINALFUNC = @extschema@.coxph_final,
+	FINALFUNC_MODIFY = READ_WRITE,
 	COMBINEFUNC = @extschema@.model_rows_combine,
 	PARALLEL = SAFE
 );

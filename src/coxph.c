@@ -118,7 +118,6 @@ typedef struct CoxFit
 	int			ncols;
 	int			p;
 	bool		efron;
-	int64	   *order;			/* rows by duration, descending */
 	double	   *mean;
 	double	   *inv_sd;
 	double	   *eta;			/* n: z . gamma - max */
@@ -128,24 +127,28 @@ typedef struct CoxFit
 			   *s2,
 			   *a1,
 			   *a2,
-			   *zsum,
-			   *m;
+			   *c1,
+			   *c2,
+			   *zsum;
 } CoxFit;
 
-static const double *CoxSortKey;
-static int	CoxSortStride;
+typedef struct CoxKey
+{
+	double		key;
+	int64		idx;
+} CoxKey;
 
 static int
 CoxCmpDesc(const void *a, const void *b)
 {
-	double		x = CoxSortKey[*(const int64 *) a * CoxSortStride];
-	double		y = CoxSortKey[*(const int64 *) b * CoxSortStride];
+	const CoxKey *x = a,
+			   *y = b;
 
-	if (x > y)
+	if (x->key > y->key)
 		return -1;
-	if (x < y)
+	if (x->key < y->key)
 		return 1;
-	return 0;
+	return x->idx < y->idx ? -1 : x->idx > y->idx ? 1 : 0;
 }
 
 static inline void
@@ -157,10 +160,21 @@ CoxZ(const CoxFit *f, const double *r, double *z)
 
 /*
  * Partial log-likelihood at gamma (scaled coordinates); with grad/hess not
- * NULL also the score and the information matrix.  When hazard is not
- * NULL, stores the Breslow increment log(d / S0) (in the shifted scale,
- * see eta_max) of each distinct event time, descending, in hazard and the
- * times in htime, and their number in *nh.
+ * NULL also the score and the information matrix.  The rows are sorted by
+ * duration, descending.  When hazard is not NULL, stores the Breslow
+ * increment log(d / S0) (in the shifted scale, see eta_max) of each
+ * distinct event time, descending, in hazard and the times in htime, and
+ * their number in *nh.
+ *
+ * Per group of equal durations the rows' sums go to the event sums (A0,
+ * A1, A2) or the censored sums (C0, C1, C2), which join the risk-set sums
+ * (S0, S1, S2) at the end of the group: one p x p update per row.  Efron's
+ * d terms k = 0..d-1 with D_k = S0 - (k/d) A0 add up in closed form:
+ *	  sum_k (S2 - f_k A2) / D_k = S2 u0 - A2 u1,
+ *	  sum_k M_k M_k' = S1 S1' v0 - (S1 A1' + A1 S1') v1 + A1 A1' v2,
+ *	  u0 = sum 1/D_k, u1 = sum f_k/D_k, v0 = sum 1/D_k^2, v1 = sum f_k/D_k^2,
+ *	  v2 = sum f_k^2/D_k^2, f_k = k/d
+ * so a tie of d events costs O(d + p^2).
  */
 static double
 CoxEval(CoxFit *f, const double *gamma, double *grad, double *hess,
@@ -171,6 +185,13 @@ CoxEval(CoxFit *f, const double *gamma, double *grad, double *hess,
 				s0 = 0;
 	double		z[CHURN_MAX_FEATURES];
 	double		emax = -INFINITY;
+	double	   *s1 = f->s1,
+			   *s2 = f->s2,
+			   *a1 = f->a1,
+			   *a2 = f->a2,
+			   *c1 = f->c1,
+			   *c2 = f->c2,
+			   *zsum = f->zsum;
 	int64		i = 0;
 
 	for (int64 r = 0; r < f->n; r++)
@@ -189,15 +210,16 @@ CoxEval(CoxFit *f, const double *gamma, double *grad, double *hess,
 	{
 		memset(grad, 0, sizeof(double) * p);
 		memset(hess, 0, sizeof(double) * p * p);
-		memset(f->s1, 0, sizeof(double) * p);
-		memset(f->s2, 0, sizeof(double) * p * p);
+		memset(s1, 0, sizeof(double) * p);
+		memset(s2, 0, sizeof(double) * p * p);
 	}
 	if (nh)
 		*nh = 0;
 	while (i < f->n)
 	{
-		double		t = f->data[f->order[i] * f->ncols];
+		double		t = f->data[i * f->ncols];
 		double		a0 = 0,
+					c0 = 0,
 					etasum = 0;
 		int64		d = 0;
 
@@ -205,45 +227,55 @@ CoxEval(CoxFit *f, const double *gamma, double *grad, double *hess,
 			CHECK_FOR_INTERRUPTS();
 		if (grad)
 		{
-			memset(f->a1, 0, sizeof(double) * p);
-			memset(f->a2, 0, sizeof(double) * p * p);
-			memset(f->zsum, 0, sizeof(double) * p);
+			memset(a1, 0, sizeof(double) * p);
+			memset(a2, 0, sizeof(double) * p * p);
+			memset(c1, 0, sizeof(double) * p);
+			memset(c2, 0, sizeof(double) * p * p);
+			memset(zsum, 0, sizeof(double) * p);
 		}
-		/* one group of equal durations: all join the risk set */
-		for (; i < f->n && f->data[f->order[i] * f->ncols] == t; i++)
+		/* one group of equal durations */
+		for (; i < f->n && f->data[i * f->ncols] == t; i++)
 		{
-			int64		r = f->order[i];
-			const double *row = f->data + r * f->ncols;
-			double		e = exp(f->eta[r] - emax);
+			const double *row = f->data + i * f->ncols;
+			double		e = exp(f->eta[i] - emax);
 			bool		event = row[1] != 0;
+			double	   *g1 = event ? a1 : c1,
+					   *g2 = event ? a2 : c2;
 
-			s0 += e;
 			if (event)
 			{
 				a0 += e;
-				etasum += f->eta[r] - emax;
+				etasum += f->eta[i] - emax;
 				d++;
 			}
+			else
+				c0 += e;
 			if (grad)
 			{
 				CoxZ(f, row, z);
 				for (int a = 0; a < p; a++)
 				{
 					double		ea = e * z[a];
+					double	   *h = g2 + a * p;
 
-					f->s1[a] += ea;
+					g1[a] += ea;
 					for (int b = a; b < p; b++)
-						f->s2[a * p + b] += ea * z[b];
-					if (event)
-					{
-						f->a1[a] += ea;
-						f->zsum[a] += z[a];
-						for (int b = a; b < p; b++)
-							f->a2[a * p + b] += ea * z[b];
-					}
+						h[b] += ea * z[b];
 				}
+				if (event)
+					for (int a = 0; a < p; a++)
+						zsum[a] += z[a];
 			}
 		}
+		/* the whole group joins the risk set */
+		s0 += a0 + c0;
+		if (grad)
+			for (int a = 0; a < p; a++)
+			{
+				s1[a] += a1[a] + c1[a];
+				for (int b = a; b < p; b++)
+					s2[a * p + b] += a2[a * p + b] + c2[a * p + b];
+			}
 		if (d == 0)
 			continue;
 		ll += etasum;
@@ -259,37 +291,43 @@ CoxEval(CoxFit *f, const double *gamma, double *grad, double *hess,
 			if (grad)
 				for (int a = 0; a < p; a++)
 				{
-					double		ma = f->s1[a] / s0;
+					double		ma = s1[a] / s0;
 
-					grad[a] += f->zsum[a] - d * ma;
+					grad[a] += zsum[a] - d * ma;
 					for (int b = a; b < p; b++)
-						hess[a * p + b] += d * (f->s2[a * p + b] / s0 - ma * f->s1[b] / s0);
+						hess[a * p + b] += d * (s2[a * p + b] / s0 - ma * s1[b] / s0);
 				}
 		}
 		else
 		{
-			if (grad)
-				for (int a = 0; a < p; a++)
-					grad[a] += f->zsum[a];
+			double		u0 = 0,
+						u1 = 0,
+						v0 = 0,
+						v1 = 0,
+						v2 = 0;
+
 			for (int64 k = 0; k < d; k++)
 			{
-				double		frac = (double) k / d,
-							den = s0 - frac * a0;
+				double		fk = (double) k / d,
+							den = s0 - fk * a0,
+							inv = 1.0 / den;
 
 				ll -= log(den);
-				if (grad)
-				{
-					for (int a = 0; a < p; a++)
-						f->m[a] = (f->s1[a] - frac * f->a1[a]) / den;
-					for (int a = 0; a < p; a++)
-					{
-						grad[a] -= f->m[a];
-						for (int b = a; b < p; b++)
-							hess[a * p + b] += (f->s2[a * p + b] - frac * f->a2[a * p + b]) / den -
-								f->m[a] * f->m[b];
-					}
-				}
+				u0 += inv;
+				u1 += fk * inv;
+				v0 += inv * inv;
+				v1 += fk * inv * inv;
+				v2 += fk * fk * inv * inv;
 			}
+			if (grad)
+				for (int a = 0; a < p; a++)
+				{
+					grad[a] += zsum[a] - (s1[a] * u0 - a1[a] * u1);
+					for (int b = a; b < p; b++)
+						hess[a * p + b] += s2[a * p + b] * u0 - a2[a * p + b] * u1 -
+							(s1[a] * s1[b] * v0 - (s1[a] * a1[b] + a1[a] * s1[b]) * v1 +
+							 a1[a] * a1[b] * v2);
+				}
 		}
 	}
 	if (grad)
@@ -297,6 +335,54 @@ CoxEval(CoxFit *f, const double *gamma, double *grad, double *hess,
 			for (int b = 0; b < a; b++)
 				hess[a * p + b] = hess[b * p + a];
 	return ll;
+}
+
+/*
+ * Sort the rows by duration, descending, in place (the final function may
+ * change its state: FINALFUNC_MODIFY = READ_WRITE): sort (duration, index)
+ * keys, then apply the permutation cycle by cycle.
+ */
+static void
+CoxSortRows(double *data, int64 n, int ncols)
+{
+	CoxKey	   *k = palloc_extended(sizeof(CoxKey) * Max(n, 1), MCXT_ALLOC_HUGE);
+	double		tmp[CHURN_MAX_FEATURES + 2];
+	size_t		rowsz = sizeof(double) * ncols;
+
+	for (int64 i = 0; i < n; i++)
+	{
+		k[i].key = data[i * ncols];
+		k[i].idx = i;
+	}
+	qsort(k, n, sizeof(CoxKey), CoxCmpDesc);
+	/* new row j = old row k[j].idx; idx = -1 marks a placed row */
+	for (int64 i = 0; i < n; i++)
+	{
+		int64		j = i;
+
+		if (k[i].idx < 0)
+			continue;
+		if (k[i].idx == i)
+		{
+			k[i].idx = -1;
+			continue;
+		}
+		memcpy(tmp, data + i * ncols, rowsz);
+		for (;;)
+		{
+			int64		src = k[j].idx;
+
+			k[j].idx = -1;
+			if (src == i)
+			{
+				memcpy(data + j * ncols, tmp, rowsz);
+				break;
+			}
+			memcpy(data + j * ncols, data + src * ncols, rowsz);
+			j = src;
+		}
+	}
+	pfree(k);
 }
 
 /*
@@ -318,6 +404,8 @@ clm_coxph_final(PG_FUNCTION_ARGS)
 			   *gamma,
 			   *grad,
 			   *hess,
+			   *tgrad,
+			   *thess,
 			   *step,
 			   *trial,
 			   *cov,
@@ -356,7 +444,6 @@ clm_coxph_final(PG_FUNCTION_ARGS)
 	f.ncols = v.ncols;
 	f.p = p;
 	f.efron = v.option == CHURN_TIES_EFRON;
-	f.order = palloc_extended(sizeof(int64) * v.n, MCXT_ALLOC_HUGE);
 	f.eta = palloc_extended(sizeof(double) * v.n, MCXT_ALLOC_HUGE);
 	f.mean = palloc0(sizeof(double) * p);
 	f.inv_sd = palloc0(sizeof(double) * p);
@@ -364,8 +451,9 @@ clm_coxph_final(PG_FUNCTION_ARGS)
 	f.s2 = palloc0(sizeof(double) * p * p);
 	f.a1 = palloc0(sizeof(double) * p);
 	f.a2 = palloc0(sizeof(double) * p * p);
+	f.c1 = palloc0(sizeof(double) * p);
+	f.c2 = palloc0(sizeof(double) * p * p);
 	f.zsum = palloc0(sizeof(double) * p);
-	f.m = palloc0(sizeof(double) * p);
 	cp = palloc0(sizeof(double) * p * p);
 	chol = palloc0(sizeof(double) * p * p);
 	hess = palloc0(sizeof(double) * p * p);
@@ -373,6 +461,8 @@ clm_coxph_final(PG_FUNCTION_ARGS)
 	work = palloc0(sizeof(double) * p * p);
 	gamma = palloc0(sizeof(double) * p);
 	grad = palloc0(sizeof(double) * p);
+	tgrad = palloc0(sizeof(double) * p);
+	thess = palloc0(sizeof(double) * p * p);
 	step = palloc0(sizeof(double) * p);
 	trial = palloc0(sizeof(double) * p);
 	beta = palloc0(sizeof(double) * p);
@@ -381,12 +471,19 @@ clm_coxph_final(PG_FUNCTION_ARGS)
 	pv = palloc0(sizeof(double) * p);
 	hr = palloc0(sizeof(double) * p);
 
-	/* sort by duration, descending */
-	for (int64 i = 0; i < v.n; i++)
-		f.order[i] = i;
-	CoxSortKey = v.data;
-	CoxSortStride = v.ncols;
-	qsort(f.order, v.n, sizeof(int64), CoxCmpDesc);
+	/*
+	 * sort the rows by duration, descending: in place when called by the
+	 * aggregate (FINALFUNC_MODIFY = READ_WRITE), else in a copy
+	 */
+	if (!AggCheckCallContext(fcinfo, NULL))
+	{
+		double	   *copy = palloc_extended(sizeof(double) * Max(v.n * v.ncols, 1), MCXT_ALLOC_HUGE);
+
+		memcpy(copy, v.data, sizeof(double) * v.n * v.ncols);
+		v.data = copy;
+	}
+	CoxSortRows((double *) v.data, v.n, v.ncols);
+	f.data = v.data;
 
 	/* means and centred cross-products; constant / collinear features */
 	for (int64 i = 0; i < v.n; i++)
@@ -475,7 +572,7 @@ clm_coxph_final(PG_FUNCTION_ARGS)
 		{
 			for (int j = 0; j < p; j++)
 				trial[j] = gamma[j] + t * step[j];
-			tll = CoxEval(&f, trial, NULL, NULL, NULL, NULL, NULL);
+			tll = CoxEval(&f, trial, tgrad, thess, NULL, NULL, NULL);
 			if (tll >= ll)
 				break;
 			t *= 0.5;
@@ -486,8 +583,19 @@ clm_coxph_final(PG_FUNCTION_ARGS)
 			converged = dec <= 1e-8 * (fabs(ll) + 1);
 			break;
 		}
-		memcpy(gamma, trial, sizeof(double) * p);
-		ll = CoxEval(&f, gamma, grad, hess, NULL, NULL, NULL);
+		/* accept the trial point with its score and information */
+		{
+			double	   *sw;
+
+			memcpy(gamma, trial, sizeof(double) * p);
+			ll = tll;
+			sw = grad;
+			grad = tgrad;
+			tgrad = sw;
+			sw = hess;
+			hess = thess;
+			thess = sw;
+		}
 	}
 	if (!converged)
 		ereport(WARNING,

@@ -46,6 +46,7 @@
 
 #include "churn.h"
 #include "linalg.h"
+#include "special.h"
 
 #define LOGIT_MAX_ITER 100
 #define LOGIT_COLLINEAR_TOL 1e-10
@@ -112,12 +113,6 @@ typedef struct LogitFit
 	bool		separated;		/* every fitted probability within 1e-10 of its label */
 } LogitFit;
 
-static inline double
-Log1pExp(double x)
-{
-	return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
-}
-
 /*
  * Penalised log-likelihood at gamma (scaled coordinates); with grad/hess
  * not NULL also the gradient and the observed information (upper and
@@ -130,7 +125,9 @@ LogitEval(LogitFit *f, const double *gamma, double *grad, double *hess, double *
 	double		ll = 0;
 	double		z[CHURN_MAX_FEATURES + 1];
 	bool		separated = true;
+	ClmLogSum	ls;
 
+	clm_logsum_init(&ls);
 	if (grad)
 	{
 		memset(grad, 0, sizeof(double) * k);
@@ -144,6 +141,7 @@ LogitEval(LogitFit *f, const double *gamma, double *grad, double *hess, double *
 					w = r[1],
 					eta = gamma[0],
 					mu,
+					e,
 					ww;
 
 		if ((i & 0xFFFF) == 0)
@@ -155,8 +153,15 @@ LogitEval(LogitFit *f, const double *gamma, double *grad, double *hess, double *
 			z[j] = (r[j + 1] - f->mean[j]) * f->inv_sd[j];
 			eta += z[j] * gamma[j];
 		}
-		ll += w * (y * eta - Log1pExp(eta));
-		mu = 1.0 / (1.0 + exp(-eta));
+		/*
+		 * log(1 + exp(eta)) = max(eta, 0) + log(1 + e), e = exp(-|eta|): one
+		 * exp per row, and the logs of the 1 + e in [1, 2] taken 64 at a
+		 * time (special.h)
+		 */
+		e = exp(-fabs(eta));
+		ll += w * (y * eta - (eta > 0 ? eta : 0));
+		clm_logsum_add(&ls, w, 1.0 + e);
+		mu = eta >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
 		if (fabs(mu - y) > 1e-10)
 			separated = false;
 		if (grad)
@@ -175,6 +180,7 @@ LogitEval(LogitFit *f, const double *gamma, double *grad, double *hess, double *
 			}
 		}
 	}
+	ll -= clm_logsum_total(&ls);
 	*unpen = ll;
 	for (int j = 1; j < k; j++)
 		ll -= 0.5 * f->pen[j] * gamma[j] * gamma[j];
@@ -215,6 +221,8 @@ clm_logit_final(PG_FUNCTION_ARGS)
 			   *gamma,
 			   *grad,
 			   *hess,
+			   *tgrad,
+			   *thess,
 			   *step,
 			   *trial,
 			   *cov,
@@ -270,6 +278,8 @@ clm_logit_final(PG_FUNCTION_ARGS)
 	work = palloc0(sizeof(double) * k * k);
 	gamma = palloc0(sizeof(double) * k);
 	grad = palloc0(sizeof(double) * k);
+	tgrad = palloc0(sizeof(double) * k);
+	thess = palloc0(sizeof(double) * k * k);
 	step = palloc0(sizeof(double) * k);
 	trial = palloc0(sizeof(double) * k);
 	beta = palloc0(sizeof(double) * k);
@@ -410,7 +420,7 @@ clm_logit_final(PG_FUNCTION_ARGS)
 		{
 			for (int j = 0; j < k; j++)
 				trial[j] = gamma[j] + t * step[j];
-			tll = LogitEval(&f, trial, NULL, NULL, &tunpen);
+			tll = LogitEval(&f, trial, tgrad, thess, &tunpen);
 			if (tll >= ll)
 				break;
 			t *= 0.5;
@@ -421,8 +431,20 @@ clm_logit_final(PG_FUNCTION_ARGS)
 			converged = dec <= 1e-8 * (fabs(ll) + 1);
 			break;
 		}
-		memcpy(gamma, trial, sizeof(double) * k);
-		ll = LogitEval(&f, gamma, grad, hess, &unpen);
+		/* accept the trial point with its gradient and information */
+		{
+			double	   *sw;
+
+			memcpy(gamma, trial, sizeof(double) * k);
+			ll = tll;
+			unpen = tunpen;
+			sw = grad;
+			grad = tgrad;
+			tgrad = sw;
+			sw = hess;
+			hess = thess;
+			thess = sw;
+		}
 	}
 	if (!converged)
 		ereport(WARNING,
