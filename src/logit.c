@@ -354,7 +354,7 @@ clm_logit_final(PG_FUNCTION_ARGS)
 			sd = 1.0;
 		}
 		f.inv_sd[j] = 1.0 / sd;
-		f.pen[j] = l2 / (f.inv_sd[j] * f.inv_sd[j]);
+		f.pen[j] = l2 * f.inv_sd[j] * f.inv_sd[j];
 	}
 	if (l2 == 0 && k > 1)
 	{
