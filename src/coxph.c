@@ -278,6 +278,8 @@ CoxEval(CoxFit *f, const double *gamma, double *grad, double *hess,
 			}
 		if (d == 0)
 			continue;
+		if (!(s0 > 0))
+			return -INFINITY;	/* risks underflowed: not a usable point */
 		ll += etasum;
 		if (hazard)
 		{

@@ -569,7 +569,8 @@ ChurnRead(StringInfo buf)
 		clm_state_corrupt(CHURN_TYPNAME, "Rows without columns.");
 	if (isnan(param) || isinf(param) || param < 0)
 		clm_state_corrupt(CHURN_TYPNAME, "Invalid parameter.");
-	if (ncols > 0 && (uint64) n * ncols * sizeof(double) != (uint64) (buf->len - buf->cursor))
+	if (ncols > 0 && ((uint64) n > (uint64) (buf->len - buf->cursor) / (ncols * sizeof(double)) ||
+					  (uint64) n * ncols * sizeof(double) != (uint64) (buf->len - buf->cursor)))
 		clm_state_corrupt(CHURN_TYPNAME, "The length does not match the number of rows.");
 	s = ChurnAlloc(kind, ncols, ncols > 0 ? n : 0);
 	s->option = option;
