@@ -8,10 +8,11 @@
 # benchmark only.  Timings are wall clock on a shared 2-core machine: noisy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PY=/usr/bin/python3
 ROWS=${CHURN_BENCH_ROWS:-1000000}
 REPS=${CHURN_BENCH_REPS:-3}
 
-if ! python3 -c 'import statsmodels, psycopg2, pandas' 2>/dev/null || ! Rscript -e 'library(survival)' >/dev/null 2>&1; then
+if ! $PY -c 'import statsmodels, psycopg2, pandas' 2>/dev/null || ! Rscript -e 'library(survival)' >/dev/null 2>&1; then
 	if [ "$(id -u)" -eq 0 ]; then
 		echo "== installing the references (python3-statsmodels python3-psycopg2 r-cran-survival)" >&2
 		apt-get update -qq >/dev/null
@@ -50,7 +51,7 @@ L0=$($PSQL -Atq -c "SELECT round(bench_time('$LQ', $REPS, 0)::numeric, 3)")
 L2=$($PSQL -Atq -c "SELECT round(bench_time('$LQ', $REPS, 2)::numeric, 3)")
 echo "serial $L0 s, 2 workers $L2 s"
 echo "== statsmodels Logit (read through psycopg2 COPY + pandas, then fit)"
-python3 bench/churn_ref.py >"$W/sm.json"
+$PY bench/churn_ref.py >"$W/sm.json"
 cat "$W/sm.json"
 echo "== clm.coxph_fit Efron (best of $REPS)"
 C0=$($PSQL -Atq -c "SELECT round(bench_time('$CQ', $REPS, 0)::numeric, 3)")
@@ -62,7 +63,7 @@ Rscript bench/churn_ref.R "$W/cox.csv" >"$W/r.txt"
 cat "$W/r.txt"
 
 echo "== agreement"
-SMC=$(python3 -c "import json; print(','.join(repr(c) for c in json.load(open('$W/sm.json'))['coef']))")
+SMC=$($PY -c "import json; print(','.join(repr(c) for c in json.load(open('$W/sm.json'))['coef']))")
 RC=$(awk '/^coef/ { $1 = ""; gsub(/^ +| +$/, ""); gsub(/ +/, ","); print }' "$W/r.txt")
 $PSQL -Atq <<SQL
 SET max_parallel_workers_per_gather = 0;
@@ -73,8 +74,8 @@ SELECT 'coxph max |clm - R| coef: ' || max(abs(a - b)) || ', clm loglik ' || rou
 FROM (SELECT (f).coef AS cf, (f).loglik, (f).concordance AS c FROM (SELECT clm.coxph_fit(duration, event, x) AS f FROM churn_bench) s) m,
      unnest(cf, ARRAY[$RC]::float8[]) u(a, b) GROUP BY loglik, c;
 SQL
-SMT=$(python3 -c "import json; d = json.load(open('$W/sm.json')); print(d['read_s'] + d['fit_s'])")
-SMF=$(python3 -c "import json; d = json.load(open('$W/sm.json')); print(d['fit_s'])")
+SMT=$($PY -c "import json; d = json.load(open('$W/sm.json')); print(d['read_s'] + d['fit_s'])")
+SMF=$($PY -c "import json; d = json.load(open('$W/sm.json')); print(d['fit_s'])")
 RT=$(awk '/^fit_s/ { print $2 }' "$W/r.txt")
 awk -v l0="$L0" -v l2="$L2" -v smt="$SMT" -v smf="$SMF" -v c0="$C0" -v c2="$C2" -v rt="$RT" 'BEGIN {
 	lb = (l2 < l0) ? l2 : l0; cb = (c2 < c0) ? c2 : c0;
