@@ -288,7 +288,7 @@ clm_logit_final(PG_FUNCTION_ARGS)
 	pv = palloc0(sizeof(double) * k);
 	orat = palloc0(sizeof(double) * k);
 
-	/* weighted means, then centred cross-products of the features */
+	/* weighted means and standard deviations of the features (two O(n p) passes) */
 	for (int64 i = 0; i < v.n; i++)
 	{
 		const double *r = v.data + i * v.ncols;
@@ -301,48 +301,22 @@ clm_logit_final(PG_FUNCTION_ARGS)
 	for (int64 i = 0; i < v.n; i++)
 	{
 		const double *r = v.data + i * v.ncols;
-		double		w = r[1];
 
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
-		for (int a = 1; a < k; a++)
+		for (int j = 1; j < k; j++)
 		{
-			double		da = w * (r[a + 1] - f.mean[a]);
+			double		d = r[j + 1] - f.mean[j];
 
-			for (int b = a; b < k; b++)
-				cp[a * k + b] += da * (r[b + 1] - f.mean[b]);
+			cp[j] += r[1] * d * d;
 		}
 	}
-	cp[0] = wsum;
-	for (int a = 1; a < k; a++)
-		for (int b = 1; b < a; b++)
-			cp[a * k + b] = cp[b * k + a];
 
-	/* condition number of X'WX = centred part + wsum * m m' (intercept row) */
-	{
-		double	   *xtx = palloc0(sizeof(double) * k * k);
-		double		lo = INFINITY,
-					hi = 0;
-
-		for (int a = 0; a < k; a++)
-			for (int b = 0; b < k; b++)
-				xtx[a * k + b] = (a > 0 && b > 0 ? cp[a * k + b] : 0) +
-					wsum * (a > 0 ? f.mean[a] : 1.0) * (b > 0 ? f.mean[b] : 1.0);
-		clm_sym_eigenvalues(k, xtx, trial, work);
-		for (int j = 0; j < k; j++)
-		{
-			lo = Min(lo, trial[j]);
-			hi = Max(hi, trial[j]);
-		}
-		cond = lo > 0 ? sqrt(hi / lo) : INFINITY;
-		pfree(xtx);
-	}
-
-	/* scales; a constant or collinear feature is an error without l2 */
+	/* scales; a constant feature is an error without l2 */
 	f.inv_sd[0] = 1.0;
 	for (int j = 1; j < k; j++)
 	{
-		double		sd = sqrt(cp[j * k + j] / wsum);
+		double		sd = sqrt(cp[j] / wsum);
 
 		if (!(sd > 0))
 		{
@@ -356,27 +330,73 @@ clm_logit_final(PG_FUNCTION_ARGS)
 		f.inv_sd[j] = 1.0 / sd;
 		f.pen[j] = l2 * f.inv_sd[j] * f.inv_sd[j];
 	}
-	if (l2 == 0 && k > 1)
-	{
-		double	   *corr = palloc0(sizeof(double) * p * p);
-		int			bad;
 
-		for (int a = 0; a < p; a++)
-			for (int b = 0; b < p; b++)
-				corr[a * p + b] = cp[(a + 1) * k + b + 1] * f.inv_sd[a + 1] * f.inv_sd[b + 1] / wsum;
-		bad = clm_cholesky(p, corr, work, LOGIT_COLLINEAR_TOL);
-		if (bad >= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("clm.logit_fit: feature %d is collinear with the intercept and the features before it", bad + 1),
-					 errhint("Drop the feature, or fit with an l2 penalty.")));
-		pfree(corr);
-	}
-
-	/* Newton's method from the intercept-only fit */
+	/*
+	 * Newton's method from the intercept-only fit.  There every fitted
+	 * probability is the rate pbar, so the first information matrix is
+	 * pbar (1 - pbar) Z'WZ + penalty, Z = [1, scaled features]: the
+	 * collinearity check and the condition number come from it, with no
+	 * pass of their own.
+	 */
 	gamma[0] = log(wy / (wsum - wy));
 	null_ll = wy * log(wy / wsum) + (wsum - wy) * log((wsum - wy) / wsum);
 	ll = LogitEval(&f, gamma, grad, hess, &unpen);
+	{
+		double		pq = (wy / wsum) * (1 - wy / wsum);
+		double		lo = INFINITY,
+					hi = 0;
+
+		/* cp = Z'WZ */
+		for (int a = 0; a < k; a++)
+			for (int b = 0; b < k; b++)
+				cp[a * k + b] = (hess[a * k + b] - (a == b ? f.pen[a] : 0)) / pq;
+		if (l2 == 0 && k > 1)
+		{
+			double	   *corr = palloc0(sizeof(double) * p * p);
+			int			bad;
+
+			for (int a = 0; a < p; a++)
+				for (int b = 0; b < p; b++)
+					corr[a * p + b] = cp[(a + 1) * k + b + 1] / wsum;
+			bad = clm_cholesky(p, corr, work, LOGIT_COLLINEAR_TOL);
+			if (bad >= 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("clm.logit_fit: feature %d is collinear with the intercept and the features before it", bad + 1),
+						 errhint("Drop the feature, or fit with an l2 penalty.")));
+			pfree(corr);
+		}
+		/* X'WX = A' Z'WZ A, [1, x] = [1, z] A, A = [[1, m'], [0, diag(sd)]] */
+		for (int a = 0; a < k; a++)
+			for (int b = 0; b < k; b++)
+			{
+				double		sum = 0;
+
+				for (int c2 = 0; c2 < k; c2++)
+				{
+					double		aca = c2 == 0 ? (a == 0 ? 1.0 : f.mean[a]) :
+					(c2 == a ? 1.0 / f.inv_sd[a] : 0.0);
+
+					if (aca == 0)
+						continue;
+					for (int d = 0; d < k; d++)
+					{
+						double		adb = d == 0 ? (b == 0 ? 1.0 : f.mean[b]) :
+						(d == b ? 1.0 / f.inv_sd[b] : 0.0);
+
+						sum += aca * cp[c2 * k + d] * adb;
+					}
+				}
+				chol[a * k + b] = sum;
+			}
+		clm_sym_eigenvalues(k, chol, trial, work);
+		for (int j = 0; j < k; j++)
+		{
+			lo = Min(lo, trial[j]);
+			hi = Max(hi, trial[j]);
+		}
+		cond = lo > 0 ? sqrt(hi / lo) : INFINITY;
+	}
 	for (;;)
 	{
 		double		dec = 0,
