@@ -82,16 +82,42 @@ extern bool churn_features(ArrayType *a, int *nfeat, const double **vals,
 /* a label / weight / duration check helper: finite, else 22023 */
 extern void churn_check_finite(double v, const char *what);
 
+/* a sort key and the row it belongs to */
+typedef struct ChurnKey
+{
+	uint64		key;
+	int64		idx;
+} ChurnKey;
+
+/*
+ * Key of a double that sorts in numeric order as an unsigned integer
+ * (-0 and +0 are one key; finite values only); ~key sorts descending.
+ */
+static inline uint64
+churn_key_asc(double v)
+{
+	uint64		u;
+
+	v += 0.0;
+	memcpy(&u, &v, sizeof(u));
+	return (u & UINT64CONST(0x8000000000000000)) ? ~u : (u | UINT64CONST(0x8000000000000000));
+}
+
+/* stable radix sort of n keys, ascending (keysort.c) */
+extern void churn_key_sort(ChurnKey *k, int64 n);
+
 /*
  * Harrell's concordance of (duration, event, risk) rows: pairs where the
  * earlier duration is an event (at equal durations an event is earlier
  * than a censoring) count 1 when the earlier one has the higher risk, 1/2
  * at equal risks.  Returns NaN when there is no comparable pair.  The
- * rows are read through strides (stride doubles between rows).
+ * rows are read through strides (stride doubles between rows);
+ * sorted_desc says they are already in descending order of duration.
  */
 extern double churn_harrell_c(int64 n, const double *duration,
 							  const double *event, const double *risk,
-							  int stride_d, int stride_e, int stride_r);
+							  int stride_d, int stride_e, int stride_r,
+							  bool sorted_desc);
 
 /* the values of a float8[] (ARR_DATA_PTR without its sign-compare warning) */
 static inline const double *

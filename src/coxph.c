@@ -132,25 +132,6 @@ typedef struct CoxFit
 			   *zsum;
 } CoxFit;
 
-typedef struct CoxKey
-{
-	double		key;
-	int64		idx;
-} CoxKey;
-
-static int
-CoxCmpDesc(const void *a, const void *b)
-{
-	const CoxKey *x = a,
-			   *y = b;
-
-	if (x->key > y->key)
-		return -1;
-	if (x->key < y->key)
-		return 1;
-	return x->idx < y->idx ? -1 : x->idx > y->idx ? 1 : 0;
-}
-
 static inline void
 CoxZ(const CoxFit *f, const double *r, double *z)
 {
@@ -347,16 +328,16 @@ CoxEval(CoxFit *f, const double *gamma, double *grad, double *hess,
 static void
 CoxSortRows(double *data, int64 n, int ncols)
 {
-	CoxKey	   *k = palloc_extended(sizeof(CoxKey) * Max(n, 1), MCXT_ALLOC_HUGE);
+	ChurnKey   *k = palloc_extended(sizeof(ChurnKey) * Max(n, 1), MCXT_ALLOC_HUGE);
 	double		tmp[CHURN_MAX_FEATURES + 2];
 	size_t		rowsz = sizeof(double) * ncols;
 
 	for (int64 i = 0; i < n; i++)
 	{
-		k[i].key = data[i * ncols];
+		k[i].key = ~churn_key_asc(data[i * ncols]);
 		k[i].idx = i;
 	}
-	qsort(k, n, sizeof(CoxKey), CoxCmpDesc);
+	churn_key_sort(k, n);
 	/* new row j = old row k[j].idx; idx = -1 marks a placed row */
 	for (int64 i = 0; i < n; i++)
 	{
@@ -535,7 +516,9 @@ clm_coxph_final(PG_FUNCTION_ARGS)
 	}
 
 	/* Newton's method from gamma = 0 */
-	ll = null_ll = CoxEval(&f, gamma, grad, hess, NULL, NULL, NULL);
+	htime = palloc_extended(sizeof(double) * v.n, MCXT_ALLOC_HUGE);
+	hazard = palloc_extended(sizeof(double) * v.n, MCXT_ALLOC_HUGE);
+	ll = null_ll = CoxEval(&f, gamma, grad, hess, htime, hazard, &nh);
 	for (;;)
 	{
 		double		dec = 0,
@@ -566,7 +549,7 @@ clm_coxph_final(PG_FUNCTION_ARGS)
 			 */
 			for (int j = 0; j < p; j++)
 				gamma[j] += step[j];
-			ll = CoxEval(&f, gamma, grad, hess, NULL, NULL, NULL);
+			ll = CoxEval(&f, gamma, grad, hess, htime, hazard, &nh);
 			converged = true;
 			break;
 		}
@@ -574,7 +557,7 @@ clm_coxph_final(PG_FUNCTION_ARGS)
 		{
 			for (int j = 0; j < p; j++)
 				trial[j] = gamma[j] + t * step[j];
-			tll = CoxEval(&f, trial, tgrad, thess, NULL, NULL, NULL);
+			tll = CoxEval(&f, trial, tgrad, thess, htime, hazard, &nh);
 			if (tll >= ll)
 				break;
 			t *= 0.5;
@@ -583,6 +566,8 @@ clm_coxph_final(PG_FUNCTION_ARGS)
 		{
 			/* no ascent left: the optimum within rounding */
 			converged = dec <= 1e-8 * (fabs(ll) + 1);
+			/* the last evaluation was a rejected trial: back to gamma */
+			ll = CoxEval(&f, gamma, grad, hess, htime, hazard, &nh);
 			break;
 		}
 		/* accept the trial point with its score and information */
@@ -604,10 +589,8 @@ clm_coxph_final(PG_FUNCTION_ARGS)
 				(errmsg("clm.coxph_fit did not converge after %d iterations", iter),
 				 errdetail("The partial likelihood may be monotone (a feature separates the events): some coefficients grow without bound.")));
 
-	/* coefficients, covariance; Breslow hazard and the risks at the fit */
-	htime = palloc_extended(sizeof(double) * v.n, MCXT_ALLOC_HUGE);
-	hazard = palloc_extended(sizeof(double) * v.n, MCXT_ALLOC_HUGE);
-	ll = CoxEval(&f, gamma, grad, hess, htime, hazard, &nh);
+	/* coefficients, covariance, concordance and Breslow's hazard at the fit */
+	/* (the last evaluation was at gamma: hazard, eta, grad and hess are its) */
 	for (int j = 0; j < p; j++)
 		beta[j] = gamma[j] * f.inv_sd[j];
 	if (clm_cholesky(p, hess, chol, 0) < 0)
@@ -625,7 +608,7 @@ clm_coxph_final(PG_FUNCTION_ARGS)
 		pv[j] = clm_normal_p2(zv[j]);
 		hr[j] = exp(beta[j]);
 	}
-	conc = churn_harrell_c(v.n, v.data, v.data + 1, f.eta, v.ncols, v.ncols, 1);
+	conc = churn_harrell_c(v.n, v.data, v.data + 1, f.eta, v.ncols, v.ncols, 1, true);
 
 	/*
 	 * Breslow H0 at x = 0: exp(x.beta) = exp(eta + eta_max + mean.beta), so

@@ -36,56 +36,8 @@ PG_FUNCTION_INFO_V1(clm_brier_combine);
 PG_FUNCTION_INFO_V1(clm_brier_final);
 
 /* ---------------------------------------------------------------------
- * Sorting
- * --------------------------------------------------------------------- */
-
-typedef struct EvalKey
-{
-	double		key;
-	double		label;
-	int64		idx;
-} EvalKey;
-
-static int
-EvalCmpAsc(const void *a, const void *b)
-{
-	const EvalKey *x = a,
-			   *y = b;
-
-	if (x->key < y->key)
-		return -1;
-	if (x->key > y->key)
-		return 1;
-	if (x->label < y->label)
-		return -1;
-	if (x->label > y->label)
-		return 1;
-	return x->idx < y->idx ? -1 : x->idx > y->idx ? 1 : 0;
-}
-
-/* ---------------------------------------------------------------------
  * Harrell's C
  * --------------------------------------------------------------------- */
-
-typedef struct SurvKey
-{
-	double		duration;
-	double		event;
-	int64		rank;			/* 1-based rank of the risk (equal risks equal) */
-} SurvKey;
-
-static int
-SurvCmpDesc(const void *a, const void *b)
-{
-	const SurvKey *x = a,
-			   *y = b;
-
-	if (x->duration > y->duration)
-		return -1;
-	if (x->duration < y->duration)
-		return 1;
-	return 0;
-}
 
 static inline void
 FenwickAdd(int64 *t, int64 n, int64 i)
@@ -114,69 +66,73 @@ FenwickSum(const int64 *t, int64 i)
  */
 double
 churn_harrell_c(int64 n, const double *duration, const double *event,
-				const double *risk, int stride_d, int stride_e, int stride_r)
+				const double *risk, int stride_d, int stride_e, int stride_r,
+				bool sorted_desc)
 {
-	SurvKey    *k = palloc_extended(sizeof(SurvKey) * Max(n, 1), MCXT_ALLOC_HUGE);
-	EvalKey    *rk = palloc_extended(sizeof(EvalKey) * Max(n, 1), MCXT_ALLOC_HUGE);
+	ChurnKey   *k = palloc_extended(sizeof(ChurnKey) * Max(n, 1), MCXT_ALLOC_HUGE);
+	int64	   *rank = palloc_extended(sizeof(int64) * Max(n, 1), MCXT_ALLOC_HUGE);
 	int64	   *tree = palloc_extended(sizeof(int64) * (n + 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	double		num = 0,
 				pairs = 0;
 	int64		i = 0,
 				inset = 0,
-				rank = 0;
+				r = 0;
 
-	for (int64 r = 0; r < n; r++)
+	/* ranks of the risks, equal risks one rank */
+	for (int64 j = 0; j < n; j++)
 	{
-		rk[r].key = risk[r * stride_r];
-		rk[r].label = 0;
-		rk[r].idx = r;
+		k[j].key = churn_key_asc(risk[j * stride_r]);
+		k[j].idx = j;
 	}
-	qsort(rk, n, sizeof(EvalKey), EvalCmpAsc);
-	for (int64 r = 0; r < n; r++)
+	churn_key_sort(k, n);
+	for (int64 j = 0; j < n; j++)
 	{
-		if (r == 0 || rk[r].key != rk[r - 1].key)
-			rank++;
-		k[rk[r].idx].rank = rank;
+		if (j == 0 || k[j].key != k[j - 1].key)
+			r++;
+		rank[k[j].idx] = r;
 	}
-	for (int64 r = 0; r < n; r++)
+	/* the rows by duration, descending */
+	for (int64 j = 0; j < n; j++)
 	{
-		k[r].duration = duration[r * stride_d];
-		k[r].event = event[r * stride_e];
+		k[j].key = ~churn_key_asc(duration[j * stride_d]);
+		k[j].idx = j;
 	}
-	pfree(rk);
-	qsort(k, n, sizeof(SurvKey), SurvCmpDesc);
+	if (!sorted_desc)
+		churn_key_sort(k, n);
 	while (i < n)
 	{
 		int64		j,
 					end;
 
 		CHECK_FOR_INTERRUPTS();
-		for (end = i; end < n && k[end].duration == k[i].duration; end++)
+		for (end = i; end < n && k[end].key == k[i].key; end++)
 			;
 		for (j = i; j < end; j++)
-			if (k[j].event == 0)
+			if (event[k[j].idx * stride_e] == 0)
 			{
-				FenwickAdd(tree, n, k[j].rank);
+				FenwickAdd(tree, n, rank[k[j].idx]);
 				inset++;
 			}
 		for (j = i; j < end; j++)
-			if (k[j].event != 0)
+			if (event[k[j].idx * stride_e] != 0)
 			{
-				int64		below = FenwickSum(tree, k[j].rank - 1);
-				int64		equal = FenwickSum(tree, k[j].rank) - below;
+				int64		rk = rank[k[j].idx];
+				int64		below = FenwickSum(tree, rk - 1);
+				int64		equal = FenwickSum(tree, rk) - below;
 
 				num += below + 0.5 * equal;
 				pairs += inset;
 			}
 		for (j = i; j < end; j++)
-			if (k[j].event != 0)
+			if (event[k[j].idx * stride_e] != 0)
 			{
-				FenwickAdd(tree, n, k[j].rank);
+				FenwickAdd(tree, n, rank[k[j].idx]);
 				inset++;
 			}
 		i = end;
 	}
 	pfree(k);
+	pfree(rank);
 	pfree(tree);
 	return pairs > 0 ? num / pairs : NAN;
 }
@@ -239,7 +195,7 @@ Datum
 clm_auc_final(PG_FUNCTION_ARGS)
 {
 	ChurnView	v;
-	EvalKey    *k;
+	ChurnKey   *k;
 	double		n1 = 0,
 				rsum = 0;
 	int64		i = 0;
@@ -257,14 +213,13 @@ clm_auc_final(PG_FUNCTION_ARGS)
 						   (long long) v.n, (long long) v.skipped)));
 		PG_RETURN_NULL();
 	}
-	k = palloc_extended(sizeof(EvalKey) * v.n, MCXT_ALLOC_HUGE);
+	k = palloc_extended(sizeof(ChurnKey) * v.n, MCXT_ALLOC_HUGE);
 	for (int64 r = 0; r < v.n; r++)
 	{
-		k[r].key = v.data[2 * r];
-		k[r].label = v.data[2 * r + 1];
+		k[r].key = churn_key_asc(v.data[2 * r]);
 		k[r].idx = r;
 	}
-	qsort(k, v.n, sizeof(EvalKey), EvalCmpAsc);
+	churn_key_sort(k, v.n);
 	while (i < v.n)
 	{
 		int64		end,
@@ -272,7 +227,7 @@ clm_auc_final(PG_FUNCTION_ARGS)
 		double		midrank;
 
 		for (end = i; end < v.n && k[end].key == k[i].key; end++)
-			pos += k[end].label != 0;
+			pos += v.data[2 * k[end].idx + 1] != 0;
 		midrank = (i + 1 + end) / 2.0;	/* ranks i+1 .. end */
 		rsum += pos * midrank;
 		i = end;
@@ -293,7 +248,7 @@ clm_concordance_final(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	churn_rows_view(fcinfo, 0, &v, CHURN_SURV);
-	c = churn_harrell_c(v.n, v.data, v.data + 1, v.data + 2, 3, 3, 3);
+	c = churn_harrell_c(v.n, v.data, v.data + 1, v.data + 2, 3, 3, 3, false);
 	if (isnan(c))
 	{
 		ereport(WARNING,
@@ -341,7 +296,8 @@ clm_gains_final(PG_FUNCTION_ARGS)
 
 typedef struct GainsCtx
 {
-	EvalKey    *k;
+	ChurnKey   *k;
+	const double *data;
 	int64		n;
 	int			buckets;
 	int			next;			/* next bucket, 0-based */
@@ -382,16 +338,27 @@ clm_gains(PG_FUNCTION_ARGS)
 		g = palloc0(sizeof(GainsCtx));
 		g->n = v.n;
 		g->buckets = buckets;
-		g->k = palloc_extended(sizeof(EvalKey) * Max(v.n, 1), MCXT_ALLOC_HUGE);
-		for (int64 r = 0; r < v.n; r++)
+		g->k = palloc_extended(sizeof(ChurnKey) * Max(v.n, 1), MCXT_ALLOC_HUGE);
+		g->data = v.data;
+		/*
+		 * descending score; the sort is stable, so putting the non-events
+		 * first makes them go first among equal scores
+		 */
 		{
-			/* descending score, events last among equals */
-			g->k[r].key = -v.data[2 * r];
-			g->k[r].label = v.data[2 * r + 1];
-			g->k[r].idx = r;
-			g->total_events += v.data[2 * r + 1];
+			int64		m = 0;
+
+			for (int pass = 0; pass < 2; pass++)
+				for (int64 r = 0; r < v.n; r++)
+					if ((v.data[2 * r + 1] != 0) == (pass == 1))
+					{
+						g->k[m].key = ~churn_key_asc(v.data[2 * r]);
+						g->k[m].idx = r;
+						m++;
+					}
 		}
-		qsort(g->k, v.n, sizeof(EvalKey), EvalCmpAsc);
+		for (int64 r = 0; r < v.n; r++)
+			g->total_events += v.data[2 * r + 1];
+		churn_key_sort(g->k, v.n);
 		fc->user_fctx = g;
 		MemoryContextSwitchTo(old);
 	}
@@ -408,8 +375,8 @@ clm_gains(PG_FUNCTION_ARGS)
 
 		for (int64 r = g->start; r < g->start + size; r++)
 		{
-			events += g->k[r].label != 0;
-			ssum += -g->k[r].key;
+			events += g->data[2 * g->k[r].idx + 1] != 0;
+			ssum += g->data[2 * g->k[r].idx];
 		}
 		g->cum_events += events;
 		rate = (double) events / size;
