@@ -468,7 +468,7 @@ clm_coxph_final(PG_FUNCTION_ARGS)
 	CoxSortRows((double *) v.data, v.n, v.ncols);
 	f.data = v.data;
 
-	/* means and centred cross-products; constant / collinear features */
+	/* means and standard deviations (two O(n p) passes); constant features */
 	for (int64 i = 0; i < v.n; i++)
 		for (int j = 0; j < p; j++)
 			f.mean[j] += v.data[i * v.ncols + j + 2];
@@ -480,17 +480,16 @@ clm_coxph_final(PG_FUNCTION_ARGS)
 
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
-		for (int a = 0; a < p; a++)
+		for (int j = 0; j < p; j++)
 		{
-			double		da = r[a + 2] - f.mean[a];
+			double		d = r[j + 2] - f.mean[j];
 
-			for (int b = a; b < p; b++)
-				cp[a * p + b] += da * (r[b + 2] - f.mean[b]);
+			cp[j] += d * d;
 		}
 	}
 	for (int j = 0; j < p; j++)
 	{
-		double		sd = sqrt(cp[j * p + j] / v.n);
+		double		sd = sqrt(cp[j] / v.n);
 
 		if (!(sd > 0))
 			ereport(ERROR,
@@ -499,26 +498,38 @@ clm_coxph_final(PG_FUNCTION_ARGS)
 					 errhint("Drop the feature: a constant has no effect on the hazard ratio.")));
 		f.inv_sd[j] = 1.0 / sd;
 	}
-	{
-		int			bad;
-
-		for (int a = 0; a < p; a++)
-			for (int b = a; b < p; b++)
-				work[a * p + b] = work[b * p + a] =
-					cp[a * p + b] * f.inv_sd[a] * f.inv_sd[b] / v.n;
-		memcpy(cov, work, sizeof(double) * p * p);
-		bad = clm_cholesky(p, cov, chol, COX_COLLINEAR_TOL);
-		if (bad >= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("clm.coxph_fit: feature %d is collinear with the features before it", bad + 1),
-					 errhint("Drop the feature.")));
-	}
 
 	/* Newton's method from gamma = 0 */
 	htime = palloc_extended(sizeof(double) * v.n, MCXT_ALLOC_HUGE);
 	hazard = palloc_extended(sizeof(double) * v.n, MCXT_ALLOC_HUGE);
 	ll = null_ll = CoxEval(&f, gamma, grad, hess, htime, hazard, &nh);
+
+	/*
+	 * Collinearity: the information at coef = 0 sums the covariances of the
+	 * features within the risk sets; a feature that is a linear combination
+	 * of the features before it (in the data, hence in every risk set) makes
+	 * it singular.  Checked on its correlation form.
+	 */
+	{
+		int			bad = -1;
+
+		for (int a = 0; a < p && bad < 0; a++)
+			if (!(hess[a * p + a] > 0))
+				bad = a;
+		if (bad < 0)
+		{
+			for (int a = 0; a < p; a++)
+				for (int b = 0; b < p; b++)
+					work[a * p + b] = hess[a * p + b] / sqrt(hess[a * p + a] * hess[b * p + b]);
+			bad = clm_cholesky(p, work, chol, COX_COLLINEAR_TOL);
+		}
+		if (bad >= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("clm.coxph_fit: feature %d is collinear with the features before it", bad + 1),
+					 errdetail("Within the sets of rows at risk at the event times."),
+					 errhint("Drop the feature.")));
+	}
 	for (;;)
 	{
 		double		dec = 0,

@@ -1,13 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * keysort.c
- *	  Stable LSD radix sort of (64-bit key, row index) pairs, shared by the
+ *	  Stable LSD radix sort (six 11-bit digits) of (64-bit key, row index) pairs, shared by the
  *	  churn fits and evaluation aggregates (churn.h): ordering a million
  *	  rows by duration, score or risk is several times faster than qsort
  *	  with a comparison function.  Doubles map to keys that sort in numeric
- *	  order (churn_key_asc); byte positions in which every key agrees (the
- *	  low mantissa bytes of rounded durations, say) cost one counting pass
- *	  and no move.
+ *	  order (churn_key_asc); digits in which every key agrees (the low
+ *	  mantissa bits of rounded durations, say) cost no move.
  *
  * IDENTIFICATION
  *	  src/keysort.c
@@ -21,6 +20,11 @@
 
 #include "churn.h"
 
+#define RADIX_BITS 11
+#define RADIX_SIZE (1 << RADIX_BITS)
+#define RADIX_MASK (RADIX_SIZE - 1)
+#define RADIX_PASSES 6			/* 66 bits >= 64 */
+
 void
 churn_key_sort(ChurnKey *k, int64 n)
 {
@@ -31,7 +35,7 @@ churn_key_sort(ChurnKey *k, int64 n)
 
 	if (n < 2)
 		return;
-	count = palloc0(sizeof(int64) * 8 * 256);
+	count = palloc0(sizeof(int64) * RADIX_PASSES * RADIX_SIZE);
 	tmp = palloc_extended(sizeof(ChurnKey) * n, MCXT_ALLOC_HUGE);
 	dst = tmp;
 	/* all eight histograms in one pass */
@@ -39,17 +43,17 @@ churn_key_sort(ChurnKey *k, int64 n)
 	{
 		uint64		key = k[i].key;
 
-		for (int b = 0; b < 8; b++)
-			count[b * 256 + ((key >> (8 * b)) & 0xFF)]++;
+		for (int b = 0; b < RADIX_PASSES; b++)
+			count[b * RADIX_SIZE + ((key >> (RADIX_BITS * b)) & RADIX_MASK)]++;
 	}
-	for (int b = 0; b < 8; b++)
+	for (int b = 0; b < RADIX_PASSES; b++)
 	{
-		int64	   *c = count + b * 256;
+		int64	   *c = count + b * RADIX_SIZE;
 		int64		off = 0;
 		bool		uniform = false;
 
 		CHECK_FOR_INTERRUPTS();
-		for (int v = 0; v < 256; v++)
+		for (int v = 0; v < RADIX_SIZE; v++)
 		{
 			int64		cv = c[v];
 
@@ -61,7 +65,7 @@ churn_key_sort(ChurnKey *k, int64 n)
 		if (uniform)
 			continue;
 		for (int64 i = 0; i < n; i++)
-			dst[c[(src[i].key >> (8 * b)) & 0xFF]++] = src[i];
+			dst[c[(src[i].key >> (RADIX_BITS * b)) & RADIX_MASK]++] = src[i];
 		{
 			ChurnKey   *sw = src;
 
