@@ -120,8 +120,11 @@ typedef struct CoxFit
 	bool		efron;
 	double	   *mean;
 	double	   *inv_sd;
-	double	   *eta;			/* n: z . gamma - max */
-	double		eta_max;
+	double	   *eta;			/* n: z . gamma (rows sorted) */
+	double		eta_max;		/* their maximum (exp(eta - eta_max) <= 1) */
+	double	   *htime;			/* distinct event times, descending */
+	double	   *hazard;			/* log(d / S0) at them (see CoxEval) */
+	int64		nh;
 	/* work */
 	double	   *s1,
 			   *s2,
@@ -368,6 +371,122 @@ CoxSortRows(double *data, int64 n, int ncols)
 	pfree(k);
 }
 
+/* CoxEval as a ClmNewtonFn: also keeps the Breslow increments */
+static double
+CoxNewtonEval(const double *gamma, double *grad, double *hess, void *arg)
+{
+	CoxFit	   *f = (CoxFit *) arg;
+
+	return CoxEval(f, gamma, grad, hess, f->htime, f->hazard, &f->nh);
+}
+
+/*
+ * Means and standard deviations of the features (two O(n p) passes) into
+ * f->mean and f->inv_sd; a constant feature is an error.
+ */
+static void
+CoxScales(CoxFit *f)
+{
+	int			p = f->p;
+	double	   *var = palloc0(sizeof(double) * p);
+
+	for (int64 i = 0; i < f->n; i++)
+		for (int j = 0; j < p; j++)
+			f->mean[j] += f->data[i * f->ncols + j + 2];
+	for (int j = 0; j < p; j++)
+		f->mean[j] /= f->n;
+	for (int64 i = 0; i < f->n; i++)
+	{
+		const double *r = f->data + i * f->ncols;
+
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int j = 0; j < p; j++)
+		{
+			double		d = r[j + 2] - f->mean[j];
+
+			var[j] += d * d;
+		}
+	}
+	for (int j = 0; j < p; j++)
+	{
+		double		sd = sqrt(var[j] / f->n);
+
+		if (!(sd > 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("clm.coxph_fit: feature %d is constant", j + 1),
+					 errhint("Drop the feature: a constant has no effect on the hazard ratio.")));
+		f->inv_sd[j] = 1.0 / sd;
+	}
+	pfree(var);
+}
+
+/*
+ * Collinearity: the information at coef = 0 sums the covariances of the
+ * features within the risk sets; a feature that is a linear combination of
+ * the features before it (in the data, hence in every risk set) makes it
+ * singular.  Checked on its correlation form; raises 22023 naming the
+ * feature.
+ */
+static void
+CoxCheckCollinear(int p, const double *hess0)
+{
+	double	   *corr = palloc(sizeof(double) * p * p),
+			   *chol = palloc(sizeof(double) * p * p);
+	int			bad = -1;
+
+	for (int a = 0; a < p && bad < 0; a++)
+		if (!(hess0[a * p + a] > 0))
+			bad = a;
+	if (bad < 0)
+	{
+		for (int a = 0; a < p; a++)
+			for (int b = 0; b < p; b++)
+				corr[a * p + b] = hess0[a * p + b] / sqrt(hess0[a * p + a] * hess0[b * p + b]);
+		bad = clm_cholesky(p, corr, chol, COX_COLLINEAR_TOL);
+	}
+	if (bad >= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("clm.coxph_fit: feature %d is collinear with the features before it", bad + 1),
+				 errdetail("Within the sets of rows at risk at the event times."),
+				 errhint("Drop the feature.")));
+	pfree(corr);
+	pfree(chol);
+}
+
+/*
+ * Breslow's H0 at x = 0 from the last evaluation's increments log(d / S0),
+ * S0 in the shifted scale: exp(x.beta) = exp(eta + eta_max + mean.beta),
+ * so each increment is exp(log(d/S0) - eta_max - mean.beta); reversed to
+ * ascending time and summed in place.
+ */
+static void
+CoxBaseline(CoxFit *f, const double *beta)
+{
+	double		shift = f->eta_max,
+				cum = 0;
+
+	for (int j = 0; j < f->p; j++)
+		shift += f->mean[j] * beta[j];
+	for (int64 lo = 0, hi = f->nh - 1; lo < hi; lo++, hi--)
+	{
+		double		tt = f->htime[lo],
+					hh = f->hazard[lo];
+
+		f->htime[lo] = f->htime[hi];
+		f->hazard[lo] = f->hazard[hi];
+		f->htime[hi] = tt;
+		f->hazard[hi] = hh;
+	}
+	for (int64 i = 0; i < f->nh; i++)
+	{
+		cum += exp(f->hazard[i] - shift);
+		f->hazard[i] = cum;
+	}
+}
+
 /*
  * Final function: the fit (NULL for an empty group or one without events).
  */
@@ -376,32 +495,21 @@ clm_coxph_final(PG_FUNCTION_ARGS)
 {
 	ChurnView	v;
 	CoxFit		f;
+	ClmNewtonResult res;
 	int			p;
-	int64		events = 0,
-				nh = 0;
-	double		ll,
-				null_ll,
+	int64		events = 0;
+	double		null_ll,
 				conc;
-	double	   *cp,
-			   *chol,
-			   *gamma,
+	double	   *gamma,
 			   *grad,
 			   *hess,
-			   *tgrad,
-			   *thess,
-			   *step,
-			   *trial,
+			   *chol,
 			   *cov,
-			   *work,
 			   *beta,
 			   *se,
 			   *zv,
 			   *pv,
-			   *hr,
-			   *htime,
-			   *hazard;
-	int			iter = 0;
-	bool		converged = false;
+			   *hr;
 	TupleDesc	tupdesc;
 	Datum		values[15];
 	bool		nulls[15] = {0};
@@ -421,38 +529,6 @@ clm_coxph_final(PG_FUNCTION_ARGS)
 				 errdetail("%lld rows, %lld skipped.", (long long) v.n, (long long) v.skipped)));
 		PG_RETURN_NULL();
 	}
-	p = v.ncols - 2;
-	f.data = v.data;
-	f.n = v.n;
-	f.ncols = v.ncols;
-	f.p = p;
-	f.efron = v.option == CHURN_TIES_EFRON;
-	f.eta = palloc_extended(sizeof(double) * v.n, MCXT_ALLOC_HUGE);
-	f.mean = palloc0(sizeof(double) * p);
-	f.inv_sd = palloc0(sizeof(double) * p);
-	f.s1 = palloc0(sizeof(double) * p);
-	f.s2 = palloc0(sizeof(double) * p * p);
-	f.a1 = palloc0(sizeof(double) * p);
-	f.a2 = palloc0(sizeof(double) * p * p);
-	f.c1 = palloc0(sizeof(double) * p);
-	f.c2 = palloc0(sizeof(double) * p * p);
-	f.zsum = palloc0(sizeof(double) * p);
-	cp = palloc0(sizeof(double) * p * p);
-	chol = palloc0(sizeof(double) * p * p);
-	hess = palloc0(sizeof(double) * p * p);
-	cov = palloc0(sizeof(double) * p * p);
-	work = palloc0(sizeof(double) * p * p);
-	gamma = palloc0(sizeof(double) * p);
-	grad = palloc0(sizeof(double) * p);
-	tgrad = palloc0(sizeof(double) * p);
-	thess = palloc0(sizeof(double) * p * p);
-	step = palloc0(sizeof(double) * p);
-	trial = palloc0(sizeof(double) * p);
-	beta = palloc0(sizeof(double) * p);
-	se = palloc0(sizeof(double) * p);
-	zv = palloc0(sizeof(double) * p);
-	pv = palloc0(sizeof(double) * p);
-	hr = palloc0(sizeof(double) * p);
 
 	/*
 	 * sort the rows by duration, descending: in place when called by the
@@ -466,147 +542,57 @@ clm_coxph_final(PG_FUNCTION_ARGS)
 		v.data = copy;
 	}
 	CoxSortRows((double *) v.data, v.n, v.ncols);
+
+	p = v.ncols - 2;
+	memset(&f, 0, sizeof(f));
 	f.data = v.data;
+	f.n = v.n;
+	f.ncols = v.ncols;
+	f.p = p;
+	f.efron = v.option == CHURN_TIES_EFRON;
+	f.eta = palloc_extended(sizeof(double) * v.n, MCXT_ALLOC_HUGE);
+	f.htime = palloc_extended(sizeof(double) * v.n, MCXT_ALLOC_HUGE);
+	f.hazard = palloc_extended(sizeof(double) * v.n, MCXT_ALLOC_HUGE);
+	f.mean = palloc0(sizeof(double) * p);
+	f.inv_sd = palloc0(sizeof(double) * p);
+	f.s1 = palloc0(sizeof(double) * p);
+	f.s2 = palloc0(sizeof(double) * p * p);
+	f.a1 = palloc0(sizeof(double) * p);
+	f.a2 = palloc0(sizeof(double) * p * p);
+	f.c1 = palloc0(sizeof(double) * p);
+	f.c2 = palloc0(sizeof(double) * p * p);
+	f.zsum = palloc0(sizeof(double) * p);
+	gamma = palloc0(sizeof(double) * p);
+	grad = palloc0(sizeof(double) * p);
+	hess = palloc0(sizeof(double) * p * p);
+	chol = palloc0(sizeof(double) * p * p);
+	cov = palloc0(sizeof(double) * p * p);
+	beta = palloc0(sizeof(double) * p);
+	se = palloc0(sizeof(double) * p);
+	zv = palloc0(sizeof(double) * p);
+	pv = palloc0(sizeof(double) * p);
+	hr = palloc0(sizeof(double) * p);
+	CoxScales(&f);
 
-	/* means and standard deviations (two O(n p) passes); constant features */
-	for (int64 i = 0; i < v.n; i++)
-		for (int j = 0; j < p; j++)
-			f.mean[j] += v.data[i * v.ncols + j + 2];
-	for (int j = 0; j < p; j++)
-		f.mean[j] /= v.n;
-	for (int64 i = 0; i < v.n; i++)
-	{
-		const double *r = v.data + i * v.ncols;
-
-		if ((i & 0xFFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
-		for (int j = 0; j < p; j++)
-		{
-			double		d = r[j + 2] - f.mean[j];
-
-			cp[j] += d * d;
-		}
-	}
-	for (int j = 0; j < p; j++)
-	{
-		double		sd = sqrt(cp[j] / v.n);
-
-		if (!(sd > 0))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("clm.coxph_fit: feature %d is constant", j + 1),
-					 errhint("Drop the feature: a constant has no effect on the hazard ratio.")));
-		f.inv_sd[j] = 1.0 / sd;
-	}
-
-	/* Newton's method from gamma = 0 */
-	htime = palloc_extended(sizeof(double) * v.n, MCXT_ALLOC_HUGE);
-	hazard = palloc_extended(sizeof(double) * v.n, MCXT_ALLOC_HUGE);
-	ll = null_ll = CoxEval(&f, gamma, grad, hess, htime, hazard, &nh);
-
-	/*
-	 * Collinearity: the information at coef = 0 sums the covariances of the
-	 * features within the risk sets; a feature that is a linear combination
-	 * of the features before it (in the data, hence in every risk set) makes
-	 * it singular.  Checked on its correlation form.
-	 */
-	{
-		int			bad = -1;
-
-		for (int a = 0; a < p && bad < 0; a++)
-			if (!(hess[a * p + a] > 0))
-				bad = a;
-		if (bad < 0)
-		{
-			for (int a = 0; a < p; a++)
-				for (int b = 0; b < p; b++)
-					work[a * p + b] = hess[a * p + b] / sqrt(hess[a * p + a] * hess[b * p + b]);
-			bad = clm_cholesky(p, work, chol, COX_COLLINEAR_TOL);
-		}
-		if (bad >= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("clm.coxph_fit: feature %d is collinear with the features before it", bad + 1),
-					 errdetail("Within the sets of rows at risk at the event times."),
-					 errhint("Drop the feature.")));
-	}
-	for (;;)
-	{
-		double		dec = 0,
-					tll = 0,
-					t = 1.0;
-
-		CHECK_FOR_INTERRUPTS();
-		if (clm_cholesky(p, hess, chol, 0) >= 0)
-			break;
-		memcpy(step, grad, sizeof(double) * p);
-		clm_cholesky_solve(p, chol, step);
-		for (int j = 0; j < p; j++)
-			dec += grad[j] * step[j];
-		if (dec <= 1e-24 * (fabs(ll) + 1))
-		{
-			converged = true;
-			break;
-		}
-		if (iter >= COX_MAX_ITER)
-			break;
-		iter++;
-		if (dec <= 1e-12 * (fabs(ll) + 1))
-		{
-			/*
-			 * Within rounding of the optimum, where Newton converges
-			 * quadratically: one last full step (a line search would only
-			 * see rounding in the log-likelihood).
-			 */
-			for (int j = 0; j < p; j++)
-				gamma[j] += step[j];
-			ll = CoxEval(&f, gamma, grad, hess, htime, hazard, &nh);
-			converged = true;
-			break;
-		}
-		for (int h = 0; h < 60; h++)
-		{
-			for (int j = 0; j < p; j++)
-				trial[j] = gamma[j] + t * step[j];
-			tll = CoxEval(&f, trial, tgrad, thess, htime, hazard, &nh);
-			if (tll >= ll)
-				break;
-			t *= 0.5;
-		}
-		if (!(tll >= ll))
-		{
-			/* no ascent left: the optimum within rounding */
-			converged = dec <= 1e-8 * (fabs(ll) + 1);
-			/* the last evaluation was a rejected trial: back to gamma */
-			ll = CoxEval(&f, gamma, grad, hess, htime, hazard, &nh);
-			break;
-		}
-		/* accept the trial point with its score and information */
-		{
-			double	   *sw;
-
-			memcpy(gamma, trial, sizeof(double) * p);
-			ll = tll;
-			sw = grad;
-			grad = tgrad;
-			tgrad = sw;
-			sw = hess;
-			hess = thess;
-			thess = sw;
-		}
-	}
-	if (!converged)
+	/* Newton's method from coef = 0 */
+	null_ll = CoxNewtonEval(gamma, grad, hess, &f);
+	CoxCheckCollinear(p, hess);
+	res = clm_newton_max(CoxNewtonEval, &f, p, gamma, &null_ll, grad, hess, COX_MAX_ITER,
+						 NULL, palloc(sizeof(double) * (2 * p * p + 3 * p)));
+	if (!res.converged)
 		ereport(WARNING,
-				(errmsg("clm.coxph_fit did not converge after %d iterations", iter),
+				(errmsg("clm.coxph_fit did not converge after %d iterations", res.iterations),
 				 errdetail("The partial likelihood may be monotone (a feature separates the events): some coefficients grow without bound.")));
 
-	/* coefficients, covariance, concordance and Breslow's hazard at the fit */
-	/* (the last evaluation was at gamma: hazard, eta, grad and hess are its) */
+	/*
+	 * the last evaluation was at gamma: eta, the hazard increments and the
+	 * information are the fit's
+	 */
 	for (int j = 0; j < p; j++)
 		beta[j] = gamma[j] * f.inv_sd[j];
 	if (clm_cholesky(p, hess, chol, 0) < 0)
 	{
-		clm_cholesky_inverse(p, chol, cov, work);
+		clm_cholesky_inverse(p, chol, cov, zv);
 		for (int j = 0; j < p; j++)
 			se[j] = cov[j * p + j] > 0 ? sqrt(cov[j * p + j]) * f.inv_sd[j] : NAN;
 	}
@@ -620,51 +606,24 @@ clm_coxph_final(PG_FUNCTION_ARGS)
 		hr[j] = exp(beta[j]);
 	}
 	conc = churn_harrell_c(v.n, v.data, v.data + 1, f.eta, v.ncols, v.ncols, 1, true);
-
-	/*
-	 * Breslow H0 at x = 0: exp(x.beta) = exp(eta + eta_max + mean.beta), so
-	 * each increment is exp(log(d/S0) - eta_max - mean.beta); summed in
-	 * ascending time.
-	 */
-	{
-		double		shift = f.eta_max,
-					cum = 0;
-
-		for (int j = 0; j < p; j++)
-			shift += f.mean[j] * beta[j];
-		for (int64 lo = 0, hi = nh - 1; lo < hi; lo++, hi--)
-		{
-			double		tt = htime[lo],
-						hh = hazard[lo];
-
-			htime[lo] = htime[hi];
-			hazard[lo] = hazard[hi];
-			htime[hi] = tt;
-			hazard[hi] = hh;
-		}
-		for (int64 i = 0; i < nh; i++)
-		{
-			cum += exp(hazard[i] - shift);
-			hazard[i] = cum;
-		}
-	}
+	CoxBaseline(&f, beta);
 
 	values[0] = churn_float8_array(beta, p);
 	values[1] = churn_float8_array(se, p);
 	values[2] = churn_float8_array(zv, p);
 	values[3] = churn_float8_array(pv, p);
 	values[4] = churn_float8_array(hr, p);
-	values[5] = Float8GetDatum(ll);
+	values[5] = Float8GetDatum(res.f);
 	values[6] = Float8GetDatum(null_ll);
 	values[7] = Float8GetDatum(conc);
 	nulls[7] = isnan(conc);
 	values[8] = Int64GetDatum(v.n);
 	values[9] = Int64GetDatum(events);
 	values[10] = Int64GetDatum(v.skipped);
-	values[11] = Int32GetDatum(iter);
-	values[12] = BoolGetDatum(converged);
-	values[13] = churn_float8_array(htime, (int) nh);
-	values[14] = churn_float8_array(hazard, (int) nh);
+	values[11] = Int32GetDatum(res.iterations);
+	values[12] = BoolGetDatum(res.converged);
+	values[13] = churn_float8_array(f.htime, (int) f.nh);
+	values[14] = churn_float8_array(f.hazard, (int) f.nh);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 

@@ -139,6 +139,87 @@ clm_sym_eigenvalues(int n, const double *a, double *eig, double *w)
 		eig[i] = w[i * n + i];
 }
 
+ClmNewtonResult
+clm_newton_max(ClmNewtonFn fn, void *arg, int n, double *x, const double *f0,
+			   double *grad, double *hess, int max_iter, const bool *stop,
+			   double *work)
+{
+	double	   *chol = work,
+			   *thess = chol + n * n,
+			   *tgrad = thess + n * n,
+			   *step = tgrad + n,
+			   *trial = step + n;
+	double	   *g = grad,
+			   *h = hess;
+	ClmNewtonResult res = {0};
+
+	res.f = f0 ? *f0 : fn(x, g, h, arg);
+	for (;;)
+	{
+		double		dec = 0,
+					tf = -INFINITY,
+					t = 1.0;
+
+		if ((stop && *stop) || clm_cholesky(n, h, chol, 0) >= 0)
+			break;
+		memcpy(step, g, sizeof(double) * n);
+		clm_cholesky_solve(n, chol, step);
+		for (int j = 0; j < n; j++)
+			dec += g[j] * step[j];
+		if (dec <= 1e-24 * (fabs(res.f) + 1))
+		{
+			res.converged = true;
+			break;
+		}
+		if (res.iterations >= max_iter)
+			break;
+		res.iterations++;
+		if (dec <= 1e-12 * (fabs(res.f) + 1))
+		{
+			for (int j = 0; j < n; j++)
+				x[j] += step[j];
+			res.f = fn(x, g, h, arg);
+			res.converged = true;
+			break;
+		}
+		for (int k = 0; k < 60; k++)
+		{
+			for (int j = 0; j < n; j++)
+				trial[j] = x[j] + t * step[j];
+			tf = fn(trial, tgrad, thess, arg);
+			if (tf >= res.f)
+				break;
+			t *= 0.5;
+		}
+		if (!(tf >= res.f))
+		{
+			/* no ascent left: the optimum within rounding, or stuck */
+			res.converged = dec <= 1e-8 * (fabs(res.f) + 1);
+			res.f = fn(x, g, h, arg);
+			break;
+		}
+		/* accept the trial point with its gradient and information */
+		{
+			double	   *sw;
+
+			memcpy(x, trial, sizeof(double) * n);
+			res.f = tf;
+			sw = g;
+			g = tgrad;
+			tgrad = sw;
+			sw = h;
+			h = thess;
+			thess = sw;
+		}
+	}
+	if (g != grad)
+	{
+		memcpy(grad, g, sizeof(double) * n);
+		memcpy(hess, h, sizeof(double) * n * n);
+	}
+	return res;
+}
+
 double
 clm_normal_p2(double z)
 {

@@ -111,16 +111,19 @@ typedef struct LogitFit
 	double	   *inv_sd;			/* k: inv_sd[0] = 1 */
 	double	   *pen;			/* k: l2 penalty in the scaled coordinates */
 	bool		separated;		/* every fitted probability within 1e-10 of its label */
+	double		unpen;			/* log-likelihood without the penalty, last evaluation */
 } LogitFit;
 
 /*
- * Penalised log-likelihood at gamma (scaled coordinates); with grad/hess
- * not NULL also the gradient and the observed information (upper and
- * lower triangles filled).  *unpen gets the unpenalised log-likelihood.
+ * Penalised log-likelihood at gamma (scaled coordinates) with its gradient
+ * and observed information (a ClmNewtonFn); f->unpen gets the unpenalised
+ * log-likelihood and f->separated whether every fitted probability is
+ * within 1e-10 of its label.
  */
 static double
-LogitEval(LogitFit *f, const double *gamma, double *grad, double *hess, double *unpen)
+LogitEval(const double *gamma, double *grad, double *hess, void *arg)
 {
+	LogitFit   *f = (LogitFit *) arg;
 	int			k = f->k;
 	double		ll = 0;
 	double		z[CHURN_MAX_FEATURES + 1];
@@ -128,11 +131,8 @@ LogitEval(LogitFit *f, const double *gamma, double *grad, double *hess, double *
 	ClmLogSum	ls;
 
 	clm_logsum_init(&ls);
-	if (grad)
-	{
-		memset(grad, 0, sizeof(double) * k);
-		memset(hess, 0, sizeof(double) * k * k);
-	}
+	memset(grad, 0, sizeof(double) * k);
+	memset(hess, 0, sizeof(double) * k * k);
 	z[0] = 1.0;
 	for (int64 i = 0; i < f->n; i++)
 	{
@@ -142,6 +142,7 @@ LogitEval(LogitFit *f, const double *gamma, double *grad, double *hess, double *
 					eta = gamma[0],
 					mu,
 					e,
+					res,
 					ww;
 
 		if ((i & 0xFFFF) == 0)
@@ -164,38 +165,208 @@ LogitEval(LogitFit *f, const double *gamma, double *grad, double *hess, double *
 		mu = eta >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
 		if (fabs(mu - y) > 1e-10)
 			separated = false;
-		if (grad)
+		res = w * (y - mu);
+		ww = w * mu * (1.0 - mu);
+		for (int a = 0; a < k; a++)
 		{
-			double		res = w * (y - mu);
+			double		wa = ww * z[a];
+			double	   *h = hess + a * k;
 
-			ww = w * mu * (1.0 - mu);
-			for (int a = 0; a < k; a++)
-			{
-				double		wa = ww * z[a];
-				double	   *h = hess + a * k;
-
-				grad[a] += res * z[a];
-				for (int b = a; b < k; b++)
-					h[b] += wa * z[b];
-			}
+			grad[a] += res * z[a];
+			for (int b = a; b < k; b++)
+				h[b] += wa * z[b];
 		}
 	}
 	ll -= clm_logsum_total(&ls);
-	*unpen = ll;
+	f->unpen = ll;
 	for (int j = 1; j < k; j++)
 		ll -= 0.5 * f->pen[j] * gamma[j] * gamma[j];
-	if (grad)
+	for (int a = 0; a < k; a++)
 	{
-		for (int a = 0; a < k; a++)
-		{
-			grad[a] -= f->pen[a] * gamma[a];
-			hess[a * k + a] += f->pen[a];
-			for (int b = 0; b < a; b++)
-				hess[a * k + b] = hess[b * k + a];
-		}
+		grad[a] -= f->pen[a] * gamma[a];
+		hess[a * k + a] += f->pen[a];
+		for (int b = 0; b < a; b++)
+			hess[a * k + b] = hess[b * k + a];
 	}
 	f->separated = separated;
 	return ll;
+}
+
+/*
+ * Weighted means and standard deviations of the features (two O(n p)
+ * passes) into f->mean, f->inv_sd and the penalty in scaled coordinates
+ * f->pen.  A constant feature is an error without l2 (with l2 its scale
+ * is 1: the penalty keeps its coefficient at 0).
+ */
+static void
+LogitScales(LogitFit *f, double wsum, double l2)
+{
+	int			k = f->k;
+	double	   *var = palloc0(sizeof(double) * k);
+
+	for (int64 i = 0; i < f->n; i++)
+	{
+		const double *r = f->data + i * f->ncols;
+
+		for (int j = 1; j < k; j++)
+			f->mean[j] += r[1] * r[j + 1];
+	}
+	for (int j = 1; j < k; j++)
+		f->mean[j] /= wsum;
+	for (int64 i = 0; i < f->n; i++)
+	{
+		const double *r = f->data + i * f->ncols;
+
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int j = 1; j < k; j++)
+		{
+			double		d = r[j + 1] - f->mean[j];
+
+			var[j] += r[1] * d * d;
+		}
+	}
+	f->inv_sd[0] = 1.0;
+	for (int j = 1; j < k; j++)
+	{
+		double		sd = sqrt(var[j] / wsum);
+
+		if (!(sd > 0))
+		{
+			if (l2 == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("clm.logit_fit: feature %d is constant (collinear with the intercept)", j),
+						 errhint("Drop the feature, or fit with an l2 penalty.")));
+			sd = 1.0;
+		}
+		f->inv_sd[j] = 1.0 / sd;
+		f->pen[j] = l2 * f->inv_sd[j] * f->inv_sd[j];
+	}
+	pfree(var);
+}
+
+/*
+ * At the intercept-only start every fitted probability is the rate pbar,
+ * so the first information matrix is pbar (1 - pbar) Z'WZ + penalty,
+ * Z = [1, scaled features].  From it, without a pass of their own: the
+ * collinearity check (without l2: a feature that is a linear combination
+ * of the intercept and the features before it raises 22023 naming it) and
+ * the condition number of the design, sqrt(largest / smallest eigenvalue)
+ * of X'WX = A' Z'WZ A with [1, x] = [1, z] A, A = [[1, m'], [0, diag(sd)]].
+ */
+static double
+LogitDesignChecks(LogitFit *f, const double *hess0, double pbar, double wsum, double l2)
+{
+	int			k = f->k,
+				p = k - 1;
+	double	   *ztz = palloc(sizeof(double) * k * k),
+			   *xtx = palloc(sizeof(double) * k * k),
+			   *work = palloc(sizeof(double) * k * k),
+			   *eig = palloc(sizeof(double) * k);
+	double		lo = INFINITY,
+				hi = 0;
+
+	for (int a = 0; a < k; a++)
+		for (int b = 0; b < k; b++)
+			ztz[a * k + b] = (hess0[a * k + b] - (a == b ? f->pen[a] : 0)) / (pbar * (1 - pbar));
+	if (l2 == 0 && p > 0)
+	{
+		double	   *corr = palloc(sizeof(double) * p * p);
+		int			bad;
+
+		for (int a = 0; a < p; a++)
+			for (int b = 0; b < p; b++)
+				corr[a * p + b] = ztz[(a + 1) * k + b + 1] / wsum;
+		bad = clm_cholesky(p, corr, work, LOGIT_COLLINEAR_TOL);
+		if (bad >= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("clm.logit_fit: feature %d is collinear with the intercept and the features before it", bad + 1),
+					 errhint("Drop the feature, or fit with an l2 penalty.")));
+		pfree(corr);
+	}
+	for (int a = 0; a < k; a++)
+		for (int b = 0; b < k; b++)
+		{
+			double		sum = 0;
+
+			for (int c = 0; c < k; c++)
+			{
+				double		aca = c == 0 ? (a == 0 ? 1.0 : f->mean[a]) :
+				(c == a ? 1.0 / f->inv_sd[a] : 0.0);
+
+				if (aca == 0)
+					continue;
+				for (int d = 0; d < k; d++)
+				{
+					double		adb = d == 0 ? (b == 0 ? 1.0 : f->mean[b]) :
+					(d == b ? 1.0 / f->inv_sd[b] : 0.0);
+
+					sum += aca * ztz[c * k + d] * adb;
+				}
+			}
+			xtx[a * k + b] = sum;
+		}
+	clm_sym_eigenvalues(k, xtx, eig, work);
+	for (int j = 0; j < k; j++)
+	{
+		lo = Min(lo, eig[j]);
+		hi = Max(hi, eig[j]);
+	}
+	pfree(ztz);
+	pfree(xtx);
+	pfree(work);
+	pfree(eig);
+	return lo > 0 ? sqrt(hi / lo) : INFINITY;
+}
+
+/*
+ * Coefficients and standard errors on the original scale: beta = T gamma,
+ * cov = T H^-1 T' with T's row 0 = (1, -m_1/s_1, ...), row j = e_j / s_j.
+ * Standard errors are NaN when the information is not positive definite.
+ */
+static void
+LogitBackTransform(const LogitFit *f, const double *gamma, const double *hess,
+				   double *beta, double *se)
+{
+	int			k = f->k;
+	double	   *chol = palloc(sizeof(double) * k * k),
+			   *cov = palloc(sizeof(double) * k * k),
+			   *work = palloc(sizeof(double) * k);
+
+	beta[0] = gamma[0];
+	for (int j = 1; j < k; j++)
+	{
+		beta[j] = gamma[j] * f->inv_sd[j];
+		beta[0] -= beta[j] * f->mean[j];
+	}
+	if (clm_cholesky(k, hess, chol, 0) < 0)
+	{
+		clm_cholesky_inverse(k, chol, cov, work);
+		/* var(beta_0) = t0' cov t0, var(beta_j) = cov_jj / s_j^2 */
+		{
+			double		var = 0;
+
+			for (int b = 0; b < k; b++)
+				for (int c = 0; c < k; c++)
+				{
+					double		tb = b == 0 ? 1.0 : -f->mean[b] * f->inv_sd[b];
+					double		tc = c == 0 ? 1.0 : -f->mean[c] * f->inv_sd[c];
+
+					var += tb * cov[b * k + c] * tc;
+				}
+			se[0] = var > 0 ? sqrt(var) : NAN;
+		}
+		for (int j = 1; j < k; j++)
+			se[j] = cov[j * k + j] > 0 ? sqrt(cov[j * k + j]) * f->inv_sd[j] : NAN;
+	}
+	else
+		for (int j = 0; j < k; j++)
+			se[j] = NAN;
+	pfree(chol);
+	pfree(cov);
+	pfree(work);
 }
 
 /*
@@ -207,33 +378,21 @@ clm_logit_final(PG_FUNCTION_ARGS)
 {
 	ChurnView	v;
 	LogitFit	f;
-	int			k,
-				p;
+	ClmNewtonResult res;
+	int			k;
 	double		wsum = 0,
 				wy = 0,
-				l2,
-				ll,
-				unpen,
+				ll0,
 				null_ll,
 				cond;
-	double	   *cp,
-			   *chol,
-			   *gamma,
+	double	   *gamma,
 			   *grad,
 			   *hess,
-			   *tgrad,
-			   *thess,
-			   *step,
-			   *trial,
-			   *cov,
-			   *work,
 			   *beta,
 			   *se,
 			   *zv,
 			   *pv,
 			   *orat;
-	int			iter = 0;
-	bool		converged = false;
 	TupleDesc	tupdesc;
 	Datum		values[12];
 	bool		nulls[12] = {0};
@@ -261,9 +420,8 @@ clm_logit_final(PG_FUNCTION_ARGS)
 				 errdetail("%lld rows, %lld skipped.", (long long) v.n, (long long) v.skipped)));
 		PG_RETURN_NULL();
 	}
-	p = v.ncols - 2;
-	k = p + 1;
-	l2 = v.param;
+	k = v.ncols - 1;
+	memset(&f, 0, sizeof(f));
 	f.data = v.data;
 	f.n = v.n;
 	f.ncols = v.ncols;
@@ -271,258 +429,49 @@ clm_logit_final(PG_FUNCTION_ARGS)
 	f.mean = palloc0(sizeof(double) * k);
 	f.inv_sd = palloc0(sizeof(double) * k);
 	f.pen = palloc0(sizeof(double) * k);
-	cp = palloc0(sizeof(double) * k * k);
-	chol = palloc0(sizeof(double) * k * k);
-	hess = palloc0(sizeof(double) * k * k);
-	cov = palloc0(sizeof(double) * k * k);
-	work = palloc0(sizeof(double) * k * k);
 	gamma = palloc0(sizeof(double) * k);
 	grad = palloc0(sizeof(double) * k);
-	tgrad = palloc0(sizeof(double) * k);
-	thess = palloc0(sizeof(double) * k * k);
-	step = palloc0(sizeof(double) * k);
-	trial = palloc0(sizeof(double) * k);
+	hess = palloc0(sizeof(double) * k * k);
 	beta = palloc0(sizeof(double) * k);
 	se = palloc0(sizeof(double) * k);
 	zv = palloc0(sizeof(double) * k);
 	pv = palloc0(sizeof(double) * k);
 	orat = palloc0(sizeof(double) * k);
+	LogitScales(&f, wsum, v.param);
 
-	/* weighted means and standard deviations of the features (two O(n p) passes) */
-	for (int64 i = 0; i < v.n; i++)
-	{
-		const double *r = v.data + i * v.ncols;
-
-		for (int j = 1; j < k; j++)
-			f.mean[j] += r[1] * r[j + 1];
-	}
-	for (int j = 1; j < k; j++)
-		f.mean[j] /= wsum;
-	for (int64 i = 0; i < v.n; i++)
-	{
-		const double *r = v.data + i * v.ncols;
-
-		if ((i & 0xFFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
-		for (int j = 1; j < k; j++)
-		{
-			double		d = r[j + 1] - f.mean[j];
-
-			cp[j] += r[1] * d * d;
-		}
-	}
-
-	/* scales; a constant feature is an error without l2 */
-	f.inv_sd[0] = 1.0;
-	for (int j = 1; j < k; j++)
-	{
-		double		sd = sqrt(cp[j] / wsum);
-
-		if (!(sd > 0))
-		{
-			if (l2 == 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("clm.logit_fit: feature %d is constant (collinear with the intercept)", j),
-						 errhint("Drop the feature, or fit with an l2 penalty.")));
-			sd = 1.0;
-		}
-		f.inv_sd[j] = 1.0 / sd;
-		f.pen[j] = l2 * f.inv_sd[j] * f.inv_sd[j];
-	}
-
-	/*
-	 * Newton's method from the intercept-only fit.  There every fitted
-	 * probability is the rate pbar, so the first information matrix is
-	 * pbar (1 - pbar) Z'WZ + penalty, Z = [1, scaled features]: the
-	 * collinearity check and the condition number come from it, with no
-	 * pass of their own.
-	 */
+	/* Newton's method from the intercept-only fit */
 	gamma[0] = log(wy / (wsum - wy));
 	null_ll = wy * log(wy / wsum) + (wsum - wy) * log((wsum - wy) / wsum);
-	ll = LogitEval(&f, gamma, grad, hess, &unpen);
-	{
-		double		pq = (wy / wsum) * (1 - wy / wsum);
-		double		lo = INFINITY,
-					hi = 0;
-
-		/* cp = Z'WZ */
-		for (int a = 0; a < k; a++)
-			for (int b = 0; b < k; b++)
-				cp[a * k + b] = (hess[a * k + b] - (a == b ? f.pen[a] : 0)) / pq;
-		if (l2 == 0 && k > 1)
-		{
-			double	   *corr = palloc0(sizeof(double) * p * p);
-			int			bad;
-
-			for (int a = 0; a < p; a++)
-				for (int b = 0; b < p; b++)
-					corr[a * p + b] = cp[(a + 1) * k + b + 1] / wsum;
-			bad = clm_cholesky(p, corr, work, LOGIT_COLLINEAR_TOL);
-			if (bad >= 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("clm.logit_fit: feature %d is collinear with the intercept and the features before it", bad + 1),
-						 errhint("Drop the feature, or fit with an l2 penalty.")));
-			pfree(corr);
-		}
-		/* X'WX = A' Z'WZ A, [1, x] = [1, z] A, A = [[1, m'], [0, diag(sd)]] */
-		for (int a = 0; a < k; a++)
-			for (int b = 0; b < k; b++)
-			{
-				double		sum = 0;
-
-				for (int c2 = 0; c2 < k; c2++)
-				{
-					double		aca = c2 == 0 ? (a == 0 ? 1.0 : f.mean[a]) :
-					(c2 == a ? 1.0 / f.inv_sd[a] : 0.0);
-
-					if (aca == 0)
-						continue;
-					for (int d = 0; d < k; d++)
-					{
-						double		adb = d == 0 ? (b == 0 ? 1.0 : f.mean[b]) :
-						(d == b ? 1.0 / f.inv_sd[b] : 0.0);
-
-						sum += aca * cp[c2 * k + d] * adb;
-					}
-				}
-				chol[a * k + b] = sum;
-			}
-		clm_sym_eigenvalues(k, chol, trial, work);
-		for (int j = 0; j < k; j++)
-		{
-			lo = Min(lo, trial[j]);
-			hi = Max(hi, trial[j]);
-		}
-		cond = lo > 0 ? sqrt(hi / lo) : INFINITY;
-	}
-	for (;;)
-	{
-		double		dec = 0,
-					tll = 0,
-					tunpen = 0,
-					t = 1.0;
-		int			bad;
-
-		CHECK_FOR_INTERRUPTS();
-		if (f.separated)
-			break;
-		bad = clm_cholesky(k, hess, chol, 0);
-		if (bad >= 0)
-			break;				/* information lost (separation): not converged */
-		memcpy(step, grad, sizeof(double) * k);
-		clm_cholesky_solve(k, chol, step);
-		for (int j = 0; j < k; j++)
-			dec += grad[j] * step[j];
-		if (dec <= 1e-24 * (fabs(ll) + 1))
-		{
-			converged = true;
-			break;
-		}
-		if (iter >= LOGIT_MAX_ITER)
-			break;
-		iter++;
-		if (dec <= 1e-12 * (fabs(ll) + 1))
-		{
-			/*
-			 * Within rounding of the optimum, where Newton converges
-			 * quadratically: one last full step (a line search would only
-			 * see rounding in the log-likelihood).
-			 */
-			for (int j = 0; j < k; j++)
-				gamma[j] += step[j];
-			ll = LogitEval(&f, gamma, grad, hess, &unpen);
-			converged = true;
-			break;
-		}
-		for (int h = 0; h < 60; h++)
-		{
-			for (int j = 0; j < k; j++)
-				trial[j] = gamma[j] + t * step[j];
-			tll = LogitEval(&f, trial, tgrad, thess, &tunpen);
-			if (tll >= ll)
-				break;
-			t *= 0.5;
-		}
-		if (!(tll >= ll))
-		{
-			/* no ascent left: the optimum within rounding */
-			converged = dec <= 1e-8 * (fabs(ll) + 1);
-			break;
-		}
-		/* accept the trial point with its gradient and information */
-		{
-			double	   *sw;
-
-			memcpy(gamma, trial, sizeof(double) * k);
-			ll = tll;
-			unpen = tunpen;
-			sw = grad;
-			grad = tgrad;
-			tgrad = sw;
-			sw = hess;
-			hess = thess;
-			thess = sw;
-		}
-	}
-	if (!converged)
+	ll0 = LogitEval(gamma, grad, hess, &f);
+	cond = LogitDesignChecks(&f, hess, wy / wsum, wsum, v.param);
+	res = clm_newton_max(LogitEval, &f, k, gamma, &ll0, grad, hess, LOGIT_MAX_ITER,
+						 &f.separated, palloc(sizeof(double) * (2 * k * k + 3 * k)));
+	if (!res.converged)
 		ereport(WARNING,
-				(errmsg("clm.logit_fit did not converge after %d iterations", iter),
+				(errmsg("clm.logit_fit did not converge after %d iterations", res.iterations),
 				 errdetail(f.separated ?
 						   "The labels are perfectly separated by the features: the coefficients grow without bound." :
 						   "The labels may be (quasi-)separated by the features: some coefficients grow without bound."),
 				 errhint("Fit with an l2 penalty, e.g. clm.logit_fit(label, features, 1.0, 0.1).")));
 
-	/* back to the original scale: beta = T gamma, cov = T H^-1 T' */
-	beta[0] = gamma[0];
-	for (int j = 1; j < k; j++)
-	{
-		beta[j] = gamma[j] * f.inv_sd[j];
-		beta[0] -= beta[j] * f.mean[j];
-	}
-	if (clm_cholesky(k, hess, chol, 0) < 0)
-	{
-		clm_cholesky_inverse(k, chol, cov, work);
-		/* T: row 0 = (1, -m_1/s_1, ...), row j = e_j / s_j */
-		for (int a = 0; a < k; a++)
-		{
-			double		var = 0;
-
-			for (int b = 0; b < k; b++)
-				for (int c = 0; c < k; c++)
-				{
-					double		ta = a == 0 ? (b == 0 ? 1.0 : -f.mean[b] * f.inv_sd[b]) :
-					(b == a ? f.inv_sd[a] : 0.0);
-					double		tc = a == 0 ? (c == 0 ? 1.0 : -f.mean[c] * f.inv_sd[c]) :
-					(c == a ? f.inv_sd[a] : 0.0);
-
-					var += ta * cov[b * k + c] * tc;
-				}
-			se[a] = var > 0 ? sqrt(var) : NAN;
-		}
-	}
-	else
-		for (int a = 0; a < k; a++)
-			se[a] = NAN;
+	LogitBackTransform(&f, gamma, hess, beta, se);
 	for (int j = 0; j < k; j++)
 	{
 		zv[j] = beta[j] / se[j];
 		pv[j] = clm_normal_p2(zv[j]);
 		orat[j] = exp(beta[j]);
 	}
-
 	values[0] = churn_float8_array(beta, k);
 	values[1] = churn_float8_array(se, k);
 	values[2] = churn_float8_array(zv, k);
 	values[3] = churn_float8_array(pv, k);
 	values[4] = churn_float8_array(orat, k);
-	values[5] = Float8GetDatum(unpen);
+	values[5] = Float8GetDatum(f.unpen);
 	values[6] = Float8GetDatum(null_ll);
 	values[7] = Int64GetDatum(v.n);
 	values[8] = Int64GetDatum(v.skipped);
-	values[9] = Int32GetDatum(iter);
-	values[10] = BoolGetDatum(converged);
+	values[9] = Int32GetDatum(res.iterations);
+	values[10] = BoolGetDatum(res.converged);
 	values[11] = Float8GetDatum(cond);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
