@@ -477,24 +477,125 @@ ClvSql(FunctionCallInfo fcinfo, ClvKind kind)
 }
 
 /*
- * The SQL-callable scoring symbols of one model:
- * clm_<model>_p_alive, _expected_purchases, _expected_purchases_new and
- * _probability_of_purchases, each a one-line wrapper of the shared code.
+ * The SQL-callable scoring symbols of each model, written out so that grep
+ * finds them: one-line wrappers of the shared code above.
  */
-#define CLV_SCORE_FUNCS(name, kind) \
-PG_FUNCTION_INFO_V1(clm_##name##_p_alive); \
-Datum clm_##name##_p_alive(PG_FUNCTION_ARGS) { return PAliveSql(fcinfo, kind); } \
-PG_FUNCTION_INFO_V1(clm_##name##_expected_purchases); \
-Datum clm_##name##_expected_purchases(PG_FUNCTION_ARGS) { return CondExpectedSql(fcinfo, kind); } \
-PG_FUNCTION_INFO_V1(clm_##name##_expected_purchases_new); \
-Datum clm_##name##_expected_purchases_new(PG_FUNCTION_ARGS) { return NewExpectedSql(fcinfo, kind); } \
-PG_FUNCTION_INFO_V1(clm_##name##_probability_of_purchases); \
-Datum clm_##name##_probability_of_purchases(PG_FUNCTION_ARGS) { return ProbPurchasesSql(fcinfo, kind); }
+PG_FUNCTION_INFO_V1(clm_bgnbd_p_alive);
+PG_FUNCTION_INFO_V1(clm_bgnbd_expected_purchases);
+PG_FUNCTION_INFO_V1(clm_bgnbd_expected_purchases_new);
+PG_FUNCTION_INFO_V1(clm_bgnbd_probability_of_purchases);
+PG_FUNCTION_INFO_V1(clm_mbgnbd_p_alive);
+PG_FUNCTION_INFO_V1(clm_mbgnbd_expected_purchases);
+PG_FUNCTION_INFO_V1(clm_mbgnbd_expected_purchases_new);
+PG_FUNCTION_INFO_V1(clm_mbgnbd_probability_of_purchases);
+PG_FUNCTION_INFO_V1(clm_pareto_nbd_p_alive);
+PG_FUNCTION_INFO_V1(clm_pareto_nbd_expected_purchases);
+PG_FUNCTION_INFO_V1(clm_pareto_nbd_expected_purchases_new);
+PG_FUNCTION_INFO_V1(clm_pareto_nbd_probability_of_purchases);
+PG_FUNCTION_INFO_V1(clm_bgbb_p_alive);
+PG_FUNCTION_INFO_V1(clm_bgbb_expected_purchases);
+PG_FUNCTION_INFO_V1(clm_bgbb_expected_purchases_new);
+PG_FUNCTION_INFO_V1(clm_bgbb_probability_of_purchases);
 
-CLV_SCORE_FUNCS(bgnbd, CLV_BGNBD)
-CLV_SCORE_FUNCS(mbgnbd, CLV_MBGNBD)
-CLV_SCORE_FUNCS(pareto_nbd, CLV_PARETO)
-CLV_SCORE_FUNCS(bgbb, CLV_BGBB)
+/* BG/NBD: clm.p_alive, clm.expected_purchases (two forms), clm.probability_of_purchases */
+Datum
+clm_bgnbd_p_alive(PG_FUNCTION_ARGS)
+{
+	return PAliveSql(fcinfo, CLV_BGNBD);
+}
+
+Datum
+clm_bgnbd_expected_purchases(PG_FUNCTION_ARGS)
+{
+	return CondExpectedSql(fcinfo, CLV_BGNBD);
+}
+
+Datum
+clm_bgnbd_expected_purchases_new(PG_FUNCTION_ARGS)
+{
+	return NewExpectedSql(fcinfo, CLV_BGNBD);
+}
+
+Datum
+clm_bgnbd_probability_of_purchases(PG_FUNCTION_ARGS)
+{
+	return ProbPurchasesSql(fcinfo, CLV_BGNBD);
+}
+
+/* modified BG/NBD: clm.p_alive, clm.expected_purchases (two forms), clm.probability_of_purchases */
+Datum
+clm_mbgnbd_p_alive(PG_FUNCTION_ARGS)
+{
+	return PAliveSql(fcinfo, CLV_MBGNBD);
+}
+
+Datum
+clm_mbgnbd_expected_purchases(PG_FUNCTION_ARGS)
+{
+	return CondExpectedSql(fcinfo, CLV_MBGNBD);
+}
+
+Datum
+clm_mbgnbd_expected_purchases_new(PG_FUNCTION_ARGS)
+{
+	return NewExpectedSql(fcinfo, CLV_MBGNBD);
+}
+
+Datum
+clm_mbgnbd_probability_of_purchases(PG_FUNCTION_ARGS)
+{
+	return ProbPurchasesSql(fcinfo, CLV_MBGNBD);
+}
+
+/* Pareto/NBD: clm.p_alive, clm.expected_purchases (two forms), clm.probability_of_purchases */
+Datum
+clm_pareto_nbd_p_alive(PG_FUNCTION_ARGS)
+{
+	return PAliveSql(fcinfo, CLV_PARETO);
+}
+
+Datum
+clm_pareto_nbd_expected_purchases(PG_FUNCTION_ARGS)
+{
+	return CondExpectedSql(fcinfo, CLV_PARETO);
+}
+
+Datum
+clm_pareto_nbd_expected_purchases_new(PG_FUNCTION_ARGS)
+{
+	return NewExpectedSql(fcinfo, CLV_PARETO);
+}
+
+Datum
+clm_pareto_nbd_probability_of_purchases(PG_FUNCTION_ARGS)
+{
+	return ProbPurchasesSql(fcinfo, CLV_PARETO);
+}
+
+/* BG/BB: clm.p_alive, clm.expected_purchases (two forms), clm.probability_of_purchases */
+Datum
+clm_bgbb_p_alive(PG_FUNCTION_ARGS)
+{
+	return PAliveSql(fcinfo, CLV_BGBB);
+}
+
+Datum
+clm_bgbb_expected_purchases(PG_FUNCTION_ARGS)
+{
+	return CondExpectedSql(fcinfo, CLV_BGBB);
+}
+
+Datum
+clm_bgbb_expected_purchases_new(PG_FUNCTION_ARGS)
+{
+	return NewExpectedSql(fcinfo, CLV_BGBB);
+}
+
+Datum
+clm_bgbb_probability_of_purchases(PG_FUNCTION_ARGS)
+{
+	return ProbPurchasesSql(fcinfo, CLV_BGBB);
+}
 
 PG_FUNCTION_INFO_V1(clm_bgnbd_clv);
 PG_FUNCTION_INFO_V1(clm_mbgnbd_clv);
