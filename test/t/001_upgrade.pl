@@ -87,5 +87,13 @@ is($node->safe_psql('up', q{SELECT mode || ' ' || status FROM clm.refresh('shop'
 is($node->safe_psql('up', q{SELECT frequency || ' ' || total FROM clm.scores WHERE source = 'shop' AND customer_key = '4'}),
    '1 150', 'the new purchase is scored');
 
+# the PGXN description names the version that CREATE EXTENSION installs
+my ($default) = slurp_file("$src/clm.control") =~ /default_version\s*=\s*'([^']+)'/;
+my @meta_versions = slurp_file("$src/META.json") =~ /"version":\s*"([^"]+)"/g;
+is($node->safe_psql('fresh', q{SELECT extversion FROM pg_extension WHERE extname = 'clm'}), $default,
+   'a fresh install is default_version');
+is_deeply(\@meta_versions, [ "$default.0", "$default.0", '1.0.0' ],
+   'META.json: release and provides versions match default_version (and meta-spec 1.0.0)');
+
 $node->stop;
 done_testing();
