@@ -108,6 +108,7 @@ CREATE TABLE @extschema@.scores (
 	version bigint NOT NULL,
 	scored_at timestamptz NOT NULL,
 	run_id bigint NOT NULL,
+	tier smallint,			-- value tier (src/action.sql)
 	PRIMARY KEY (source, customer_key)
 );
 
@@ -537,7 +538,8 @@ BEGIN
 		EXECUTE format('CREATE VIEW %s WITH (security_invoker = true) AS
 			SELECT s.customer_key::%s AS %I, s.frequency, s.recency, s.t, s.monetary, s.total,
 			       s.first_at, s.last_at, s.r_score, s.f_score, s.m_score, s.segment, s.p_alive,
-			       s.expected_purchases, s.clv, s.churn_risk, s.stage, s.stage_since, s.version, s.scored_at
+			       s.expected_purchases, s.clv, s.churn_risk, s.stage, s.stage_since, s.version, s.scored_at,
+			       s.tier
 			FROM @extschema@.scores s WHERE s.source = %L', vname, ctype, customer_column, name);
 		view_oid := to_regclass(vname);
 		UPDATE @extschema@.sources s SET scores_view = view_oid WHERE s.name = register.name

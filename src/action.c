@@ -1,0 +1,240 @@
+/*-------------------------------------------------------------------------
+ *
+ * action.c
+ *	  Acting on the lifecycle: the two-proportion z test of campaign reports,
+ *	  and clm.action_store, the one door through which users change the
+ *	  settings and campaigns of src/action.sql.
+ *
+ * The tables of src/action.sql (notification settings, value tier settings,
+ * campaigns and their members) grant no INSERT, UPDATE or DELETE to
+ * anybody: they are changed only by internal functions whose EXECUTE is
+ * revoked from PUBLIC.  clm.action_store(op, args) runs them.  It is an
+ * ordinary (SECURITY INVOKER) C function, so GetUserId() is the real caller;
+ * for each operation, a fixed table below gives
+ *	 - a check: a query run with the caller's rights (so row level security
+ *	   applies) that must return true, else 42501;
+ *	 - a write: the fixed, schema-qualified call of one internal function,
+ *	   run as the owner of clm.campaigns (the extension owner) with
+ *	   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION, as
+ *	   src/stages.c writes clm.stage_history.
+ * Every argument is a parameter ($1 ... $n, text); the write gets the
+ * caller's role OID as one more parameter, never taken from the arguments.
+ * The internal functions validate their arguments themselves, so a direct
+ * call of clm.action_store is exactly as safe as the user functions that
+ * wrap it (they only add friendlier messages).  The internal functions read
+ * only clm's own tables (never a user's table, so no user code runs with
+ * the owner's rights).  Abort restores the previous user on error.
+ *
+ * IDENTIFICATION
+ *	  src/action.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "clm.h"
+
+PG_FUNCTION_INFO_V1(clm_two_proportion_test);
+PG_FUNCTION_INFO_V1(clm_action_store);
+
+/*
+ * clm.two_proportion_test(x1, n1, x2, n2) -> (difference, z, p_value)
+ *
+ * Two-sided z test of p1 = x1/n1 against p2 = x2/n2 with the pooled
+ * proportion: z = (p1 - p2) / sqrt(p (1 - p) (1/n1 + 1/n2)),
+ * p = (x1 + x2) / (n1 + n2), p_value = erfc(|z| / sqrt 2) = 2 (1 - Phi(|z|)).
+ * An empty group leaves all three NULL; a pooled proportion of 0 or 1 (no
+ * variance) leaves z and p_value NULL.
+ */
+Datum
+clm_two_proportion_test(PG_FUNCTION_ARGS)
+{
+	int64		x1 = PG_GETARG_INT64(0);
+	int64		n1 = PG_GETARG_INT64(1);
+	int64		x2 = PG_GETARG_INT64(2);
+	int64		n2 = PG_GETARG_INT64(3);
+	TupleDesc	tupdesc;
+	Datum		values[3];
+	bool		nulls[3] = {true, true, true};
+
+	if (n1 < 0 || n2 < 0 || x1 < 0 || x2 < 0 || x1 > n1 || x2 > n2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("successes must be between 0 and the group size"),
+				 errdetail("Got " INT64_FORMAT " of " INT64_FORMAT " and " INT64_FORMAT " of " INT64_FORMAT ".",
+						   x1, n1, x2, n2)));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	if (n1 > 0 && n2 > 0)
+	{
+		double		p1 = (double) x1 / (double) n1;
+		double		p2 = (double) x2 / (double) n2;
+		double		p = ((double) x1 + (double) x2) / ((double) n1 + (double) n2);
+		double		se = sqrt(p * (1.0 - p) * (1.0 / (double) n1 + 1.0 / (double) n2));
+
+		values[0] = Float8GetDatum(p1 - p2);
+		nulls[0] = false;
+		if (se > 0.0)
+		{
+			double		z = (p1 - p2) / se;
+
+			values[1] = Float8GetDatum(z);
+			values[2] = Float8GetDatum(erfc(fabs(z) / M_SQRT2));
+			nulls[1] = nulls[2] = false;
+		}
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* one operation of clm.action_store */
+typedef struct ActionOp
+{
+	const char *name;
+	int			nargs;			/* arguments the caller passes */
+	const char *check;			/* run as the caller: must return true */
+	const char *write;			/* run as the owner; $nargs+1 = caller */
+} ActionOp;
+
+static const ActionOp ActionOps[] = {
+	/* notify: table oid, channel (NULL: off) */
+	{"notify", 2,
+		"SELECT pg_catalog.pg_has_role(c.relowner, 'USAGE') FROM pg_catalog.pg_class c "
+		"WHERE c.oid = $1::pg_catalog.oid",
+	"SELECT clm.notify_store($1::pg_catalog.oid, $2, $3::pg_catalog.oid)"},
+	/* announce: source, channel (NULL: off), max notifications */
+	{"announce", 3,
+		"SELECT pg_catalog.pg_has_role(s.owner, 'USAGE') FROM clm.sources s WHERE s.name = $1",
+	"SELECT clm.announce_store($1, $2, $3::integer, $4::pg_catalog.oid)"},
+	/* tiers: source, shares (numeric[] text) */
+	{"tiers", 2,
+		"SELECT pg_catalog.pg_has_role(s.owner, 'USAGE') FROM clm.sources s WHERE s.name = $1",
+	"SELECT clm.value_tiers_store($1, $2::pg_catalog.numeric[], $3::pg_catalog.oid)"},
+	/* campaign: name, source, stages, segments, tiers, share, seed, starts_at, window */
+	{"campaign", 9,
+		"SELECT true FROM clm.sources s WHERE s.name = $2",	/* visible: owner or reader */
+		"SELECT clm.campaign_store($1, $2, $3::text[], $4::text[], $5::smallint[], $6::numeric, "
+		"$7::bigint, $8::timestamptz, $9::interval, $10::pg_catalog.oid)"},
+	/* drop campaign: id */
+	{"drop_campaign", 1,
+		"SELECT pg_catalog.pg_has_role(c.owner, 'USAGE') FROM clm.campaigns c WHERE c.id = $1::bigint",
+	"SELECT clm.campaign_delete($1::bigint, $2::pg_catalog.oid)"},
+};
+
+/*
+ * clm.action_store(op text, args text[]) -> bigint: see the file header.
+ */
+Datum
+clm_action_store(PG_FUNCTION_ARGS)
+{
+	char	   *op = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
+	const ActionOp *a = NULL;
+	Datum	   *elems;
+	bool	   *elnulls;
+	int			nelems;
+	Oid			types[16];
+	Datum		values[16];
+	char		nulls[16];
+	Oid			caller = GetUserId();
+	Oid			nsp;
+	Oid			relid;
+	HeapTuple	tup;
+	Oid			owner;
+	Oid			save_user;
+	int			save_sec;
+	int			rc;
+	bool		isnull;
+	Datum		result;
+	int64		ret = 0;
+	bool		retnull = true;
+
+	for (size_t i = 0; i < lengthof(ActionOps); i++)
+		if (strcmp(ActionOps[i].name, op) == 0)
+			a = &ActionOps[i];
+	if (a == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown clm action \"%s\"", op)));
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("arguments must be a one-dimensional array")));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elnulls, &nelems);
+	if (nelems != a->nargs)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("clm action \"%s\" takes %d arguments, got %d", op, a->nargs, nelems)));
+	for (int i = 0; i < nelems; i++)
+	{
+		types[i] = TEXTOID;
+		values[i] = elems[i];
+		nulls[i] = elnulls[i] ? 'n' : ' ';
+	}
+
+	/* the owner of clm.campaigns is the extension owner */
+	nsp = get_namespace_oid("clm", false);
+	relid = get_relname_relid("campaigns", nsp);
+	if (!OidIsValid(relid))
+		elog(ERROR, "table clm.campaigns does not exist");
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	/* the check, with the caller's rights */
+	rc = SPI_execute_with_args(a->check, a->nargs, types, values, nulls, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "clm action check failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed != 1 ||
+		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) || isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for clm action \"%s\"", op),
+				 errdetail("The object does not exist or role %s does not own it.",
+						   GetUserNameFromId(caller, false))));
+
+	/* the write, as the extension owner, with the caller's OID appended */
+	types[a->nargs] = TEXTOID;
+	values[a->nargs] = CStringGetTextDatum(psprintf("%u", caller));
+	nulls[a->nargs] = ' ';
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	rc = SPI_execute_with_args(a->write, a->nargs + 1, types, values, nulls, false, 0);
+	SetUserIdAndSecContext(save_user, save_sec);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "clm action failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 1)
+	{
+		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull)
+		{
+			ret = DatumGetInt64(result);
+			retnull = false;
+		}
+	}
+	SPI_finish();
+	if (retnull)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(ret);
+}
