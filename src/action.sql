@@ -330,14 +330,15 @@ BEGIN
 		RAISE EXCEPTION 'no customer of source "%" matches the selection', source
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	nc := round(n * control_share)::bigint;
+	-- both groups keep at least one customer (from two customers on)
+	nc := CASE WHEN n < 2 THEN 0 ELSE least(greatest(round(n * control_share)::bigint, 1), n - 1) END;
 	INSERT INTO @extschema@.campaigns (name, owner, source, stages, segments, tiers, control_share, seed,
 		starts_at, window_length, customers, control_customers)
 	VALUES (name, caller::regrole, source, stages, segments, tiers, control_share, seed,
 		starts_at, window_length, n, nc)
 	RETURNING id INTO cid;
 	-- deterministic assignment: members in the order of a seeded hash of
-	-- their key (ties by key); the first round(n * control_share) are control
+	-- their key (ties by key); the first nc are control
 	INSERT INTO @extschema@.campaign_members (campaign_id, customer_key, grp, stage, segment, tier, clv, p_alive)
 	SELECT cid, x.customer_key, CASE WHEN x.rn <= nc THEN 'control' ELSE 'treatment' END,
 		x.stage, x.segment, x.tier, x.clv, x.p_alive
@@ -755,7 +756,7 @@ COMMENT ON FUNCTION @extschema@.score_changes(text, bigint) IS
 'Stage and segment changes logged for an announcing source by refresh run since_run_id and later runs';
 
 COMMENT ON FUNCTION @extschema@.create_campaign(text, text, text[], text[], integer[], numeric, bigint, timestamptz, interval) IS
-'Creates a campaign over the customers of a source selected by stage, segment and tier (NULL: any) and assigns round(n * control_share) of them to control by a seeded hash of their key';
+'Creates a campaign over the customers of a source selected by stage, segment and tier (NULL: any) and assigns round(n * control_share) of them (at least 1, at most n - 1) to control by a seeded hash of their key';
 
 COMMENT ON FUNCTION @extschema@.drop_campaign(bigint) IS
 'Deletes a campaign of yours and its members';
