@@ -78,7 +78,8 @@ SELECT clm.set_value_tiers('wb') AS changed;
 SELECT breaks, customers FROM clm.value_tiers WHERE source = 'wb';
 SELECT tier, count(*) AS customers, min(clv), max(clv) FROM clm.scores WHERE source = 'wb' GROUP BY tier ORDER BY tier;
 -- equal CLVs share a tier: one share of 50 % of {20, 19, 18, 17, 16, 16, 16, 13, 12, 12}
--- ends at position 5 (CLV 16): the three customers with 16 are all in tier 1
+-- ends at position 5 (CLV 16): the three customers with 16 are all in tier 1,
+-- which has 7 customers instead of 5
 UPDATE clm.scores s SET clv = v.clv FROM (VALUES ('11', 20), ('12', 19), ('13', 18), ('14', 17), ('15', 16),
 	('16', 16), ('17', 16), ('18', 13), ('19', 12), ('20', 12)) v(k, clv)
 WHERE s.source = 'wb' AND s.customer_key = v.k;
