@@ -49,6 +49,7 @@
 #include "clm.h"
 
 PG_FUNCTION_INFO_V1(clm_two_proportion_test);
+PG_FUNCTION_INFO_V1(clm_value_tier);
 PG_FUNCTION_INFO_V1(clm_action_store);
 
 /*
@@ -100,6 +101,48 @@ clm_two_proportion_test(PG_FUNCTION_ARGS)
 		}
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * clm.value_tier(clv, breaks) -> smallint: the first k (1-based) with
+ * breaks[k] not NULL and clv >= breaks[k], else cardinality(breaks) + 1.
+ * Called for every customer of a source at each full refresh, hence C.
+ */
+Datum
+clm_value_tier(PG_FUNCTION_ARGS)
+{
+	float8		clv = PG_GETARG_FLOAT8(0);
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (isnan(clv))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("clv must not be NaN")));
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("tier breaks must be a one-dimensional array")));
+	deconstruct_array(arr, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &elems, &nulls, &n);
+	if (n > 32767 - 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many tier breaks")));
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			continue;
+		if (isnan(DatumGetFloat8(elems[i])))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("tier breaks must not be NaN")));
+		if (clv >= DatumGetFloat8(elems[i]))
+			PG_RETURN_INT16((int16) (i + 1));
+	}
+	PG_RETURN_INT16((int16) (n + 1));
 }
 
 /* one operation of clm.action_store */

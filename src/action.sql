@@ -109,15 +109,9 @@ RETURNS record AS 'MODULE_PATHNAME', 'clm_two_proportion_test' LANGUAGE C IMMUTA
 CREATE FUNCTION @extschema@.action_store(op text, args text[]) RETURNS bigint
 AS 'MODULE_PATHNAME', 'clm_action_store' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
--- tier of a CLV given the breaks of a source: the first k with clv >= breaks[k]
--- (a NULL break is an empty tier), else the last tier cardinality(breaks) + 1
+-- tier of a CLV given the breaks of a source (a NULL break is an empty tier)
 CREATE FUNCTION @extschema@.value_tier(clv double precision, breaks double precision[])
-RETURNS smallint LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp AS $$
-	SELECT coalesce((SELECT min(i) FROM generate_subscripts(breaks, 1) i
-					 WHERE breaks[i] IS NOT NULL AND clv >= breaks[i]),
-					cardinality(breaks) + 1)::smallint
-$$;
+RETURNS smallint AS 'MODULE_PATHNAME', 'clm_value_tier' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 -- internal (EXECUTE revoked from PUBLIC): run as the extension owner by
 -- clm.action_store after its ownership check, or by the triggers below
