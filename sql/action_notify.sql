@@ -63,6 +63,17 @@ SELECT clm.action_store('announce', ARRAY['an', 'x', '1']);
 RESET ROLE;
 SELECT clm.announce('an', 'clm_scores', 2) AS channel;
 
+-- the C trigger behind both acts only on clm's own tables: a role's own
+-- trigger calling it on another table is refused (39P01)
+SET ROLE clm_act_other;
+CREATE TEMP TABLE nt_fake (source text, id bigint, mode text, status text);
+CREATE TRIGGER fake AFTER UPDATE ON nt_fake FOR EACH ROW EXECUTE FUNCTION clm.action_trigger();
+INSERT INTO nt_fake VALUES ('an', 1, 'full', 'running');
+UPDATE nt_fake SET status = 'ok';
+SELECT clm.send_stage_notification(1);
+DROP TABLE nt_fake;
+RESET ROLE;
+
 -- the listening client
 \setenv PGDATABASE :DBNAME
 \! psql -X -a -q -f sql/action_notify_listener.psql 2>&1 | sed -E -e 's/PID [0-9]+/PID N/' -e 's/k{7000}/<7000 times k>/'

@@ -25,6 +25,14 @@
  * only clm's own tables (never a user's table, so no user code runs with
  * the owner's rights).  Abort restores the previous user on error.
  *
+ * clm.action_trigger is the C trigger of clm.stage_history (send the
+ * NOTIFY of a stage change), clm.scores (log the stage and segment changes
+ * of announcing sources, from the statement's transition tables) and
+ * clm.refresh_runs (value tiers and announcements when a run ends ok).  It
+ * acts only on those three tables of schema clm, whatever its arguments
+ * (a user's own trigger calling it elsewhere is refused), and runs fixed
+ * statements as the extension owner in the same way.
+ *
  * IDENTIFICATION
  *	  src/action.c
  *
@@ -38,12 +46,14 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/syscache.h"
 
 #include "clm.h"
@@ -51,6 +61,7 @@
 PG_FUNCTION_INFO_V1(clm_two_proportion_test);
 PG_FUNCTION_INFO_V1(clm_value_tier);
 PG_FUNCTION_INFO_V1(clm_action_store);
+PG_FUNCTION_INFO_V1(clm_action_trigger);
 
 /*
  * clm.two_proportion_test(x1, n1, x2, n2) -> (difference, z, p_value)
@@ -180,6 +191,46 @@ static const ActionOp ActionOps[] = {
 };
 
 /*
+ * The extension owner: the owner of clm.campaigns.
+ */
+static Oid
+ActionOwner(void)
+{
+	Oid			nsp = get_namespace_oid("clm", false);
+	Oid			relid = get_relname_relid("campaigns", nsp);
+	HeapTuple	tup;
+	Oid			owner;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "table clm.campaigns does not exist");
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/*
+ * Run one fixed, schema-qualified statement with SPI (already connected)
+ * as the extension owner; every value is a parameter.
+ */
+static int
+ExecAsOwner(Oid owner, const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
+{
+	Oid			save_user;
+	int			save_sec;
+	int			rc;
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	SetUserIdAndSecContext(save_user, save_sec);
+	return rc;
+}
+
+/*
  * clm.action_store(op text, args text[]) -> bigint: see the file header.
  */
 Datum
@@ -195,12 +246,7 @@ clm_action_store(PG_FUNCTION_ARGS)
 	Datum		values[16];
 	char		nulls[16];
 	Oid			caller = GetUserId();
-	Oid			nsp;
-	Oid			relid;
-	HeapTuple	tup;
 	Oid			owner;
-	Oid			save_user;
-	int			save_sec;
 	int			rc;
 	bool		isnull;
 	Datum		result;
@@ -230,16 +276,7 @@ clm_action_store(PG_FUNCTION_ARGS)
 		nulls[i] = elnulls[i] ? 'n' : ' ';
 	}
 
-	/* the owner of clm.campaigns is the extension owner */
-	nsp = get_namespace_oid("clm", false);
-	relid = get_relname_relid("campaigns", nsp);
-	if (!OidIsValid(relid))
-		elog(ERROR, "table clm.campaigns does not exist");
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
+	owner = ActionOwner();
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -260,11 +297,7 @@ clm_action_store(PG_FUNCTION_ARGS)
 	types[a->nargs] = TEXTOID;
 	values[a->nargs] = CStringGetTextDatum(psprintf("%u", caller));
 	nulls[a->nargs] = ' ';
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	rc = SPI_execute_with_args(a->write, a->nargs + 1, types, values, nulls, false, 0);
-	SetUserIdAndSecContext(save_user, save_sec);
+	rc = ExecAsOwner(owner, a->write, a->nargs + 1, types, values, nulls);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "clm action failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 1)
@@ -280,4 +313,134 @@ clm_action_store(PG_FUNCTION_ARGS)
 	if (retnull)
 		PG_RETURN_NULL();
 	PG_RETURN_INT64(ret);
+}
+
+/* the statements of clm.action_trigger, run as the extension owner */
+#define SQL_STAGE_NOTIFY \
+	"SELECT clm.send_stage_notification($1)"
+#define SQL_ANNOUNCING \
+	"SELECT EXISTS (SELECT 1 FROM clm.score_announce)"
+#define SQL_LOG_INSERTED \
+	"INSERT INTO clm.score_change_log (source, run_id, customer_key, from_stage, to_stage, " \
+	"from_segment, to_segment, changed_at) " \
+	"SELECT n.source, n.run_id, n.customer_key, NULL, n.stage, NULL, n.segment, n.scored_at " \
+	"FROM clm_new_scores n JOIN clm.score_announce a ON a.source = n.source"
+#define SQL_LOG_UPDATED \
+	"INSERT INTO clm.score_change_log (source, run_id, customer_key, from_stage, to_stage, " \
+	"from_segment, to_segment, changed_at) " \
+	"SELECT n.source, n.run_id, n.customer_key, o.stage, n.stage, o.segment, n.segment, n.scored_at " \
+	"FROM clm_new_scores n " \
+	"JOIN clm_old_scores o ON o.source OPERATOR(pg_catalog.=) n.source " \
+	"AND o.customer_key OPERATOR(pg_catalog.=) n.customer_key " \
+	"JOIN clm.score_announce a ON a.source OPERATOR(pg_catalog.=) n.source " \
+	"WHERE n.stage IS DISTINCT FROM o.stage OR n.segment IS DISTINCT FROM o.segment"
+#define SQL_AFTER_REFRESH \
+	"SELECT clm.apply_value_tiers($1, $2), clm.announce_run($1, $3)"
+
+/*
+ * Value of a column of a trigger tuple, by name (NULL if NULL).
+ */
+static Datum
+TupleValue(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull)
+{
+	int			attno = SPI_fnumber(desc, name);
+
+	if (attno <= 0)
+		elog(ERROR, "column \"%s\" of the trigger's table does not exist", name);
+	return heap_getattr(tuple, attno, desc, isnull);
+}
+
+/*
+ * clm.action_trigger(): see the file header.
+ */
+Datum
+clm_action_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td;
+	Relation	rel;
+	const char *relname;
+	Oid			owner;
+	int			rc;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("clm.action_trigger() must be called as a trigger")));
+	td = (TriggerData *) fcinfo->context;
+	rel = td->tg_relation;
+	relname = RelationGetRelationName(rel);
+	if (RelationGetNamespace(rel) != get_namespace_oid("clm", false) ||
+		!TRIGGER_FIRED_AFTER(td->tg_event) ||
+		!(strcmp(relname, "stage_history") == 0 || strcmp(relname, "scores") == 0 ||
+		  strcmp(relname, "refresh_runs") == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("clm.action_trigger() fires only on clm.stage_history, clm.scores and clm.refresh_runs")));
+	owner = ActionOwner();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	if (strcmp(relname, "stage_history") == 0)
+	{
+		Oid			types[1] = {INT8OID};
+		Datum		values[1];
+		bool		isnull;
+
+		if (!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_BY_INSERT(td->tg_event))
+			elog(ERROR, "clm.action_trigger() on clm.stage_history must be AFTER INSERT FOR EACH ROW");
+		values[0] = TupleValue(td->tg_trigtuple, RelationGetDescr(rel), "id", &isnull);
+		if (isnull)
+			elog(ERROR, "stage history row without id");
+		rc = ExecAsOwner(owner, SQL_STAGE_NOTIFY, 1, types, values, NULL);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "sending a stage notification failed: %s", SPI_result_code_string(rc));
+	}
+	else if (strcmp(relname, "scores") == 0)
+	{
+		bool		isnull;
+		bool		announcing;
+
+		if (!TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) || td->tg_newtable == NULL ||
+			(TRIGGER_FIRED_BY_UPDATE(td->tg_event) && td->tg_oldtable == NULL))
+			elog(ERROR, "clm.action_trigger() on clm.scores must be an AFTER statement trigger with transition tables");
+		rc = ExecAsOwner(owner, SQL_ANNOUNCING, 0, NULL, NULL, NULL);
+		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "reading clm.score_announce failed");
+		announcing = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		if (announcing)
+		{
+			if (SPI_register_trigger_data(td) != SPI_OK_TD_REGISTER)
+				elog(ERROR, "SPI_register_trigger_data failed");
+			rc = ExecAsOwner(owner, TRIGGER_FIRED_BY_INSERT(td->tg_event) ? SQL_LOG_INSERTED : SQL_LOG_UPDATED,
+							 0, NULL, NULL, NULL);
+			if (rc != SPI_OK_INSERT)
+				elog(ERROR, "logging score changes failed: %s", SPI_result_code_string(rc));
+		}
+	}
+	else
+	{
+		Oid			types[3] = {TEXTOID, INT8OID, INT8OID};
+		Datum		values[3];
+		char		nulls[3] = {' ', ' ', ' '};
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		isnull;
+		Datum		mode;
+
+		if (!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+			elog(ERROR, "clm.action_trigger() on clm.refresh_runs must be AFTER UPDATE FOR EACH ROW");
+		values[0] = TupleValue(td->tg_newtuple, desc, "source", &isnull);
+		if (isnull)
+			elog(ERROR, "refresh run without source");
+		values[2] = TupleValue(td->tg_newtuple, desc, "id", &isnull);
+		mode = TupleValue(td->tg_newtuple, desc, "mode", &isnull);
+		/* a full run recomputes every tier (NULL), an incremental run its customers' */
+		if (strcmp(TextDatumGetCString(mode), "full") == 0)
+			nulls[1] = 'n';
+		values[1] = values[2];
+		rc = ExecAsOwner(owner, SQL_AFTER_REFRESH, 3, types, values, nulls);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "value tiers and announcements failed: %s", SPI_result_code_string(rc));
+	}
+	SPI_finish();
+	return PointerGetDatum(NULL);
 }

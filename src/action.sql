@@ -12,9 +12,9 @@
  * writes them directly: the user functions validate with the caller's
  * rights and then call clm.action_store (src/action.c), which checks the
  * caller's ownership once more with the caller's rights and runs one of the
- * internal *_store functions as the extension owner.  The three trigger
- * functions are SECURITY DEFINER (audited below): they read clm's own tables
- * and the trigger's own rows only.
+ * internal *_store functions as the extension owner.  The C trigger
+ * clm.action_trigger, on clm's own tables only, likewise runs fixed internal
+ * statements as the extension owner.  No function here is SECURITY DEFINER.
  */
 
 -- ======================================================================
@@ -272,6 +272,30 @@ BEGIN
 				'changed_at', c.changed_at, 'id', c.id, 'truncated', true)));
 	END LOOP;
 	RETURN n;
+END
+$fn$;
+
+-- sends the NOTIFY of a stage change (row id of clm.stage_history) when its
+-- table has a channel
+CREATE FUNCTION @extschema@.send_stage_notification(history_id bigint) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC' AS $fn$
+DECLARE
+	h record;
+BEGIN
+	SELECT x.id, x.table_oid, x.customer_key, x.model, x.from_stage, x.to_stage, x.changed_at, n.channel INTO h
+	FROM @extschema@.stage_history x JOIN @extschema@.stage_notify_channel n ON n.table_oid = x.table_oid
+	WHERE x.id = history_id;
+	IF NOT FOUND THEN
+		RETURN 0;
+	END IF;
+	PERFORM pg_notify(h.channel, @extschema@.notify_payload(
+		json_build_object('table', h.table_oid::regclass::text, 'customer_key', h.customer_key,
+			'model', h.model, 'from_stage', h.from_stage, 'to_stage', h.to_stage,
+			'changed_at', h.changed_at, 'id', h.id),
+		json_build_object('table', h.table_oid::regclass::text, 'customer_key', NULL, 'model', NULL,
+			'from_stage', NULL, 'to_stage', NULL, 'changed_at', h.changed_at, 'id', h.id,
+			'truncated', true)));
+	RETURN 1;
 END
 $fn$;
 
@@ -566,80 +590,25 @@ BEGIN
 END
 $fn$;
 
-/*
- * Audited SECURITY DEFINER trigger functions.  They run on clm's own tables
- * (clm.stage_history, clm.scores, clm.refresh_runs), read only the trigger's
- * rows and clm's settings tables, call only clm's functions and pg_notify,
- * and write only clm.score_change_log, clm.value_tiers and the tier column of
- * clm.scores for the source of the rows at hand.
- */
-CREATE FUNCTION @extschema@.stage_notify() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC' AS $fn$
-DECLARE
-	ch text;
-BEGIN
-	SELECT n.channel INTO ch FROM @extschema@.stage_notify_channel n WHERE n.table_oid = NEW.table_oid;
-	IF ch IS NULL THEN
-		RETURN NULL;
-	END IF;
-	PERFORM pg_notify(ch, @extschema@.notify_payload(
-		json_build_object('table', NEW.table_oid::regclass::text, 'customer_key', NEW.customer_key,
-			'model', NEW.model, 'from_stage', NEW.from_stage, 'to_stage', NEW.to_stage,
-			'changed_at', NEW.changed_at, 'id', NEW.id),
-		json_build_object('table', NEW.table_oid::regclass::text, 'customer_key', NULL, 'model', NULL,
-			'from_stage', NULL, 'to_stage', NULL, 'changed_at', NEW.changed_at, 'id', NEW.id,
-			'truncated', true)));
-	RETURN NULL;
-END
-$fn$;
+-- the trigger of clm.stage_history, clm.scores and clm.refresh_runs (C, see
+-- src/action.c): acts as the extension owner, on those three tables only
+CREATE FUNCTION @extschema@.action_trigger() RETURNS trigger
+AS 'MODULE_PATHNAME', 'clm_action_trigger' LANGUAGE C;
 
 CREATE TRIGGER clm_stage_notify AFTER INSERT ON @extschema@.stage_history
-	FOR EACH ROW WHEN (NEW.source = 'trigger') EXECUTE FUNCTION @extschema@.stage_notify();
-
-CREATE FUNCTION @extschema@.capture_score_changes() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
-BEGIN
-	IF NOT EXISTS (SELECT 1 FROM @extschema@.score_announce) THEN
-		RETURN NULL;
-	END IF;
-	IF TG_OP = 'INSERT' THEN
-		INSERT INTO @extschema@.score_change_log (source, run_id, customer_key, from_stage, to_stage,
-			from_segment, to_segment, changed_at)
-		SELECT n.source, n.run_id, n.customer_key, NULL, n.stage, NULL, n.segment, n.scored_at
-		FROM clm_new_scores n JOIN @extschema@.score_announce a ON a.source = n.source;
-	ELSE
-		INSERT INTO @extschema@.score_change_log (source, run_id, customer_key, from_stage, to_stage,
-			from_segment, to_segment, changed_at)
-		SELECT n.source, n.run_id, n.customer_key, o.stage, n.stage, o.segment, n.segment, n.scored_at
-		FROM clm_new_scores n
-		JOIN clm_old_scores o ON o.source = n.source AND o.customer_key = n.customer_key
-		JOIN @extschema@.score_announce a ON a.source = n.source
-		WHERE n.stage IS DISTINCT FROM o.stage OR n.segment IS DISTINCT FROM o.segment;
-	END IF;
-	RETURN NULL;
-END
-$fn$;
+	FOR EACH ROW WHEN (NEW.source = 'trigger') EXECUTE FUNCTION @extschema@.action_trigger();
 
 CREATE TRIGGER clm_score_changes_insert AFTER INSERT ON @extschema@.scores
 	REFERENCING NEW TABLE AS clm_new_scores
-	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.capture_score_changes();
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.action_trigger();
 
 CREATE TRIGGER clm_score_changes_update AFTER UPDATE ON @extschema@.scores
 	REFERENCING OLD TABLE AS clm_old_scores NEW TABLE AS clm_new_scores
-	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.capture_score_changes();
-
-CREATE FUNCTION @extschema@.after_refresh() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
-BEGIN
-	PERFORM @extschema@.apply_value_tiers(NEW.source, CASE WHEN NEW.mode = 'full' THEN NULL ELSE NEW.id END);
-	PERFORM @extschema@.announce_run(NEW.source, NEW.id);
-	RETURN NULL;
-END
-$fn$;
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.action_trigger();
 
 CREATE TRIGGER clm_after_refresh AFTER UPDATE OF status ON @extschema@.refresh_runs
 	FOR EACH ROW WHEN (OLD.status = 'running' AND NEW.status = 'ok')
-	EXECUTE FUNCTION @extschema@.after_refresh();
+	EXECUTE FUNCTION @extschema@.action_trigger();
 
 -- row level security: settings of what you own or read, your own campaigns
 ALTER TABLE @extschema@.stage_notify_channel ENABLE ROW LEVEL SECURITY;
@@ -761,14 +730,11 @@ COMMENT ON FUNCTION @extschema@.campaign_members(bigint) IS
 COMMENT ON FUNCTION @extschema@.campaign_report(bigint, timestamptz) IS
 'Result of a campaign in its window up to as_of, per group: customers, returned (bought in the window), return rate, revenue, revenue per customer; on the treatment row the uplift (difference of return rates), z and two-sided p-value of the two-proportion test';
 
-COMMENT ON FUNCTION @extschema@.stage_notify() IS
-'Trigger on clm.stage_history: sends the NOTIFY of a stage change of a table with a channel (SECURITY DEFINER, audited: reads its row and clm.stage_notify_channel only)';
+COMMENT ON FUNCTION @extschema@.action_trigger() IS
+'Trigger of clm.stage_history (NOTIFY of a stage change), clm.scores (log of the changes of announcing sources) and clm.refresh_runs (value tiers and announcements when a run ends ok); runs fixed statements as the extension owner, on those tables only';
 
-COMMENT ON FUNCTION @extschema@.capture_score_changes() IS
-'Statement trigger on clm.scores: logs the stage and segment changes of announcing sources (SECURITY DEFINER, audited: writes clm.score_change_log only)';
-
-COMMENT ON FUNCTION @extschema@.after_refresh() IS
-'Trigger on clm.refresh_runs when a run ends ok: value tiers of the run''s customers, then its announcements (SECURITY DEFINER, audited: writes tiers and clm.value_tiers of that source only)';
+COMMENT ON FUNCTION @extschema@.send_stage_notification(bigint) IS
+'Internal (clm.action_trigger): sends the NOTIFY of one stage change of a table with a channel';
 
 GRANT SELECT ON @extschema@.stage_notify_channel, @extschema@.score_announce, @extschema@.score_change_log,
 	@extschema@.value_tiers, @extschema@.campaigns, @extschema@.campaign_members TO PUBLIC;
@@ -777,6 +743,6 @@ REVOKE ALL ON SEQUENCE @extschema@.campaigns_id_seq FROM PUBLIC;
 
 REVOKE EXECUTE ON FUNCTION @extschema@.notify_store(oid, text, oid), @extschema@.announce_store(text, text, integer, oid),
 	@extschema@.apply_value_tiers(text, bigint), @extschema@.value_tiers_store(text, numeric[], oid),
-	@extschema@.announce_run(text, bigint),
+	@extschema@.announce_run(text, bigint), @extschema@.send_stage_notification(bigint),
 	@extschema@.campaign_store(text, text, text[], text[], smallint[], numeric, bigint, timestamptz, interval, oid),
 	@extschema@.campaign_delete(bigint, oid) FROM PUBLIC;

@@ -12,8 +12,9 @@ SELECT has_index('clm', 'scores', 'scores_stage', ARRAY['source', 'stage'], 'sco
 SELECT is(
 	(SELECT array_agg(relname::text ORDER BY relname) FROM pg_class
 	 WHERE relnamespace = 'clm'::regnamespace AND relrowsecurity),
-	ARRAY['refresh_queue', 'refresh_runs', 'refresh_stage', 'score_versions', 'scores', 'sources'],
-	'row level security on every pipeline table');
+	ARRAY['campaign_members', 'campaigns', 'refresh_queue', 'refresh_runs', 'refresh_stage', 'score_announce',
+	      'score_change_log', 'score_versions', 'scores', 'sources', 'stage_notify_channel', 'value_tiers'],
+	'row level security on every pipeline and action table');
 SELECT volatility_is('clm', 'quintile_score', ARRAY['double precision', 'double precision[]'], 'immutable', 'quintile_score is IMMUTABLE');
 SELECT volatility_is('clm', 'quintile_breaks', ARRAY['double precision[]'], 'immutable', 'quintile_breaks is IMMUTABLE');
 SELECT is_strict('clm', 'quintile_score', ARRAY['double precision', 'double precision[]'], 'quintile_score is STRICT');
