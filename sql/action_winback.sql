@@ -128,7 +128,8 @@ CREATE TABLE wb_cdnow AS
 SELECT split_part(l, ' ', 1)::int AS customer_id, to_date(split_part(l, ' ', 3), 'YYYYMMDD')::timestamptz AS at,
 	split_part(l, ' ', 5)::numeric AS amount
 FROM (SELECT regexp_replace(trim(line), '\s+', ' ', 'g') AS l FROM wb_cdnow_lines) x;
-SELECT name FROM clm.register('wbc', 'wb_cdnow', 'customer_id', 'at', 'amount', incremental => false);
+CREATE INDEX ON wb_cdnow (customer_id);
+SELECT name FROM clm.register('wbc', 'wb_cdnow', 'customer_id', 'at', 'amount');
 SELECT mode, rows, status FROM clm.refresh('wbc', true, '1997-09-30');
 SELECT customers, array_length(breaks, 1) AS breaks FROM clm.value_tiers WHERE source = 'wbc';
 SELECT tier, count(*) AS customers FROM clm.scores WHERE source = 'wbc' GROUP BY tier ORDER BY tier;
@@ -146,6 +147,17 @@ SELECT count(*) AS candidates FROM clm.scores WHERE source = 'wbc' AND stage IN 
 SELECT customer_key, stage, round(p_alive::numeric, 4) AS p_alive, round(clv::numeric, 2) AS clv,
 	round(clv_if_active::numeric, 2) AS clv_if_active, round(value_at_stake::numeric, 2) AS value_at_stake, last_at::date
 FROM clm.winback('wbc', 5);
+-- an incremental refresh tiers the customers it scores with the breaks of
+-- the last full refresh (which stay): a new customer (scored as of now, so
+-- long after 1997 that its CLV is near 0: the last tier) and an old one
+CREATE TEMP TABLE wb_breaks AS SELECT breaks, customers FROM clm.value_tiers WHERE source = 'wbc';
+INSERT INTO wb_cdnow VALUES (99999, '1997-09-15', 50), (1, '1997-09-20', 20);
+SELECT mode, rows, status FROM clm.refresh('wbc');
+SELECT v.breaks = b.breaks AS breaks_kept, v.customers = b.customers AS count_kept
+FROM clm.value_tiers v, wb_breaks b WHERE v.source = 'wbc';
+SELECT s.customer_key, s.tier, s.tier = clm.value_tier(s.clv, v.breaks) AS agrees
+FROM clm.scores s JOIN clm.value_tiers v ON v.source = s.source
+WHERE s.source = 'wbc' AND s.customer_key IN ('1', '99999') ORDER BY 1;
 SELECT clm.unregister('wbc');
 DROP TABLE wb_cdnow_lines, wb_cdnow, wb_events;
 DROP ROLE clm_act_other;
