@@ -146,6 +146,7 @@ SELECT grp, returned, round(z::numeric, 7) AS z, window_end, complete FROM clm.c
 SELECT * FROM clm.campaign_report(NULL);
 SELECT * FROM clm.campaign_members(-1);
 SELECT clm.drop_campaign(-1);
+SELECT clm.action_store(NULL, NULL) AS strict;
 
 -- another role: sees no campaign of ours, cannot drop one, cannot write
 -- the tables, cannot create a campaign over a source it cannot read; once
@@ -165,6 +166,31 @@ DELETE FROM clm.campaigns;
 INSERT INTO clm.campaign_members VALUES (1, 'x', 'control');
 UPDATE clm.campaign_members SET grp = 'control';
 SELECT clm.campaign_store('x', 'cp', NULL, NULL, NULL, 0.5, 1, now(), '1 day', 10);
+-- a hostile role's temporary domain named "text" (temporary types come
+-- first in the search path) would run its CHECK with the extension owner's
+-- rights if the statements clm.action_store runs as the owner used
+-- unqualified type names: they do not, so the spy runs as clm_act_other only
+-- (when the role itself casts) and never as the owner
+CREATE FUNCTION pg_temp.clm_act_spy(v pg_catalog.text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE NOTICE 'spy ran as %', current_user;
+	RETURN true;
+END
+$$;
+CREATE DOMAIN pg_temp.text AS pg_catalog.text CHECK (pg_temp.clm_act_spy(VALUE));
+CREATE DOMAIN pg_temp.timestamptz AS pg_catalog.timestamptz CHECK (pg_temp.clm_act_spy(VALUE::pg_catalog.text));
+SET client_min_messages = notice;
+\set VERBOSITY terse
+SELECT 'the spy works'::text AS spy_check;
+SELECT clm.action_store('campaign', ARRAY['spied', 'cp', '{active}', '{Hibernating}', NULL, '0.5', '1',
+	'2025-01-01', '1 day']::pg_catalog.text[]) > 0 AS created;
+SELECT name, customers, control_customers FROM clm.create_campaign('spied_too', 'cp', stages => '{active}', control_share => 0.3);
+RESET client_min_messages;
+\set VERBOSITY sqlstate
+DROP DOMAIN pg_temp.text;
+DROP DOMAIN pg_temp.timestamptz;
+DROP FUNCTION pg_temp.clm_act_spy(pg_catalog.text);
+SELECT clm.drop_campaign(id) FROM clm.campaigns WHERE name IN ('spied', 'spied_too');
 SELECT name, customers, control_customers FROM clm.create_campaign('mine', 'cp', stages => '{active}', control_share => 0.3);
 SELECT name FROM clm.campaigns;
 -- its report reads the events with its own rights

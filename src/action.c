@@ -174,7 +174,7 @@ static const ActionOp ActionOps[] = {
 	/* announce: source, channel (NULL: off), max notifications */
 	{"announce", 3,
 		"SELECT pg_catalog.pg_has_role(s.owner, 'USAGE') FROM clm.sources s WHERE s.name = $1",
-	"SELECT clm.announce_store($1, $2, $3::integer, $4::pg_catalog.oid)"},
+	"SELECT clm.announce_store($1, $2, $3::pg_catalog.int4, $4::pg_catalog.oid)"},
 	/* tiers: source, shares (numeric[] text) */
 	{"tiers", 2,
 		"SELECT pg_catalog.pg_has_role(s.owner, 'USAGE') FROM clm.sources s WHERE s.name = $1",
@@ -182,12 +182,13 @@ static const ActionOp ActionOps[] = {
 	/* campaign: name, source, stages, segments, tiers, share, seed, starts_at, window */
 	{"campaign", 9,
 		"SELECT true FROM clm.sources s WHERE s.name = $2",	/* visible: owner or reader */
-		"SELECT clm.campaign_store($1, $2, $3::text[], $4::text[], $5::smallint[], $6::numeric, "
-		"$7::bigint, $8::timestamptz, $9::interval, $10::pg_catalog.oid)"},
+		"SELECT clm.campaign_store($1, $2, $3::pg_catalog.text[], $4::pg_catalog.text[], $5::pg_catalog.int2[], "
+		"$6::pg_catalog.numeric, $7::pg_catalog.int8, $8::pg_catalog.timestamptz, $9::pg_catalog.interval, "
+		"$10::pg_catalog.oid)"},
 	/* drop campaign: id */
 	{"drop_campaign", 1,
-		"SELECT pg_catalog.pg_has_role(c.owner, 'USAGE') FROM clm.campaigns c WHERE c.id = $1::bigint",
-	"SELECT clm.campaign_delete($1::bigint, $2::pg_catalog.oid)"},
+		"SELECT pg_catalog.pg_has_role(c.owner, 'USAGE') FROM clm.campaigns c WHERE c.id = $1::pg_catalog.int8",
+	"SELECT clm.campaign_delete($1::pg_catalog.int8, $2::pg_catalog.oid)"},
 };
 
 /*
@@ -212,8 +213,9 @@ ActionOwner(void)
 }
 
 /*
- * Run one fixed, schema-qualified statement with SPI (already connected)
- * as the extension owner; every value is a parameter.
+ * Run one fixed statement with SPI (already connected) as the extension
+ * owner; every value is a parameter, every name (functions, operators,
+ * types of casts) is schema-qualified.
  */
 static int
 ExecAsOwner(Oid owner, const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
@@ -315,7 +317,13 @@ clm_action_store(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(ret);
 }
 
-/* the statements of clm.action_trigger, run as the extension owner */
+/*
+ * The statements of clm.action_trigger, run as the extension owner with
+ * the session's search_path: every function, operator and type is
+ * schema-qualified (an unqualified name could resolve to a user's object,
+ * e.g. a temporary domain, which would then run with the owner's rights).
+ * stage is NOT NULL in clm.scores; segment may be NULL.
+ */
 #define SQL_STAGE_NOTIFY \
 	"SELECT clm.send_stage_notification($1)"
 #define SQL_ANNOUNCING \
@@ -324,7 +332,7 @@ clm_action_store(PG_FUNCTION_ARGS)
 	"INSERT INTO clm.score_change_log (source, run_id, customer_key, from_stage, to_stage, " \
 	"from_segment, to_segment, changed_at) " \
 	"SELECT n.source, n.run_id, n.customer_key, NULL, n.stage, NULL, n.segment, n.scored_at " \
-	"FROM clm_new_scores n JOIN clm.score_announce a ON a.source = n.source"
+	"FROM clm_new_scores n JOIN clm.score_announce a ON a.source OPERATOR(pg_catalog.=) n.source"
 #define SQL_LOG_UPDATED \
 	"INSERT INTO clm.score_change_log (source, run_id, customer_key, from_stage, to_stage, " \
 	"from_segment, to_segment, changed_at) " \
@@ -333,7 +341,9 @@ clm_action_store(PG_FUNCTION_ARGS)
 	"JOIN clm_old_scores o ON o.source OPERATOR(pg_catalog.=) n.source " \
 	"AND o.customer_key OPERATOR(pg_catalog.=) n.customer_key " \
 	"JOIN clm.score_announce a ON a.source OPERATOR(pg_catalog.=) n.source " \
-	"WHERE n.stage IS DISTINCT FROM o.stage OR n.segment IS DISTINCT FROM o.segment"
+	"WHERE n.stage OPERATOR(pg_catalog.<>) o.stage " \
+	"OR n.segment OPERATOR(pg_catalog.<>) o.segment " \
+	"OR (n.segment IS NULL) OPERATOR(pg_catalog.<>) (o.segment IS NULL)"
 #define SQL_AFTER_REFRESH \
 	"SELECT clm.apply_value_tiers($1, $2), clm.announce_run($1, $3)"
 

@@ -107,7 +107,7 @@ CREATE FUNCTION @extschema@.two_proportion_test(x1 bigint, n1 bigint, x2 bigint,
 RETURNS record AS 'MODULE_PATHNAME', 'clm_two_proportion_test' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 CREATE FUNCTION @extschema@.action_store(op text, args text[]) RETURNS bigint
-AS 'MODULE_PATHNAME', 'clm_action_store' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+AS 'MODULE_PATHNAME', 'clm_action_store' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 
 -- tier of a CLV given the breaks of a source (a NULL break is an empty tier)
 CREATE FUNCTION @extschema@.value_tier(clv double precision, breaks double precision[])
@@ -284,6 +284,9 @@ DECLARE
 BEGIN
 	SELECT x.id, x.table_oid, x.customer_key, x.model, x.from_stage, x.to_stage, x.changed_at, n.channel INTO h
 	FROM @extschema@.stage_history x JOIN @extschema@.stage_notify_channel n ON n.table_oid = x.table_oid
+	-- the role that turned it on must still own the table (an OID reused by
+	-- another owner's table does not inherit the setting)
+	JOIN pg_class c ON c.oid = x.table_oid AND pg_has_role(n.set_by, c.relowner, 'USAGE')
 	WHERE x.id = history_id;
 	IF NOT FOUND THEN
 		RETURN 0;
