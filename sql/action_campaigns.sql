@@ -191,6 +191,27 @@ DROP DOMAIN pg_temp.text;
 DROP DOMAIN pg_temp.timestamptz;
 DROP FUNCTION pg_temp.clm_act_spy(pg_catalog.text);
 SELECT clm.drop_campaign(id) FROM clm.campaigns WHERE name IN ('spied', 'spied_too');
+-- nor can the role's own "=" operator (first in its search path) make
+-- the ownership check pass for a source it cannot read (42501)
+RESET ROLE;
+CREATE SCHEMA clm_act_evil AUTHORIZATION clm_act_other;
+CREATE TABLE cp_hidden (customer int, at timestamptz, amount numeric);
+SELECT name FROM clm.register('cp_hidden', 'cp_hidden', 'customer', 'at', 'amount', incremental => false);
+SET ROLE clm_act_other;
+CREATE FUNCTION clm_act_evil.always(a pg_catalog.text, b pg_catalog.text) RETURNS boolean
+	LANGUAGE sql IMMUTABLE AS 'SELECT true';
+CREATE OPERATOR clm_act_evil.= (LEFTARG = pg_catalog.text, RIGHTARG = pg_catalog.text, FUNCTION = clm_act_evil.always);
+SET search_path = clm_act_evil, pg_catalog;
+SELECT clm.action_store('campaign', ARRAY['leak', 'cp_hidden', NULL, NULL, NULL, '0.5', '1', '2025-01-01', '1 day']);
+SELECT clm.action_store('tiers', ARRAY['cp_hidden', '{0.5}']);
+RESET search_path;
+SET client_min_messages = warning;
+DROP SCHEMA clm_act_evil CASCADE;
+RESET client_min_messages;
+RESET ROLE;
+SELECT clm.unregister('cp_hidden');
+DROP TABLE cp_hidden;
+SET ROLE clm_act_other;
 SELECT name, customers, control_customers FROM clm.create_campaign('mine', 'cp', stages => '{active}', control_share => 0.3);
 SELECT name FROM clm.campaigns;
 -- its report reads the events with its own rights

@@ -161,7 +161,9 @@ typedef struct ActionOp
 {
 	const char *name;
 	int			nargs;			/* arguments the caller passes */
-	const char *check;			/* run as the caller: must return true */
+	const char *check;			/* run as the caller: must return true; its
+								 * operators are qualified too, or the
+								 * caller's own "=" could make it pass */
 	const char *write;			/* run as the owner; $nargs+1 = caller */
 } ActionOp;
 
@@ -169,25 +171,26 @@ static const ActionOp ActionOps[] = {
 	/* notify: table oid, channel (NULL: off) */
 	{"notify", 2,
 		"SELECT pg_catalog.pg_has_role(c.relowner, 'USAGE') FROM pg_catalog.pg_class c "
-		"WHERE c.oid = $1::pg_catalog.oid",
+		"WHERE c.oid OPERATOR(pg_catalog.=) $1::pg_catalog.oid",
 	"SELECT clm.notify_store($1::pg_catalog.oid, $2, $3::pg_catalog.oid)"},
 	/* announce: source, channel (NULL: off), max notifications */
 	{"announce", 3,
-		"SELECT pg_catalog.pg_has_role(s.owner, 'USAGE') FROM clm.sources s WHERE s.name = $1",
+		"SELECT pg_catalog.pg_has_role(s.owner, 'USAGE') FROM clm.sources s WHERE s.name OPERATOR(pg_catalog.=) $1",
 	"SELECT clm.announce_store($1, $2, $3::pg_catalog.int4, $4::pg_catalog.oid)"},
 	/* tiers: source, shares (numeric[] text) */
 	{"tiers", 2,
-		"SELECT pg_catalog.pg_has_role(s.owner, 'USAGE') FROM clm.sources s WHERE s.name = $1",
+		"SELECT pg_catalog.pg_has_role(s.owner, 'USAGE') FROM clm.sources s WHERE s.name OPERATOR(pg_catalog.=) $1",
 	"SELECT clm.value_tiers_store($1, $2::pg_catalog.numeric[], $3::pg_catalog.oid)"},
 	/* campaign: name, source, stages, segments, tiers, share, seed, starts_at, window */
 	{"campaign", 9,
-		"SELECT true FROM clm.sources s WHERE s.name = $2",	/* visible: owner or reader */
+		"SELECT true FROM clm.sources s WHERE s.name OPERATOR(pg_catalog.=) $2",	/* visible: owner or reader */
 		"SELECT clm.campaign_store($1, $2, $3::pg_catalog.text[], $4::pg_catalog.text[], $5::pg_catalog.int2[], "
 		"$6::pg_catalog.numeric, $7::pg_catalog.int8, $8::pg_catalog.timestamptz, $9::pg_catalog.interval, "
 		"$10::pg_catalog.oid)"},
 	/* drop campaign: id */
 	{"drop_campaign", 1,
-		"SELECT pg_catalog.pg_has_role(c.owner, 'USAGE') FROM clm.campaigns c WHERE c.id = $1::pg_catalog.int8",
+		"SELECT pg_catalog.pg_has_role(c.owner, 'USAGE') FROM clm.campaigns c "
+		"WHERE c.id OPERATOR(pg_catalog.=) $1::pg_catalog.int8",
 	"SELECT clm.campaign_delete($1::pg_catalog.int8, $2::pg_catalog.oid)"},
 };
 

@@ -121,6 +121,10 @@ BEGIN
 	IF tbl IS NULL OR caller IS NULL THEN
 		RAISE EXCEPTION 'tracked_table must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	-- clm.action_store checked this with the caller's rights already
+	IF NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = tbl AND pg_has_role(caller, c.relowner, 'USAGE')) THEN
+		RAISE EXCEPTION 'must be owner of table %', tbl::regclass USING ERRCODE = 'insufficient_privilege';
+	END IF;
 	IF channel IS NULL THEN
 		DELETE FROM @extschema@.stage_notify_channel n WHERE n.table_oid = tbl;
 		RETURN 0;
@@ -146,6 +150,10 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
 	IF source IS NULL OR caller IS NULL THEN
 		RAISE EXCEPTION 'source must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM @extschema@.sources s
+				   WHERE s.name = announce_store.source AND pg_has_role(caller, s.owner, 'USAGE')) THEN
+		RAISE EXCEPTION 'must be owner of source "%"', source USING ERRCODE = 'insufficient_privilege';
 	END IF;
 	IF channel IS NULL THEN
 		DELETE FROM @extschema@.score_announce a WHERE a.source = announce_store.source;
@@ -215,6 +223,10 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
 	IF source IS NULL OR shares IS NULL OR caller IS NULL THEN
 		RAISE EXCEPTION 'source and shares must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM @extschema@.sources s
+				   WHERE s.name = value_tiers_store.source AND pg_has_role(caller, s.owner, 'USAGE')) THEN
+		RAISE EXCEPTION 'must be owner of source "%"', source USING ERRCODE = 'insufficient_privilege';
 	END IF;
 	IF array_ndims(shares) IS DISTINCT FROM 1 OR cardinality(shares) > 9
 	   OR EXISTS (SELECT 1 FROM unnest(shares) x WHERE x IS NULL OR x = 'NaN' OR x <= 0)
@@ -316,6 +328,13 @@ BEGIN
 	   OR window_length IS NULL OR caller IS NULL THEN
 		RAISE EXCEPTION 'name, source, control_share, seed, starts_at and window_length must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	-- the caller may read the source: owner or reader (as its row level security)
+	IF NOT EXISTS (SELECT 1 FROM @extschema@.sources s
+				   WHERE s.name = campaign_store.source
+					 AND (pg_has_role(caller, s.owner, 'USAGE')
+						  OR EXISTS (SELECT 1 FROM unnest(s.readers) r WHERE pg_has_role(caller, r, 'USAGE')))) THEN
+		RAISE EXCEPTION 'source "%" does not exist', source USING ERRCODE = 'undefined_object';
 	END IF;
 	IF length(name) NOT BETWEEN 1 AND 200 THEN
 		RAISE EXCEPTION 'a campaign name is 1 to 200 characters long' USING ERRCODE = 'invalid_parameter_value';
