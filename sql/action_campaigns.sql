@@ -24,9 +24,9 @@ SELECT round(difference::numeric, 10) AS difference, round(z::numeric, 7) AS z, 
 FROM clm.two_proportion_test(6, 10, 2, 10);
 -- 30 of 100 against 20 of 100: p = 0.25, se = sqrt(0.25 * 0.75 * 0.02) = 0.0612372,
 -- z = 0.1 / 0.0612372 = 1.6329932, p = 0.1024704; swapping the groups flips z only
-SELECT round(z::numeric, 7) AS z, round(p_value::numeric, 7) AS p_value FROM clm.two_proportion_test(30, 100, 20, 100)
-UNION ALL
-SELECT round(z::numeric, 7), round(p_value::numeric, 7) FROM clm.two_proportion_test(20, 100, 30, 100);
+SELECT v.x1, v.x2, round(t.z::numeric, 7) AS z, round(t.p_value::numeric, 7) AS p_value
+FROM (VALUES (30, 20), (20, 30)) v(x1, x2), LATERAL clm.two_proportion_test(v.x1, 100, v.x2, 100) t
+ORDER BY v.x1 DESC;
 -- no variance (nobody or everybody returned), an empty group: NULL
 SELECT * FROM clm.two_proportion_test(0, 10, 0, 5);
 SELECT * FROM clm.two_proportion_test(10, 10, 5, 5);
@@ -82,10 +82,8 @@ SELECT c.name, c.customers, c.control_customers, count(*) FILTER (WHERE m.grp = 
 FROM clm.campaigns c JOIN clm.campaign_members m ON m.campaign_id = c.id
 WHERE c.name LIKE 'share%' GROUP BY c.id ORDER BY c.id;
 -- selection by segment and tier (NULL: any)
-SELECT name, customers FROM clm.create_campaign('seg', 'cp', segments => '{At Risk}', control_share => 0.2)
-UNION ALL
-SELECT name, customers FROM clm.create_campaign('tier', 'cp', tiers => '{3,4}', control_share => 0.2)
-UNION ALL
+SELECT name, customers FROM clm.create_campaign('seg', 'cp', segments => '{At Risk}', control_share => 0.2);
+SELECT name, customers FROM clm.create_campaign('tier', 'cp', tiers => '{3,4}', control_share => 0.2);
 SELECT name, customers FROM clm.create_campaign('both', 'cp', stages => '{dormant}', tiers => '{3}', control_share => 0.2);
 SELECT bool_and(m.segment = 'At Risk') AS all_at_risk, count(*) AS members
 FROM clm.campaign_members m JOIN clm.campaigns c ON c.id = m.campaign_id WHERE c.name = 'seg';
