@@ -22,6 +22,9 @@ extern bool clm_worker_enabled;
 extern void clm_worker_define_gucs(void);
 extern void clm_worker_register(void);
 
+/* the extension owner, i.e. the owner of clm.sources (gate.c) */
+extern Oid	clm_extension_owner(void);
+
 /* setting definitions, one per feature file, called from _PG_init */
 extern void clm_stages_define_gucs(void);
 
