@@ -144,7 +144,6 @@ SELECT grp, returned, round(z::numeric, 7) AS z, window_end, complete FROM clm.c
 SELECT * FROM clm.campaign_report(NULL);
 SELECT * FROM clm.campaign_members(-1);
 SELECT clm.drop_campaign(-1);
-SELECT clm.action_store(NULL, NULL) AS strict;
 
 -- another role: sees no campaign of ours, cannot drop one, cannot write
 -- the tables, cannot create a campaign over a source it cannot read; once
@@ -158,17 +157,16 @@ SELECT * FROM clm.create_campaign('mine', 'cp');
 RESET ROLE;
 SELECT clm.grant_scores('cp', 'clm_act_other');
 SET ROLE clm_act_other;
-SELECT clm.action_store('drop_campaign', ARRAY[:'jan']);
-SELECT clm.campaign_delete(:jan, 'clm_act_other'::regrole);
+SELECT clm.drop_campaign_as('clm_act_other', :jan);
 DELETE FROM clm.campaigns;
 INSERT INTO clm.campaign_members VALUES (1, 'x', 'control');
 UPDATE clm.campaign_members SET grp = 'control';
-SELECT clm.campaign_store('x', 'cp', NULL, NULL, NULL, 0.5, 1, now(), '1 day', 10);
+SELECT * FROM clm.create_campaign_as('clm_act_other', 'x', 'cp', NULL, NULL, NULL, 0.5, 1, now(), '1 day');
 -- a hostile role's temporary domain named "text" (temporary types come
 -- first in the search path) would run its CHECK with the extension owner's
--- rights if the statements clm.action_store runs as the owner used
--- unqualified type names: they do not, so the spy runs as clm_act_other only
--- (when the role itself casts) and never as the owner
+-- rights if the functions run as the owner used unqualified type names:
+-- they do not, so the spy runs as clm_act_other only (when the role itself
+-- casts) and never as the owner
 CREATE FUNCTION pg_temp.clm_act_spy(v pg_catalog.text) RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
 	RAISE NOTICE 'spy ran as %', current_user;
@@ -180,8 +178,8 @@ CREATE DOMAIN pg_temp.timestamptz AS pg_catalog.timestamptz CHECK (pg_temp.clm_a
 SET client_min_messages = notice;
 \set VERBOSITY terse
 SELECT 'the spy works'::text AS spy_check;
-SELECT clm.action_store('campaign', ARRAY['spied', 'cp', '{active}', '{Hibernating}', NULL, '0.5', '1',
-	'2025-01-01', '1 day']::pg_catalog.text[]) > 0 AS created;
+SELECT name, customers FROM clm.create_campaign('spied', 'cp', stages => '{active}', segments => '{Hibernating}',
+	control_share => 0.5);
 SELECT name, customers, control_customers FROM clm.create_campaign('spied_too', 'cp', stages => '{active}', control_share => 0.3);
 RESET client_min_messages;
 \set VERBOSITY sqlstate
@@ -190,7 +188,7 @@ DROP DOMAIN pg_temp.timestamptz;
 DROP FUNCTION pg_temp.clm_act_spy(pg_catalog.text);
 SELECT clm.drop_campaign(id) FROM clm.campaigns WHERE name IN ('spied', 'spied_too');
 -- nor can the role's own "=" operator (first in its search path) make
--- the ownership check pass for a source it cannot read (42501)
+-- the ownership checks pass for a source it cannot read (42704)
 RESET ROLE;
 CREATE SCHEMA clm_act_evil AUTHORIZATION clm_act_other;
 CREATE TABLE cp_hidden (customer int, at timestamptz, amount numeric);
@@ -200,8 +198,9 @@ CREATE FUNCTION clm_act_evil.always(a pg_catalog.text, b pg_catalog.text) RETURN
 	LANGUAGE sql IMMUTABLE AS 'SELECT true';
 CREATE OPERATOR clm_act_evil.= (LEFTARG = pg_catalog.text, RIGHTARG = pg_catalog.text, FUNCTION = clm_act_evil.always);
 SET search_path = clm_act_evil, pg_catalog;
-SELECT clm.action_store('campaign', ARRAY['leak', 'cp_hidden', NULL, NULL, NULL, '0.5', '1', '2025-01-01', '1 day']);
-SELECT clm.action_store('tiers', ARRAY['cp_hidden', '{0.5}']);
+SELECT * FROM clm.create_campaign('leak', 'cp_hidden');
+SELECT clm.set_value_tiers('cp_hidden', '{0.5}');
+SELECT clm.announce('cp_hidden');
 RESET search_path;
 SET client_min_messages = warning;
 DROP SCHEMA clm_act_evil CASCADE;

@@ -38,7 +38,7 @@ SELECT clm.notify(NULL);
 SET ROLE clm_act_other;
 SELECT clm.notify('nt_customers');
 SELECT clm.notify('nt_customers', NULL);
-SELECT clm.action_store('notify', ARRAY['nt_customers'::regclass::oid::text, 'x']);
+SELECT clm.notify_as('clm_act_other', 'nt_customers', 'x');
 -- the settings table is not writable, and shows nothing of others
 INSERT INTO clm.stage_notify_channel VALUES ('nt_customers', 'x', 'clm_act_other');
 SELECT count(*) AS visible FROM clm.stage_notify_channel;
@@ -59,7 +59,7 @@ SELECT clm.announce('nope');
 SELECT clm.announce(NULL);
 SET ROLE clm_act_other;
 SELECT clm.announce('an');
-SELECT clm.action_store('announce', ARRAY['an', 'x', '1']);
+SELECT clm.announce_as('clm_act_other', 'an', 'x', 1);
 RESET ROLE;
 SELECT clm.announce('an', 'clm_scores', 2) AS channel;
 

@@ -105,15 +105,13 @@ GRANT SELECT ON wb_events TO clm_act_other;
 SELECT clm.grant_scores('wb', 'clm_act_other');
 SET ROLE clm_act_other;
 SELECT clm.set_value_tiers('wb', '{0.2}');
-SELECT clm.action_store('tiers', ARRAY['wb', '{0.2}']);
+SELECT clm.set_value_tiers_as('clm_act_other', 'wb', '{0.2}');
 -- a reader can read the tiers and the win-back list, not write the tables
 SELECT count(*) AS readable FROM clm.value_tiers WHERE source = 'wb';
 UPDATE clm.value_tiers SET shares = '{0.9}';
 INSERT INTO clm.value_tiers (source) VALUES ('x');
 SELECT clm.apply_value_tiers('wb', NULL);
 RESET ROLE;
-SELECT clm.action_store('nope', '{}');
-SELECT clm.action_store('tiers', '{wb}');
 SELECT shares FROM clm.value_tiers WHERE source = 'wb';
 SELECT clm.unregister('wb');
 SELECT count(*) AS tiers_left FROM clm.value_tiers WHERE source = 'wb';

@@ -2,36 +2,23 @@
  *
  * action.c
  *	  Acting on the lifecycle: the two-proportion z test of campaign reports,
- *	  and clm.action_store, the one door through which users change the
- *	  settings and campaigns of src/action.sql.
+ *	  the value tier of a CLV, and clm.action_trigger, the C trigger that
+ *	  does the work of src/action.sql when clm's own tables change.
  *
- * The tables of src/action.sql (notification settings, value tier settings,
- * campaigns and their members) grant no INSERT, UPDATE or DELETE to
- * anybody: they are changed only by internal functions whose EXECUTE is
- * revoked from PUBLIC.  clm.action_store(op, args) runs them.  It is an
- * ordinary (SECURITY INVOKER) C function, so GetUserId() is the real caller;
- * for each operation, a fixed table below gives
- *	 - a check: a query run with the caller's rights (so row level security
- *	   applies) that must return true, else 42501;
- *	 - a write: the fixed, schema-qualified call of one internal function,
- *	   run as the owner of clm.campaigns (the extension owner) with
- *	   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION, as
- *	   src/stages.c writes clm.stage_history.
- * Every argument is a parameter ($1 ... $n, text); the write gets the
- * caller's role OID as one more parameter, never taken from the arguments.
- * The internal functions validate their arguments themselves, so a direct
- * call of clm.action_store is exactly as safe as the user functions that
- * wrap it (they only add friendlier messages).  The internal functions read
- * only clm's own tables (never a user's table, so no user code runs with
- * the owner's rights).  Abort restores the previous user on error.
- *
- * clm.action_trigger is the C trigger of clm.stage_history (send the
- * NOTIFY of a stage change), clm.scores (log the stage and segment changes
- * of announcing sources, from the statement's transition tables) and
- * clm.refresh_runs (value tiers and announcements when a run ends ok).  It
- * acts only on those three tables of schema clm, whatever its arguments
- * (a user's own trigger calling it elsewhere is refused), and runs fixed
- * statements as the extension owner in the same way.
+ * clm.action_trigger fires on clm.stage_history (send the NOTIFY of a stage
+ * change), clm.scores (log the stage and segment changes of announcing
+ * sources, from the statement's transition tables) and clm.refresh_runs
+ * (value tiers and announcements when a run ends ok).  It acts only on
+ * those three tables of schema clm, whatever its arguments (a role's own
+ * trigger calling it on another table is refused), and runs fixed
+ * statements as the extension owner (SetUserIdAndSecContext with
+ * SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION, as
+ * src/queue.c does): every value is a parameter and every function,
+ * operator and type is schema-qualified, since the statements are parsed
+ * with the session's search_path.  They call internal functions of
+ * src/action.sql, which pin their own search_path and read only clm's
+ * tables, so no user code runs with the owner's rights.  The user functions
+ * that change the settings and campaigns are the gateway of src/gate.c.
  *
  * IDENTIFICATION
  *	  src/action.c
@@ -60,7 +47,6 @@
 
 PG_FUNCTION_INFO_V1(clm_two_proportion_test);
 PG_FUNCTION_INFO_V1(clm_value_tier);
-PG_FUNCTION_INFO_V1(clm_action_store);
 PG_FUNCTION_INFO_V1(clm_action_trigger);
 
 /*
@@ -156,65 +142,6 @@ clm_value_tier(PG_FUNCTION_ARGS)
 	PG_RETURN_INT16((int16) (n + 1));
 }
 
-/* one operation of clm.action_store */
-typedef struct ActionOp
-{
-	const char *name;
-	int			nargs;			/* arguments the caller passes */
-	const char *check;			/* run as the caller: must return true; its
-								 * operators are qualified too, or the
-								 * caller's own "=" could make it pass */
-	const char *write;			/* run as the owner; $nargs+1 = caller */
-} ActionOp;
-
-static const ActionOp ActionOps[] = {
-	/* notify: table oid, channel (NULL: off) */
-	{"notify", 2,
-		"SELECT pg_catalog.pg_has_role(c.relowner, 'USAGE') FROM pg_catalog.pg_class c "
-		"WHERE c.oid OPERATOR(pg_catalog.=) $1::pg_catalog.oid",
-	"SELECT clm.notify_store($1::pg_catalog.oid, $2, $3::pg_catalog.oid)"},
-	/* announce: source, channel (NULL: off), max notifications */
-	{"announce", 3,
-		"SELECT pg_catalog.pg_has_role(s.owner, 'USAGE') FROM clm.sources s WHERE s.name OPERATOR(pg_catalog.=) $1",
-	"SELECT clm.announce_store($1, $2, $3::pg_catalog.int4, $4::pg_catalog.oid)"},
-	/* tiers: source, shares (numeric[] text) */
-	{"tiers", 2,
-		"SELECT pg_catalog.pg_has_role(s.owner, 'USAGE') FROM clm.sources s WHERE s.name OPERATOR(pg_catalog.=) $1",
-	"SELECT clm.value_tiers_store($1, $2::pg_catalog.numeric[], $3::pg_catalog.oid)"},
-	/* campaign: name, source, stages, segments, tiers, share, seed, starts_at, window */
-	{"campaign", 9,
-		"SELECT true FROM clm.sources s WHERE s.name OPERATOR(pg_catalog.=) $2",	/* visible: owner or reader */
-		"SELECT clm.campaign_store($1, $2, $3::pg_catalog.text[], $4::pg_catalog.text[], $5::pg_catalog.int2[], "
-		"$6::pg_catalog.numeric, $7::pg_catalog.int8, $8::pg_catalog.timestamptz, $9::pg_catalog.interval, "
-		"$10::pg_catalog.oid)"},
-	/* drop campaign: id */
-	{"drop_campaign", 1,
-		"SELECT pg_catalog.pg_has_role(c.owner, 'USAGE') FROM clm.campaigns c "
-		"WHERE c.id OPERATOR(pg_catalog.=) $1::pg_catalog.int8",
-	"SELECT clm.campaign_delete($1::pg_catalog.int8, $2::pg_catalog.oid)"},
-};
-
-/*
- * The extension owner: the owner of clm.campaigns.
- */
-static Oid
-ActionOwner(void)
-{
-	Oid			nsp = get_namespace_oid("clm", false);
-	Oid			relid = get_relname_relid("campaigns", nsp);
-	HeapTuple	tup;
-	Oid			owner;
-
-	if (!OidIsValid(relid))
-		elog(ERROR, "table clm.campaigns does not exist");
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
-
 /*
  * Run one fixed statement with SPI (already connected) as the extension
  * owner; every value is a parameter, every name (functions, operators,
@@ -233,91 +160,6 @@ ExecAsOwner(Oid owner, const char *sql, int nargs, Oid *types, Datum *values, co
 	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
 	SetUserIdAndSecContext(save_user, save_sec);
 	return rc;
-}
-
-/*
- * clm.action_store(op text, args text[]) -> bigint: see the file header.
- */
-Datum
-clm_action_store(PG_FUNCTION_ARGS)
-{
-	char	   *op = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
-	const ActionOp *a = NULL;
-	Datum	   *elems;
-	bool	   *elnulls;
-	int			nelems;
-	Oid			types[16];
-	Datum		values[16];
-	char		nulls[16];
-	Oid			caller = GetUserId();
-	Oid			owner;
-	int			rc;
-	bool		isnull;
-	Datum		result;
-	int64		ret = 0;
-	bool		retnull = true;
-
-	for (size_t i = 0; i < lengthof(ActionOps); i++)
-		if (strcmp(ActionOps[i].name, op) == 0)
-			a = &ActionOps[i];
-	if (a == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown clm action \"%s\"", op)));
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("arguments must be a one-dimensional array")));
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elnulls, &nelems);
-	if (nelems != a->nargs)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("clm action \"%s\" takes %d arguments, got %d", op, a->nargs, nelems)));
-	for (int i = 0; i < nelems; i++)
-	{
-		types[i] = TEXTOID;
-		values[i] = elems[i];
-		nulls[i] = elnulls[i] ? 'n' : ' ';
-	}
-
-	owner = ActionOwner();
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-
-	/* the check, with the caller's rights */
-	rc = SPI_execute_with_args(a->check, a->nargs, types, values, nulls, true, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "clm action check failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed != 1 ||
-		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) || isnull)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for clm action \"%s\"", op),
-				 errdetail("The object does not exist or role %s does not own it.",
-						   GetUserNameFromId(caller, false))));
-
-	/* the write, as the extension owner, with the caller's OID appended */
-	types[a->nargs] = TEXTOID;
-	values[a->nargs] = CStringGetTextDatum(psprintf("%u", caller));
-	nulls[a->nargs] = ' ';
-	rc = ExecAsOwner(owner, a->write, a->nargs + 1, types, values, nulls);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "clm action failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 1)
-	{
-		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		if (!isnull)
-		{
-			ret = DatumGetInt64(result);
-			retnull = false;
-		}
-	}
-	SPI_finish();
-	if (retnull)
-		PG_RETURN_NULL();
-	PG_RETURN_INT64(ret);
 }
 
 /*
@@ -389,7 +231,7 @@ clm_action_trigger(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("clm.action_trigger() fires only on clm.stage_history, clm.scores and clm.refresh_runs")));
-	owner = ActionOwner();
+	owner = clm_extension_owner();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 

@@ -9,12 +9,13 @@
  * Security model (README "Acting on the lifecycle"): the tables below grant
  * SELECT only, filtered by row level security (a role sees the settings of
  * the tables and sources it owns or reads, and its own campaigns).  Nobody
- * writes them directly: the user functions validate with the caller's
- * rights and then call clm.action_store (src/action.c), which checks the
- * caller's ownership once more with the caller's rights and runs one of the
- * internal *_store functions as the extension owner.  The C trigger
- * clm.action_trigger, on clm's own tables only, likewise runs fixed internal
- * statements as the extension owner.  No function here is SECURITY DEFINER.
+ * writes them directly: the user functions that change them are the
+ * gateway of src/gate.c (clm_call_checked), which calls the internal
+ * clm.<name>_as(calling role, ...) as the extension owner; those check
+ * every right of the calling role themselves.  The C trigger
+ * clm.action_trigger (src/action.c), on clm's own tables only, likewise
+ * runs fixed internal statements as the extension owner.  No function here
+ * is SECURITY DEFINER.
  */
 
 -- ======================================================================
@@ -106,58 +107,77 @@ CREATE FUNCTION @extschema@.two_proportion_test(x1 bigint, n1 bigint, x2 bigint,
 	OUT difference double precision, OUT z double precision, OUT p_value double precision)
 RETURNS record AS 'MODULE_PATHNAME', 'clm_two_proportion_test' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
-CREATE FUNCTION @extschema@.action_store(op text, args text[]) RETURNS bigint
-AS 'MODULE_PATHNAME', 'clm_action_store' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
-
 -- tier of a CLV given the breaks of a source (a NULL break is an empty tier)
 CREATE FUNCTION @extschema@.value_tier(clv double precision, breaks double precision[])
 RETURNS smallint AS 'MODULE_PATHNAME', 'clm_value_tier' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
--- internal (EXECUTE revoked from PUBLIC): run as the extension owner by
--- clm.action_store after its ownership check, or by the triggers below
-CREATE FUNCTION @extschema@.notify_store(tbl oid, channel text, caller oid) RETURNS bigint
+-- The bodies of the user functions that change clm's tables (EXECUTE
+-- revoked from PUBLIC): clm.notify, clm.announce, clm.set_value_tiers,
+-- clm.create_campaign and clm.drop_campaign are the gateway clm_call_checked
+-- (src/gate.c), which calls clm.<name>_as(calling role, ...) as the
+-- extension owner.  Each checks every right of that role itself (row level
+-- security does not apply to the owner), with a pinned search_path.
+CREATE FUNCTION @extschema@.notify_as(caller regrole, tracked_table regclass, channel text) RETURNS text
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
-	IF tbl IS NULL OR caller IS NULL THEN
+	IF tracked_table IS NULL OR caller IS NULL THEN
 		RAISE EXCEPTION 'tracked_table must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	-- clm.action_store checked this with the caller's rights already
-	IF NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = tbl AND pg_has_role(caller, c.relowner, 'USAGE')) THEN
-		RAISE EXCEPTION 'must be owner of table %', tbl::regclass USING ERRCODE = 'insufficient_privilege';
+	IF NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = tracked_table AND pg_has_role(caller, c.relowner, 'USAGE')) THEN
+		RAISE EXCEPTION 'must be owner of table %', tracked_table USING ERRCODE = 'insufficient_privilege';
 	END IF;
 	IF channel IS NULL THEN
-		DELETE FROM @extschema@.stage_notify_channel n WHERE n.table_oid = tbl;
-		RETURN 0;
+		DELETE FROM @extschema@.stage_notify_channel n WHERE n.table_oid = tracked_table;
+		RETURN NULL;
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM @extschema@.tracked_table t WHERE t.table_oid = tracked_table) THEN
+		RAISE EXCEPTION 'table % is not tracked', tracked_table USING ERRCODE = 'object_not_in_prerequisite_state',
+			HINT = 'Track it with clm.track() first.';
 	END IF;
 	IF octet_length(channel) NOT BETWEEN 1 AND 63 THEN
 		RAISE EXCEPTION 'invalid channel name' USING ERRCODE = 'invalid_parameter_value',
 			DETAIL = format('A channel name is 1 to 63 bytes long, got %s.', octet_length(channel));
 	END IF;
-	IF NOT EXISTS (SELECT 1 FROM @extschema@.tracked_table t WHERE t.table_oid = tbl) THEN
-		RAISE EXCEPTION 'table % is not tracked', tbl::regclass USING ERRCODE = 'object_not_in_prerequisite_state',
-			HINT = 'Track it with clm.track() first.';
-	END IF;
 	INSERT INTO @extschema@.stage_notify_channel AS n (table_oid, channel, set_by)
-	VALUES (tbl, channel, caller::regrole)
+	VALUES (tracked_table, channel, caller)
 	ON CONFLICT (table_oid) DO UPDATE SET channel = EXCLUDED.channel, set_by = EXCLUDED.set_by, set_at = now();
-	RETURN 1;
+	RETURN channel;
 END
 $fn$;
 
-CREATE FUNCTION @extschema@.announce_store(source text, channel text, max_notifications integer, caller oid)
-RETURNS bigint
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+-- the source as the caller sees it (owner or reader), else 42704; with
+-- must_own, the caller must own it (42501)
+CREATE FUNCTION @extschema@.source_for(caller regrole, source text, must_own boolean)
+RETURNS @extschema@.sources
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+	src @extschema@.sources;
 BEGIN
 	IF source IS NULL OR caller IS NULL THEN
 		RAISE EXCEPTION 'source must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF NOT EXISTS (SELECT 1 FROM @extschema@.sources s
-				   WHERE s.name = announce_store.source AND pg_has_role(caller, s.owner, 'USAGE')) THEN
+	SELECT * INTO src FROM @extschema@.sources s
+	WHERE s.name = source_for.source
+	  AND (pg_has_role(caller, s.owner, 'USAGE')
+		   OR EXISTS (SELECT 1 FROM unnest(s.readers) r WHERE pg_has_role(caller, r, 'USAGE')));
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'source "%" does not exist', source USING ERRCODE = 'undefined_object';
+	END IF;
+	IF must_own AND NOT pg_has_role(caller, src.owner, 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of source "%"', source USING ERRCODE = 'insufficient_privilege';
 	END IF;
+	RETURN src;
+END
+$fn$;
+
+CREATE FUNCTION @extschema@.announce_as(caller regrole, source text, channel text, max_notifications integer)
+RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+	PERFORM @extschema@.source_for(caller, source, true);
 	IF channel IS NULL THEN
-		DELETE FROM @extschema@.score_announce a WHERE a.source = announce_store.source;
-		RETURN 0;
+		DELETE FROM @extschema@.score_announce a WHERE a.source = announce_as.source;
+		RETURN NULL;
 	END IF;
 	IF octet_length(channel) NOT BETWEEN 1 AND 63 THEN
 		RAISE EXCEPTION 'invalid channel name' USING ERRCODE = 'invalid_parameter_value',
@@ -168,14 +188,14 @@ BEGIN
 			DETAIL = format('Got %s.', coalesce(max_notifications::text, 'NULL'));
 	END IF;
 	INSERT INTO @extschema@.score_announce AS a (source, channel, max_notifications, set_by)
-	VALUES (source, channel, max_notifications, caller::regrole)
+	VALUES (source, channel, max_notifications, caller)
 	ON CONFLICT ON CONSTRAINT score_announce_pkey DO UPDATE SET channel = EXCLUDED.channel,
 		max_notifications = EXCLUDED.max_notifications, set_by = EXCLUDED.set_by, set_at = now();
-	RETURN 1;
+	RETURN channel;
 END
 $fn$;
 
--- computes the tiers of a source: run NULL (or no breaks yet): the breaks
+-- internal: computes the tiers of a source: run NULL (or no breaks yet): the breaks
 -- from the CLVs of all its customers, then every customer's tier; else the
 -- customers scored by that (incremental) run, with the breaks in force
 CREATE FUNCTION @extschema@.apply_value_tiers(source text, run bigint) RETURNS bigint
@@ -218,15 +238,12 @@ BEGIN
 END
 $fn$;
 
-CREATE FUNCTION @extschema@.value_tiers_store(source text, shares numeric[], caller oid) RETURNS bigint
+CREATE FUNCTION @extschema@.set_value_tiers_as(caller regrole, source text, shares numeric[]) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
-	IF source IS NULL OR shares IS NULL OR caller IS NULL THEN
-		RAISE EXCEPTION 'source and shares must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	IF NOT EXISTS (SELECT 1 FROM @extschema@.sources s
-				   WHERE s.name = value_tiers_store.source AND pg_has_role(caller, s.owner, 'USAGE')) THEN
-		RAISE EXCEPTION 'must be owner of source "%"', source USING ERRCODE = 'insufficient_privilege';
+	PERFORM @extschema@.source_for(caller, source, true);
+	IF shares IS NULL THEN
+		RAISE EXCEPTION 'shares must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	IF array_ndims(shares) IS DISTINCT FROM 1 OR cardinality(shares) > 9
 	   OR EXISTS (SELECT 1 FROM unnest(shares) x WHERE x IS NULL OR x = 'NaN' OR x <= 0)
@@ -234,7 +251,7 @@ BEGIN
 		RAISE EXCEPTION 'invalid value tier shares' USING ERRCODE = 'invalid_parameter_value',
 			DETAIL = format('Give 1 to 9 positive shares of the customers, top tier first, summing to at most 1; got %s.', shares);
 	END IF;
-	INSERT INTO @extschema@.value_tiers AS v (source, shares, set_by) VALUES (source, shares, caller::regrole)
+	INSERT INTO @extschema@.value_tiers AS v (source, shares, set_by) VALUES (source, shares, caller)
 	ON CONFLICT ON CONSTRAINT value_tiers_pkey DO UPDATE SET shares = EXCLUDED.shares, set_by = EXCLUDED.set_by,
 		breaks = NULL;
 	RETURN @extschema@.apply_value_tiers(source, NULL);
@@ -314,27 +331,24 @@ BEGIN
 END
 $fn$;
 
-CREATE FUNCTION @extschema@.campaign_store(name text, source text, stages text[], segments text[],
-	tiers smallint[], control_share numeric, seed bigint, starts_at timestamptz, window_length interval,
-	caller oid)
-RETURNS bigint
+CREATE FUNCTION @extschema@.create_campaign_as(caller regrole, name text, source text, stages text[],
+	segments text[], tiers integer[], control_share numeric, seed bigint, starts_at timestamptz,
+	window_length interval)
+RETURNS @extschema@.campaigns
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
-	cid bigint;
+	camp @extschema@.campaigns;
 	n bigint;
 	nc bigint;
 BEGIN
-	IF name IS NULL OR source IS NULL OR control_share IS NULL OR seed IS NULL OR starts_at IS NULL
-	   OR window_length IS NULL OR caller IS NULL THEN
+	-- the caller may read the source: owner or reader
+	PERFORM @extschema@.source_for(caller, source, false);
+	IF name IS NULL OR control_share IS NULL OR seed IS NULL OR starts_at IS NULL OR window_length IS NULL THEN
 		RAISE EXCEPTION 'name, source, control_share, seed, starts_at and window_length must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	-- the caller may read the source: owner or reader (as its row level security)
-	IF NOT EXISTS (SELECT 1 FROM @extschema@.sources s
-				   WHERE s.name = campaign_store.source
-					 AND (pg_has_role(caller, s.owner, 'USAGE')
-						  OR EXISTS (SELECT 1 FROM unnest(s.readers) r WHERE pg_has_role(caller, r, 'USAGE')))) THEN
-		RAISE EXCEPTION 'source "%" does not exist', source USING ERRCODE = 'undefined_object';
+	IF EXISTS (SELECT 1 FROM unnest(tiers) t WHERE t NOT BETWEEN 1 AND 10) THEN
+		RAISE EXCEPTION 'tiers are numbered 1 to 10' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF length(name) NOT BETWEEN 1 AND 200 THEN
 		RAISE EXCEPTION 'a campaign name is 1 to 200 characters long' USING ERRCODE = 'invalid_parameter_value';
@@ -357,12 +371,12 @@ BEGIN
 		RAISE EXCEPTION 'stages, segments and tiers are NULL (any) or lists of values without NULLs'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF EXISTS (SELECT 1 FROM @extschema@.campaigns c WHERE c.owner = caller AND c.name = campaign_store.name) THEN
+	IF EXISTS (SELECT 1 FROM @extschema@.campaigns c WHERE c.owner = caller AND c.name = create_campaign_as.name) THEN
 		RAISE EXCEPTION 'campaign "%" already exists', name USING ERRCODE = 'duplicate_object',
 			HINT = 'Choose another name, or drop it with clm.drop_campaign.';
 	END IF;
 	SELECT count(*) INTO n FROM @extschema@.scores sc
-	WHERE sc.source = campaign_store.source
+	WHERE sc.source = create_campaign_as.source
 	  AND (stages IS NULL OR sc.stage = ANY (stages))
 	  AND (segments IS NULL OR sc.segment = ANY (segments))
 	  AND (tiers IS NULL OR sc.tier = ANY (tiers));
@@ -374,32 +388,32 @@ BEGIN
 	nc := CASE WHEN n < 2 THEN 0 ELSE least(greatest(round(n * control_share)::bigint, 1), n - 1) END;
 	INSERT INTO @extschema@.campaigns (name, owner, source, stages, segments, tiers, control_share, seed,
 		starts_at, window_length, customers, control_customers)
-	VALUES (name, caller::regrole, source, stages, segments, tiers, control_share, seed,
+	VALUES (name, caller, source, stages, segments, tiers, control_share, seed,
 		starts_at, window_length, n, nc)
-	RETURNING id INTO cid;
+	RETURNING * INTO camp;
 	-- deterministic assignment: members in the order of a seeded hash of
 	-- their key (ties by key); the first nc are control
 	INSERT INTO @extschema@.campaign_members (campaign_id, customer_key, grp, stage, segment, tier, clv, p_alive)
-	SELECT cid, x.customer_key, CASE WHEN x.rn <= nc THEN 'control' ELSE 'treatment' END,
+	SELECT camp.id, x.customer_key, CASE WHEN x.rn <= nc THEN 'control' ELSE 'treatment' END,
 		x.stage, x.segment, x.tier, x.clv, x.p_alive
 	FROM (SELECT sc.*, row_number() OVER (ORDER BY hashtextextended(sc.customer_key, seed), sc.customer_key) AS rn
 		  FROM @extschema@.scores sc
-		  WHERE sc.source = campaign_store.source
+		  WHERE sc.source = create_campaign_as.source
 			AND (stages IS NULL OR sc.stage = ANY (stages))
 			AND (segments IS NULL OR sc.segment = ANY (segments))
 			AND (tiers IS NULL OR sc.tier = ANY (tiers))) x;
-	RETURN cid;
+	RETURN camp;
 END
 $fn$;
 
-CREATE FUNCTION @extschema@.campaign_delete(campaign bigint, caller oid) RETURNS bigint
+CREATE FUNCTION @extschema@.drop_campaign_as(caller regrole, campaign bigint) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
 	DELETE FROM @extschema@.campaigns c WHERE c.id = campaign AND pg_has_role(caller, c.owner, 'USAGE');
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'campaign % does not exist', campaign USING ERRCODE = 'undefined_object';
 	END IF;
-	RETURN 1;
+	RETURN true;
 END
 $fn$;
 
@@ -446,52 +460,14 @@ END
 $fn$;
 
 CREATE FUNCTION @extschema@.set_value_tiers(source text, shares numeric[] DEFAULT '{0.05,0.15,0.30}')
-RETURNS bigint
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
-BEGIN
-	IF source IS NULL OR shares IS NULL THEN
-		RAISE EXCEPTION 'source and shares must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	IF NOT EXISTS (SELECT 1 FROM @extschema@.sources s WHERE s.name = set_value_tiers.source) THEN
-		RAISE EXCEPTION 'source "%" does not exist', source USING ERRCODE = 'undefined_object';
-	END IF;
-	RETURN @extschema@.action_store('tiers', ARRAY[source, shares::text]);
-END
-$fn$;
+RETURNS bigint AS 'MODULE_PATHNAME', 'clm_call_checked' LANGUAGE C;
 
 CREATE FUNCTION @extschema@.notify(tracked_table regclass, channel text DEFAULT 'clm_stage')
-RETURNS text
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
-BEGIN
-	IF tracked_table IS NULL THEN
-		RAISE EXCEPTION 'tracked_table must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	IF NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = tracked_table AND pg_has_role(c.relowner, 'USAGE')) THEN
-		RAISE EXCEPTION 'must be owner of table %', tracked_table USING ERRCODE = 'insufficient_privilege';
-	END IF;
-	PERFORM @extschema@.action_store('notify', ARRAY[tracked_table::oid::text, channel]);
-	RETURN channel;
-END
-$fn$;
+RETURNS text AS 'MODULE_PATHNAME', 'clm_call_checked' LANGUAGE C;
 
 CREATE FUNCTION @extschema@.announce(source text, channel text DEFAULT 'clm_scores',
 	max_notifications integer DEFAULT 100)
-RETURNS text
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
-BEGIN
-	IF source IS NULL THEN
-		RAISE EXCEPTION 'source must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	IF NOT EXISTS (SELECT 1 FROM @extschema@.sources s WHERE s.name = announce.source) THEN
-		RAISE EXCEPTION 'source "%" does not exist', source USING ERRCODE = 'undefined_object';
-	END IF;
-	IF NOT EXISTS (SELECT 1 FROM @extschema@.sources s WHERE s.name = announce.source AND pg_has_role(s.owner, 'USAGE')) THEN
-		RAISE EXCEPTION 'must be owner of source "%"', source USING ERRCODE = 'insufficient_privilege';
-	END IF;
-	PERFORM @extschema@.action_store('announce', ARRAY[source, channel, max_notifications::text]);
-	RETURN channel;
-END
-$fn$;
+RETURNS text AS 'MODULE_PATHNAME', 'clm_call_checked' LANGUAGE C;
 
 CREATE FUNCTION @extschema@.score_changes(source text, since_run_id bigint DEFAULT 0)
 RETURNS TABLE (run_id bigint, customer_key text, from_stage text, to_stage text, from_segment text,
@@ -506,38 +482,10 @@ $fn$;
 CREATE FUNCTION @extschema@.create_campaign(name text, source text, stages text[] DEFAULT NULL,
 	segments text[] DEFAULT NULL, tiers integer[] DEFAULT NULL, control_share numeric DEFAULT 0.1,
 	seed bigint DEFAULT 0, starts_at timestamptz DEFAULT now(), window_length interval DEFAULT '30 days')
-RETURNS @extschema@.campaigns
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
-DECLARE
-	cid bigint;
-	c @extschema@.campaigns;
-BEGIN
-	IF source IS NULL THEN
-		RAISE EXCEPTION 'source must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	IF NOT EXISTS (SELECT 1 FROM @extschema@.sources s WHERE s.name = create_campaign.source) THEN
-		RAISE EXCEPTION 'source "%" does not exist', source USING ERRCODE = 'undefined_object';
-	END IF;
-	IF EXISTS (SELECT 1 FROM unnest(tiers) t WHERE t NOT BETWEEN 1 AND 10) THEN
-		RAISE EXCEPTION 'tiers are numbered 1 to 10' USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	cid := @extschema@.action_store('campaign', ARRAY[name, source, stages::text, segments::text,
-		tiers::smallint[]::text, control_share::text, seed::text, starts_at::text, window_length::text]);
-	SELECT * INTO c FROM @extschema@.campaigns x WHERE x.id = cid;
-	RETURN c;
-END
-$fn$;
+RETURNS @extschema@.campaigns AS 'MODULE_PATHNAME', 'clm_call_checked' LANGUAGE C;
 
 CREATE FUNCTION @extschema@.drop_campaign(campaign bigint) RETURNS boolean
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
-BEGIN
-	IF NOT EXISTS (SELECT 1 FROM @extschema@.campaigns c WHERE c.id = campaign) THEN
-		RAISE EXCEPTION 'campaign % does not exist', campaign USING ERRCODE = 'undefined_object';
-	END IF;
-	PERFORM @extschema@.action_store('drop_campaign', ARRAY[campaign::text]);
-	RETURN true;
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'clm_call_checked' LANGUAGE C;
 
 CREATE FUNCTION @extschema@.campaign_members(campaign bigint)
 RETURNS TABLE (customer_key text, grp text, stage text, segment text, tier smallint,
@@ -695,23 +643,23 @@ COMMENT ON TABLE @extschema@.campaign_members IS
 COMMENT ON FUNCTION @extschema@.two_proportion_test(bigint, bigint, bigint, bigint) IS
 'Two-sided two-proportion z test of x1/n1 against x2/n2 (pooled variance): difference of the proportions, z and p-value (NULL without variance or with an empty group)';
 
-COMMENT ON FUNCTION @extschema@.action_store(text, text[]) IS
-'Internal door to the action settings and campaigns: checks with the caller''s rights that the caller owns the object, then runs the matching internal *_store function as the extension owner';
-
 COMMENT ON FUNCTION @extschema@.value_tier(double precision, double precision[]) IS
 'Value tier of a CLV given the CLV breaks of a source: the first k with clv >= breaks[k] (NULL break = empty tier), else the last tier';
 
-COMMENT ON FUNCTION @extschema@.notify_store(oid, text, oid) IS
-'Internal (clm.action_store): sets or clears the notification channel of a tracked table';
+COMMENT ON FUNCTION @extschema@.notify_as(regrole, regclass, text) IS
+'Internal body of clm.notify for a calling role (run as the extension owner by the gateway)';
 
-COMMENT ON FUNCTION @extschema@.announce_store(text, text, integer, oid) IS
-'Internal (clm.action_store): sets or clears the announcement channel and limit of a source';
+COMMENT ON FUNCTION @extschema@.source_for(regrole, text, boolean) IS
+'Internal: the source as a calling role may see it (owner or reader; 42704 otherwise), or must own it (42501)';
+
+COMMENT ON FUNCTION @extschema@.announce_as(regrole, text, text, integer) IS
+'Internal body of clm.announce for a calling role (run as the extension owner by the gateway)';
 
 COMMENT ON FUNCTION @extschema@.apply_value_tiers(text, bigint) IS
 'Internal: computes the value tiers of a source (run NULL: new breaks and every customer; else the customers scored by that run)';
 
-COMMENT ON FUNCTION @extschema@.value_tiers_store(text, numeric[], oid) IS
-'Internal (clm.action_store): validates and stores the tier shares of a source, then recomputes its tiers';
+COMMENT ON FUNCTION @extschema@.set_value_tiers_as(regrole, text, numeric[]) IS
+'Internal body of clm.set_value_tiers for a calling role (run as the extension owner by the gateway)';
 
 COMMENT ON FUNCTION @extschema@.notify_payload(json, json) IS
 'The full payload if it is shorter than the 8000-byte NOTIFY limit, else the short one';
@@ -719,11 +667,11 @@ COMMENT ON FUNCTION @extschema@.notify_payload(json, json) IS
 COMMENT ON FUNCTION @extschema@.announce_run(text, bigint) IS
 'Internal: sends the NOTIFY messages for the changes of a finished refresh run (one per customer up to the limit, else one summary)';
 
-COMMENT ON FUNCTION @extschema@.campaign_store(text, text, text[], text[], smallint[], numeric, bigint, timestamptz, interval, oid) IS
-'Internal (clm.action_store): validates and creates a campaign and assigns its members to treatment or control';
+COMMENT ON FUNCTION @extschema@.create_campaign_as(regrole, text, text, text[], text[], integer[], numeric, bigint, timestamptz, interval) IS
+'Internal body of clm.create_campaign for a calling role (run as the extension owner by the gateway)';
 
-COMMENT ON FUNCTION @extschema@.campaign_delete(bigint, oid) IS
-'Internal (clm.action_store): deletes a campaign and its members';
+COMMENT ON FUNCTION @extschema@.drop_campaign_as(regrole, bigint) IS
+'Internal body of clm.drop_campaign for a calling role (run as the extension owner by the gateway)';
 
 COMMENT ON FUNCTION @extschema@.winback(text, integer) IS
 'Win-back candidates of a source: customers at_risk, dormant or churned with P(alive) > 0, by value at stake = clv / p_alive * (1 - p_alive), highest first; top limits the rows';
@@ -763,8 +711,9 @@ GRANT SELECT ON @extschema@.stage_notify_channel, @extschema@.score_announce, @e
 
 REVOKE ALL ON SEQUENCE @extschema@.campaigns_id_seq FROM PUBLIC;
 
-REVOKE EXECUTE ON FUNCTION @extschema@.notify_store(oid, text, oid), @extschema@.announce_store(text, text, integer, oid),
-	@extschema@.apply_value_tiers(text, bigint), @extschema@.value_tiers_store(text, numeric[], oid),
+REVOKE EXECUTE ON FUNCTION @extschema@.notify_as(regrole, regclass, text),
+	@extschema@.source_for(regrole, text, boolean), @extschema@.announce_as(regrole, text, text, integer),
+	@extschema@.apply_value_tiers(text, bigint), @extschema@.set_value_tiers_as(regrole, text, numeric[]),
 	@extschema@.announce_run(text, bigint), @extschema@.send_stage_notification(bigint),
-	@extschema@.campaign_store(text, text, text[], text[], smallint[], numeric, bigint, timestamptz, interval, oid),
-	@extschema@.campaign_delete(bigint, oid) FROM PUBLIC;
+	@extschema@.create_campaign_as(regrole, text, text, text[], text[], integer[], numeric, bigint, timestamptz, interval),
+	@extschema@.drop_campaign_as(regrole, bigint) FROM PUBLIC;
