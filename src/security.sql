@@ -275,7 +275,8 @@ BEGIN
 		PERFORM FROM @extschema@.run_as(caller, format('CREATE VIEW %s WITH (security_invoker = true) AS
 			SELECT s.customer_key::%s AS %I, s.frequency, s.recency, s.t, s.monetary, s.total,
 			       s.first_at, s.last_at, s.r_score, s.f_score, s.m_score, s.segment, s.p_alive,
-			       s.expected_purchases, s.clv, s.churn_risk, s.stage, s.stage_since, s.version, s.scored_at
+			       s.expected_purchases, s.clv, s.churn_risk, s.stage, s.stage_since, s.version, s.scored_at,
+			       s.tier
 			FROM @extschema@.scores s WHERE s.source = %L', vname, ctype, customer_column, name)) AS x(n integer);
 		view_oid := to_regclass(vname);
 		UPDATE @extschema@.sources s SET scores_view = view_oid WHERE s.name = register_as.name
