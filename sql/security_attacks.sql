@@ -268,4 +268,70 @@ DELETE FROM clm.erasure_log WHERE erased_by IN ('clm_rt_alice', 'clm_rt_mallory'
 DROP TABLE clm_rt_seen;
 DROP VIEW clm_rt_mallory_is_superuser;
 DROP SCHEMA clm_rt_a, clm_rt_b, clm_rt_m CASCADE;
+
+-- Hole (fixed in the worker): mallory's view sleeps (and catches the
+-- cancel of a statement_timeout); the worker of the database waited for it
+-- for ever and alice's source, due after hers, was never scored.  Past
+-- clm.worker_statement_timeout the worker now ends (FATAL, which no code
+-- catches); the next worker scores alice's source, mallory's is retried
+-- with backoff.  The worker serves clm_worker_test only (scripts/lib.sh,
+-- test/regress.conf), which sql/worker.sql creates again later.
+SET client_min_messages = warning;
+DROP DATABASE IF EXISTS clm_worker_test WITH (FORCE);
+RESET client_min_messages;
+ALTER SYSTEM SET clm.worker_statement_timeout = '1s';
+SELECT pg_reload_conf();
+CREATE DATABASE clm_worker_test;
+\c clm_worker_test
+SET timezone = 'UTC';
+CREATE EXTENSION clm;
+CREATE SCHEMA clm_rt_m AUTHORIZATION clm_rt_mallory;
+CREATE SCHEMA clm_rt_a AUTHORIZATION clm_rt_alice;
+SET ROLE clm_rt_mallory;
+CREATE TABLE clm_rt_m.ev (customer bigint, at timestamptz, amount float8);
+INSERT INTO clm_rt_m.ev VALUES (1, '2026-01-01', 1);
+-- (only the worker reads the view)
+CREATE FUNCTION clm_rt_m.stall() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	LOOP
+		BEGIN
+			PERFORM pg_sleep(3600);
+		EXCEPTION WHEN query_canceled THEN
+			NULL;
+		END;
+	END LOOP;
+END $$;
+CREATE VIEW clm_rt_m.ev_view AS SELECT * FROM clm_rt_m.ev WHERE clm_rt_m.stall();
+SELECT name FROM clm.register('a_stall', 'clm_rt_m.ev_view', 'customer', 'at', 'amount', incremental => false,
+	refresh_interval => '1 hour');
+SET ROLE clm_rt_alice;
+CREATE TABLE clm_rt_a.ev (customer bigint, at timestamptz, amount float8);
+INSERT INTO clm_rt_a.ev VALUES (1, '2026-01-01', 1), (2, '2026-01-02', 2);
+SELECT name FROM clm.register('b_ok', 'clm_rt_a.ev', 'customer', 'at', 'amount', incremental => false,
+	refresh_interval => '1 hour');
+RESET ROLE;
+DO $$
+DECLARE
+	t0 timestamptz := clock_timestamp();
+BEGIN
+	WHILE NOT EXISTS (SELECT 1 FROM clm.refresh_runs WHERE source = 'b_ok' AND status = 'ok') LOOP
+		IF clock_timestamp() - t0 > interval '60 seconds' THEN
+			RAISE WARNING 'alice''s source was not scored in 60 s';
+			EXIT;
+		END IF;
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+END $$;
+SELECT customer_key FROM clm.scores WHERE source = 'b_ok' ORDER BY 1;
+-- mallory's: the first run was interrupted (marked so by the second, which
+-- ended the same way); the next try waits for the backoff
+SELECT status, error FROM clm.refresh_runs WHERE source = 'a_stall' ORDER BY id;
+SELECT running, consecutive_errors, next_run > now() + interval '50 minutes' AS backed_off
+FROM clm.worker_status() WHERE source = 'a_stall';
+\c contrib_regression
+SET client_min_messages = warning;
+DROP DATABASE clm_worker_test WITH (FORCE);
+RESET client_min_messages;
+ALTER SYSTEM RESET clm.worker_statement_timeout;
+SELECT pg_reload_conf();
 DROP ROLE clm_rt_alice, clm_rt_bob, clm_rt_mallory;
