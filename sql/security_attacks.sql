@@ -255,6 +255,30 @@ RESET ROLE;
 REVOKE clm_rt_bob FROM clm_rt_alice;
 SELECT who, what, count(*) > 0 AS ran FROM clm_rt_seen GROUP BY 1, 2 ORDER BY 1, 2;
 
+-- DROP ROLE of a source owner and reader: its sources and its place among
+-- the readers go at once, in the same transaction (before, they stayed
+-- until the next clm call or worker run, and a new role given the same OID
+-- in between inherited them); a DROP ROLE that fails removes nothing
+CREATE ROLE clm_rt_carol;
+GRANT USAGE ON SCHEMA clm_rt_a TO clm_rt_carol;
+GRANT SELECT ON clm_rt_a.events TO clm_rt_carol;
+SET ROLE clm_rt_carol;
+SELECT name FROM clm.register('rt_c', 'clm_rt_a.events', 'customer', 'at', 'amount', incremental => false);
+SELECT mode, rows, status FROM clm.refresh('rt_c', true, '2026-04-01');
+SET ROLE clm_rt_alice;
+SELECT clm.grant_scores('rt_a', 'clm_rt_carol');
+SELECT clm.grant_scores('rt_a', 'clm_rt_bob');
+RESET ROLE;
+SELECT error_of($$DROP ROLE clm_rt_carol$$) AS carol_has_privileges;
+SELECT (SELECT count(*) FROM clm.sources WHERE name = 'rt_c') AS carol_sources,
+	(SELECT cardinality(readers) FROM clm.sources WHERE name = 'rt_a') AS alice_readers;
+DROP OWNED BY clm_rt_carol;
+DROP ROLE clm_rt_carol;
+SELECT (SELECT count(*) FROM clm.sources WHERE name = 'rt_c') AS carol_sources,
+	(SELECT count(*) FROM clm.scores WHERE source = 'rt_c') AS carol_scores,
+	(SELECT count(*) FROM clm.refresh_runs WHERE source = 'rt_c') AS carol_runs,
+	(SELECT readers FROM clm.sources WHERE name = 'rt_a') AS alice_readers;
+
 -- clean up
 SET ROLE clm_rt_bob;
 SELECT clm.unregister('rt_b');
@@ -328,6 +352,18 @@ SELECT customer_key FROM clm.scores WHERE source = 'b_ok' ORDER BY 1;
 SELECT status, error FROM clm.refresh_runs WHERE source = 'a_stall' ORDER BY id;
 SELECT running, consecutive_errors, next_run > now() + interval '50 minutes' AS backed_off
 FROM clm.worker_status() WHERE source = 'a_stall';
+-- a reader dropped while connected to another database: the next call here
+-- (or worker run) removes it from the readers
+CREATE ROLE clm_rt_dan;
+SET ROLE clm_rt_alice;
+SELECT clm.grant_scores('b_ok', 'clm_rt_dan');
+RESET ROLE;
+\c contrib_regression
+DROP ROLE clm_rt_dan;
+\c clm_worker_test
+SET ROLE clm_rt_alice;
+SELECT clm.grant_scores('b_ok', 'clm_rt_bob');
+RESET ROLE;
 \c contrib_regression
 SET client_min_messages = warning;
 DROP DATABASE clm_worker_test WITH (FORCE);
