@@ -127,6 +127,20 @@ SELECT error_of($$LOCK TABLE clm.tracked_table IN ACCESS EXCLUSIVE MODE$$) AS lo
 SELECT error_of($$ALTER TABLE clm.sources DISABLE ROW LEVEL SECURITY$$) AS disable_rls;
 SELECT error_of($$CREATE TABLE clm.evil (x int)$$) AS create_in_clm;
 SELECT error_of($$CREATE TRIGGER t AFTER INSERT ON clm.scores FOR EACH ROW EXECUTE FUNCTION clm.stage_trigger()$$) AS trigger_on_scores;
+-- a temporary table is dropped without an sql_drop event (end of session,
+-- ON COMMIT DROP): its history would stay where nobody can read or erase it
+-- (before: tracked; after the COMMIT its 2 history rows and its registry
+-- row were left, and clm.forget('1') of its owner erased nothing)
+BEGIN;
+CREATE TEMP TABLE m_tmp (id bigint, stage text) ON COMMIT DROP;
+SELECT error_of($$SELECT clm.track('pg_temp.m_tmp', 'id', 'stage', 'behavioral')$$) AS track_temp;
+INSERT INTO m_tmp VALUES (1, 'new'), (2, 'new');
+SELECT 'm_tmp'::regclass::oid AS m_tmp \gset
+COMMIT;
+RESET ROLE;
+SELECT (SELECT count(*) FROM clm.stage_history WHERE table_oid = :m_tmp) AS unreachable_history,
+	(SELECT count(*) FROM clm.tracked_table WHERE table_oid = :m_tmp) AS tracked_gone_table;
+SET ROLE clm_rt_mallory;
 -- nor another role's source through the user-facing functions
 SELECT error_of($$SELECT clm.refresh('rt_a')$$) AS refresh_alice;
 SELECT error_of($$SELECT clm.alter_source('rt_a', '{"horizon_months": 1}')$$) AS alter_alice;
