@@ -21,13 +21,17 @@ SQL_SOURCES  = src/clm.sql \
                src/activity.sql \
                src/scores.sql \
                src/security.sql \
-               src/churn.sql
+               src/churn.sql \
+               src/satisfaction.sql \
+               src/stage_kpis.sql
 
 # Upgrade 1.0 -> 1.1: the changes to 1.0's objects (src/upgrade/1.0--1.1/*.sql,
 # in name order), then the sources of the features that are new in 1.1, whole.
 UPGRADE_1_1  = $(sort $(wildcard src/upgrade/1.0--1.1/*.sql))
 NEW_IN_1_1   = src/security.sql \
-               src/churn.sql
+               src/churn.sql \
+               src/satisfaction.sql \
+               src/stage_kpis.sql
 
 # clm--1.0.sql is the shipped 1.0 install script: it never changes again
 DATA         = $(EXTENSION)--1.0.sql
