@@ -226,7 +226,11 @@ SET ROLE clm_rt_bob;
 SELECT id FROM clm_rt_a.customers ORDER BY 1;
 SELECT count(*) AS bob_history FROM clm.stage_history WHERE table_oid = 'clm_rt_a.customers'::regclass;
 SELECT clm.stage_at('clm_rt_a.customers', 3, now()) AS bob_stage_at_3;
+SELECT coalesce(sum(entered), 0) AS bob_kpis_entered
+FROM clm.stage_kpis('clm_rt_a.customers', 'day', now() - interval '1 day', now() + interval '1 day');
 SET ROLE clm_rt_alice;
+SELECT coalesce(sum(entered), 0) AS alice_kpis_entered
+FROM clm.stage_kpis('clm_rt_a.customers', 'day', now() - interval '1 day', now() + interval '1 day');
 SELECT customer_key, to_stage FROM clm.stage_history WHERE table_oid = 'clm_rt_a.customers'::regclass ORDER BY 1;
 RESET ROLE;
 SELECT count(*) AS superuser_history FROM clm.stage_history WHERE table_oid = 'clm_rt_a.customers'::regclass;
