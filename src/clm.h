@@ -25,6 +25,9 @@ extern void clm_worker_register(void);
 /* the extension owner, i.e. the owner of clm.sources (gate.c) */
 extern Oid	clm_extension_owner(void);
 
+/* DROP ROLE removes clm's rows about the role (roles.c) */
+extern void clm_roles_install_hook(void);
+
 /* setting definitions, one per feature file, called from _PG_init */
 extern void clm_stages_define_gucs(void);
 
