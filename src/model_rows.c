@@ -191,7 +191,26 @@ churn_model_coef(HeapTupleHeader model, const char *fname, int nfeat, const doub
 				 errmsg("%s: the model has %d coefficients, the features give %d",
 						fname, ARR_DIMS(a)[0], nfeat)));
 	*coef = churn_array_data(a);
+	for (int j = 0; j < nfeat; j++)
+		if (isnan((*coef)[j]) || isinf((*coef)[j]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s: the model's coefficient %d must be a finite number", fname, j + 1),
+					 errdetail("Got %g.", (*coef)[j])));
 	return a;
+}
+
+/*
+ * A linear predictor of a model and features: finite, else 22003 (finite
+ * coefficients times finite features can still overflow).
+ */
+void
+churn_check_eta(double eta, const char *fname)
+{
+	if (isnan(eta) || isinf(eta))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s: the linear predictor features . coef is out of range", fname)));
 }
 
 /* ---------------------------------------------------------------------
