@@ -93,3 +93,37 @@ SELECT error_of($$SELECT '\x0103000000000002000000000000000100000000000000000000
 SELECT i, clm.auc(s, y) OVER w AS auc, round(clm.brier(s, y) OVER w::numeric, 6) AS brier
 FROM (VALUES (1, 0.9::float8, true), (2, 0.2, false), (3, 0.4, true), (4, 0.6, false)) v(i, s, y)
 WINDOW w AS (ORDER BY i) ORDER BY i;
+-- clm.coxph_fit sorts its state in its final step, so it is no window function
+SELECT error_of($$SELECT clm.coxph_fit(x + 1, y, ARRAY[x]) OVER (ORDER BY x) FROM wdat$$) AS cox_as_window;
+
+-- clm.brier's float8[] state written by hand is checked (it gave -5 and 2)
+SELECT clm.brier_final('{4,1}') AS quarter, clm.brier_final('{0,0}') IS NULL AS empty;
+SELECT error_of($$SELECT clm.brier_final('{-1,5}')$$) AS negative_rows;
+SELECT error_of($$SELECT clm.brier_final('{1,2}')$$) AS sse_above_rows;
+SELECT error_of($$SELECT clm.brier_final('{1.5,0}')$$) AS fractional_rows;
+SELECT error_of($$SELECT clm.brier_final('{NaN,0}')$$) AS nan_rows;
+SELECT error_of($$SELECT clm.brier_final('{2,-0.5}')$$) AS negative_sse;
+SELECT error_of($$SELECT clm.brier_final('{2,1,3}')$$) AS three_values;
+
+-- hand-built clm.model_rows states combined (as parallel workers' states
+-- are): different feature counts, penalties or kinds are rejected; the
+-- count of skipped rows cannot wrap around (it went negative)
+CREATE FUNCTION pg_temp.mr(kind int, hp int, ncols int, n bigint, skipped bigint, param float8, vals float8[])
+RETURNS clm.model_rows LANGUAGE sql AS $$
+	SELECT ('\x' || encode(set_byte(set_byte('\x01000000'::bytea, 1, kind), 3, hp) || int4send(ncols)
+		|| int8send(n) || int8send(skipped) || float8send(param)
+		|| coalesce((SELECT string_agg(float8send(v), ''::bytea) FROM unnest(vals) v), ''::bytea), 'hex'))::clm.model_rows
+$$;
+CREATE AGGREGATE pg_temp.mr_union(clm.model_rows) (SFUNC = clm.model_rows_combine, STYPE = clm.model_rows);
+-- the four rows of wdat as a state: the fit above
+SELECT (SELECT array_agg(round(c::numeric, 10)) FROM unnest((clm.logit_final(s)).coef) c) AS from_state
+FROM (SELECT pg_temp.mr_union(s) AS s FROM (VALUES (pg_temp.mr(1, 1, 3, 2, 0, 0, '{1,1,1, 0,1,2}')),
+                                                   (pg_temp.mr(1, 1, 3, 2, 0, 0, '{1,1,3, 0,1,0}'))) v(s)) u;
+SELECT error_of($$SELECT pg_temp.mr_union(s) FROM (VALUES (pg_temp.mr(1, 1, 3, 1, 0, 0, '{1,1,5}')),
+                                                         (pg_temp.mr(1, 1, 4, 1, 0, 0, '{1,1,5,6}'))) v(s)$$) AS feature_counts;
+SELECT error_of($$SELECT pg_temp.mr_union(s) FROM (VALUES (pg_temp.mr(1, 1, 3, 1, 0, 0, '{1,1,5}')),
+                                                         (pg_temp.mr(1, 1, 3, 1, 0, 0.5, '{1,1,5}'))) v(s)$$) AS penalties;
+SELECT error_of($$SELECT pg_temp.mr_union(s) FROM (VALUES (pg_temp.mr(1, 1, 3, 1, 0, 0, '{1,1,5}')),
+                                                         (pg_temp.mr(3, 0, 2, 1, 0, 0, '{1,1}'))) v(s)$$) AS kinds;
+SELECT error_of($$SELECT pg_temp.mr_union(s) FROM (VALUES (pg_temp.mr(1, 1, 3, 1, 9223372036854775807, 0, '{1,1,5}')),
+                                                         (pg_temp.mr(1, 0, 0, 0, 7, 0, '{}'))) v(s)$$) AS skipped_overflow;

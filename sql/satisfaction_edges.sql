@@ -58,3 +58,20 @@ SELECT i, round((clm.nps(s) OVER (ORDER BY i)).nps::numeric, 4) AS running_nps,
 FROM (VALUES (1, 10, 4), (2, 0, 1), (3, 9, 3), (4, 7, NULL)) v(i, s, c) ORDER BY i;
 -- a score off the scale in a window
 SELECT error_of($$SELECT clm.nps(s) OVER () FROM (VALUES (11)) v(s)$$) AS window_off_scale;
+
+-- value tiers: breaks that are not NULL must descend (unsorted breaks gave
+-- tier 1 to a CLV below the top break); NULL breaks are empty tiers
+SELECT clm.value_tier(15, '{20,NULL,11}') AS tier_3, clm.value_tier(20, '{20,20,11}') AS tier_1,
+       clm.value_tier(-1e308, '{20,17,11}') AS tier_4, clm.value_tier('Infinity', '{20,17,11}') AS inf_tier_1,
+       clm.value_tier(15, '[0:2]={20,17,11}') AS non_one_based;
+SELECT error_of($$SELECT clm.value_tier(3, '{1,5}')$$) AS ascending_breaks;
+SELECT error_of($$SELECT clm.value_tier(3, '{5,NULL,7}')$$) AS ascending_around_null;
+SELECT error_of($$SELECT clm.value_tier(30, '{20,NaN}')$$) AS nan_break_after_match;
+SELECT error_of($$SELECT clm.value_tier('NaN', '{20}')$$) AS nan_clv;
+SELECT error_of($$SELECT clm.value_tier(1, '{{20,10}}')$$) AS two_dimensional;
+-- the two-proportion test at the ends of bigint: counts are not added as
+-- integers (no overflow); p1 = p2 = 1 has no variance (z, p NULL)
+SELECT * FROM clm.two_proportion_test(9223372036854775807, 9223372036854775807, 9223372036854775807, 9223372036854775807);
+SELECT difference, round(z::numeric, 6) AS z FROM clm.two_proportion_test(1, 9223372036854775807, 0, 9223372036854775807);
+SELECT error_of($$SELECT clm.two_proportion_test(2, 1, 0, 1)$$) AS successes_above_size;
+SELECT error_of($$SELECT clm.two_proportion_test(-1, 1, 0, 1)$$) AS negative_successes;

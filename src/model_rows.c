@@ -32,6 +32,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "executor/executor.h"
 #include "funcapi.h"
 #include "libpq/pqformat.h"
@@ -421,6 +422,10 @@ ChurnAdd(FunctionCallInfo fcinfo, MemoryContext aggcontext, int kind, int ncols,
 		ChurnViewFlat(s, &v);
 	}
 	ChurnCheckCompatible(&v, kind, rows ? ncols : 0, has_param, option, param);
+	if (pg_add_s64_overflow(v.skipped, nskip, &v.skipped))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s: count of skipped rows out of range", ChurnKindName(kind))));
 
 	if (rows && nrows > 0)
 	{
@@ -466,7 +471,7 @@ ChurnAdd(FunctionCallInfo fcinfo, MemoryContext aggcontext, int kind, int ncols,
 	}
 	if (e)
 	{
-		e->skipped += nskip;
+		e->skipped = v.skipped;
 		if (has_param && !e->has_param)
 		{
 			e->has_param = true;
@@ -475,7 +480,7 @@ ChurnAdd(FunctionCallInfo fcinfo, MemoryContext aggcontext, int kind, int ncols,
 		}
 		return EOHPGetRWDatum(&e->hdr);
 	}
-	s->skipped += nskip;
+	s->skipped = v.skipped;
 	if (has_param && !s->has_param)
 	{
 		s->has_param = true;
