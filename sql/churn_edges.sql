@@ -127,3 +127,18 @@ SELECT error_of($$SELECT pg_temp.mr_union(s) FROM (VALUES (pg_temp.mr(1, 1, 3, 1
                                                          (pg_temp.mr(3, 0, 2, 1, 0, 0, '{1,1}'))) v(s)$$) AS kinds;
 SELECT error_of($$SELECT pg_temp.mr_union(s) FROM (VALUES (pg_temp.mr(1, 1, 3, 1, 9223372036854775807, 0, '{1,1,5}')),
                                                          (pg_temp.mr(1, 0, 0, 0, 7, 0, '{}'))) v(s)$$) AS skipped_overflow;
+
+-- a fit of 1000 features is cancelled promptly: the per-row O(p^2) loops and
+-- the O(p^3) matrix work check for interrupts (a 2 s statement_timeout took
+-- 52 s to take effect on 3000 rows); the whole fit takes far longer than
+-- the timeout
+CREATE TEMP TABLE wide AS
+SELECT i, i % 3 = 0 AS y, i % 50 + 1 AS d,
+       ARRAY(SELECT sin(i * j) FROM generate_series(1, 1000) j) AS x
+FROM generate_series(1, 600) i;
+\set VERBOSITY sqlstate
+SET statement_timeout = '300ms';
+SELECT clm.logit_fit(y, x, 1.0, 1.0) IS NULL AS logit_cancelled FROM wide;
+SELECT clm.coxph_fit(d, y, x) IS NULL AS cox_cancelled FROM wide;
+RESET statement_timeout;
+\set VERBOSITY default

@@ -207,8 +207,8 @@ CoxEval(CoxFit *f, const double *gamma, double *grad, double *hess,
 					etasum = 0;
 		int64		d = 0;
 
-		if ((i & 0xFFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
+		/* every duration (i jumps over ties): O(p^2) work per row */
+		CHECK_FOR_INTERRUPTS();
 		if (grad)
 		{
 			memset(a1, 0, sizeof(double) * p);

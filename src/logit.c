@@ -146,8 +146,7 @@ LogitEval(const double *gamma, double *grad, double *hess, void *arg)
 					res,
 					ww;
 
-		if ((i & 0xFFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
+		CHECK_FOR_INTERRUPTS();	/* O(p^2) per row: up to 10^6 operations */
 		if (w == 0)
 			continue;
 		for (int j = 1; j < k; j++)
@@ -300,6 +299,8 @@ LogitDesignChecks(LogitFit *f, const double *hess0, double pbar, double wsum, do
 		for (int b = 0; b < k; b++)
 		{
 			double		sum = 0;
+
+			CHECK_FOR_INTERRUPTS();
 
 			for (int c = 0; c < k; c++)
 			{
