@@ -82,6 +82,12 @@ SELECT error_of($$SELECT clm.logit_fit(y, ARRAY[x], 5e-324, 1e10) FROM wdat$$) A
 -- features whose spread overflows: a clear 22003 (was "collinear")
 SELECT error_of($$SELECT clm.logit_fit(y, ARRAY[x * 1e307]) FROM wdat$$) AS logit_feature_overflow;
 SELECT error_of($$SELECT clm.coxph_fit(x + 1, y, ARRAY[(x - 1.5) * 1e308]) FROM wdat$$) AS cox_feature_overflow;
+-- features whose spread underflows are not called constant (they were)
+SELECT error_of($$SELECT clm.logit_fit(y, ARRAY[x * 1e-310]) FROM wdat$$) AS logit_feature_underflow;
+SELECT error_of($$SELECT clm.coxph_fit(x + 1, y, ARRAY[x * 1e-310]) FROM wdat$$) AS cox_feature_underflow;
+-- a spread of 1e-150 still fits: the coefficient is 1e150 times that of x
+SELECT round(((clm.logit_fit(y, ARRAY[x * 1e-150])).coef[2] * 1e-150)::numeric, 10) AS scaled_back FROM wdat;
+SELECT error_of($$SELECT clm.logit_fit(y, ARRAY[5e-324]) FROM wdat$$) AS denormal_constant;
 
 -- corrupt clm.model_rows text: oversized counts are rejected, not allocated
 SELECT error_of($$SELECT '\x010300007fffffff000000000000000100000000000000000000000000000000'::clm.model_rows$$) AS huge_ncols;

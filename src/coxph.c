@@ -423,10 +423,19 @@ CoxScales(CoxFit *f)
 					 errdetail("Its mean or spread overflows."),
 					 errhint("Rescale the feature.")));
 		if (!(sd > 0))
+		{
+			for (int64 i = 1; i < f->n; i++)
+				if (f->data[i * f->ncols + j + 2] != f->data[j + 2])
+					ereport(ERROR,
+							(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+							 errmsg("clm.coxph_fit: feature %d varies too little to fit", j + 1),
+							 errdetail("Its spread is below the float8 range (about 1e-154)."),
+							 errhint("Rescale the feature.")));
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("clm.coxph_fit: feature %d is constant", j + 1),
 					 errhint("Drop the feature: a constant has no effect on the hazard ratio.")));
+		}
 		f->inv_sd[j] = 1.0 / sd;
 	}
 	pfree(var);

@@ -193,6 +193,33 @@ LogitEval(const double *gamma, double *grad, double *hess, void *arg)
 }
 
 /*
+ * Whether feature j (1-based) takes more than one value over the rows of
+ * positive weight: tells a constant from one whose spread underflows.
+ */
+static bool
+LogitVaries(const LogitFit *f, int j)
+{
+	bool		seen = false;
+	double		first = 0;
+
+	for (int64 i = 0; i < f->n; i++)
+	{
+		const double *r = f->data + i * f->ncols;
+
+		if (!(r[1] > 0))
+			continue;
+		if (!seen)
+		{
+			first = r[j + 1];
+			seen = true;
+		}
+		else if (r[j + 1] != first)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Weighted means and standard deviations of the features (two O(n p)
  * passes) into f->mean, f->inv_sd and the penalty in scaled coordinates
  * f->pen.  A constant feature is an error without l2 (with l2 its scale
@@ -242,6 +269,12 @@ LogitScales(LogitFit *f, double wsum, double l2)
 
 		if (!(sd > 0))
 		{
+			if (l2 == 0 && LogitVaries(f, j))
+				ereport(ERROR,
+						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+						 errmsg("clm.logit_fit: feature %d varies too little to fit", j),
+						 errdetail("Its spread is below the float8 range (about 1e-154)."),
+						 errhint("Rescale the feature.")));
 			if (l2 == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
