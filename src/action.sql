@@ -245,6 +245,11 @@ BEGIN
 	IF shares IS NULL THEN
 		RAISE EXCEPTION 'shares must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	-- subscripts from 1 whatever the given lower bound ('[5:6]={0.1,0.2}'),
+	-- which clm.apply_value_tiers reads from 1
+	IF array_ndims(shares) = 1 AND array_lower(shares, 1) <> 1 THEN
+		shares := ARRAY(SELECT x.v FROM unnest(shares) WITH ORDINALITY x(v, i) ORDER BY x.i);
+	END IF;
 	IF array_ndims(shares) IS DISTINCT FROM 1 OR cardinality(shares) > 9
 	   OR EXISTS (SELECT 1 FROM unnest(shares) x WHERE x IS NULL OR x = 'NaN' OR x <= 0)
 	   OR (SELECT sum(x) FROM unnest(shares) x) > 1 THEN
@@ -568,6 +573,10 @@ BEGIN
 	IF NOT EXISTS (SELECT 1 FROM @extschema@.campaigns c WHERE c.id = campaign) THEN
 		RAISE EXCEPTION 'campaign % does not exist', campaign USING ERRCODE = 'undefined_object';
 	END IF;
+	IF NOT EXISTS (SELECT 1 FROM @extschema@.campaigns c JOIN @extschema@.sources s ON s.name = c.source
+				   WHERE c.id = campaign) THEN
+		RAISE EXCEPTION 'source of campaign % is not readable', campaign USING ERRCODE = 'insufficient_privilege';
+	END IF;
 	RETURN QUERY
 	SELECT m.customer_key, m.grp, m.stage, m.segment, m.tier, m.clv, m.p_alive
 	FROM @extschema@.campaign_members m WHERE m.campaign_id = campaign
@@ -631,8 +640,10 @@ CREATE POLICY campaigns_read ON @extschema@.campaigns FOR SELECT
 
 ALTER TABLE @extschema@.campaign_members ENABLE ROW LEVEL SECURITY;
 
+-- (and only while the role still reads the campaign's source: the members
+-- carry the source's scores)
 CREATE POLICY campaign_members_read ON @extschema@.campaign_members FOR SELECT
-	USING (campaign_id IN (SELECT c.id FROM @extschema@.campaigns c));
+	USING (campaign_id IN (SELECT c.id FROM @extschema@.campaigns c JOIN @extschema@.sources s ON s.name = c.source));
 
 -- ======================================================================
 -- comments and grants
