@@ -245,6 +245,11 @@ BEGIN
 	IF shares IS NULL THEN
 		RAISE EXCEPTION 'shares must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	-- subscripts from 1 whatever the given lower bound ('[5:6]={0.1,0.2}'),
+	-- which clm.apply_value_tiers reads from 1
+	IF array_ndims(shares) = 1 AND array_lower(shares, 1) <> 1 THEN
+		shares := ARRAY(SELECT x.v FROM unnest(shares) WITH ORDINALITY x(v, i) ORDER BY x.i);
+	END IF;
 	IF array_ndims(shares) IS DISTINCT FROM 1 OR cardinality(shares) > 9
 	   OR EXISTS (SELECT 1 FROM unnest(shares) x WHERE x IS NULL OR x = 'NaN' OR x <= 0)
 	   OR (SELECT sum(x) FROM unnest(shares) x) > 1 THEN
@@ -417,6 +422,79 @@ BEGIN
 END
 $fn$;
 
+-- the body of clm.campaign_report: the caller must see the campaign, read its
+-- source and may SELECT the events' three columns; the events are read with
+-- the source owner's rights only (clm.run_as), in the source's time zone, so
+-- no code of the events table (a view's functions, a policy) ever runs with
+-- the caller's rights, be it a reader or a superuser.  DateStyle ISO: the
+-- window's end is written into the statement as an exact literal.
+CREATE FUNCTION @extschema@.campaign_report_as(caller regrole, campaign bigint, as_of timestamptz)
+RETURNS TABLE (grp text, customers bigint, returned bigint, return_rate double precision,
+			   revenue double precision, revenue_per_customer double precision,
+			   uplift double precision, z double precision, p_value double precision,
+			   window_start timestamptz, window_end timestamptz, complete boolean)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' AS $fn$
+DECLARE
+	c @extschema@.campaigns;
+	src @extschema@.sources;
+	w_end timestamptz;
+BEGIN
+	IF caller IS NULL OR campaign IS NULL OR as_of IS NULL THEN
+		RAISE EXCEPTION 'campaign and as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT * INTO c FROM @extschema@.campaigns x WHERE x.id = campaign AND pg_has_role(caller, x.owner, 'USAGE');
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'campaign % does not exist', campaign USING ERRCODE = 'undefined_object';
+	END IF;
+	SELECT * INTO src FROM @extschema@.sources s
+	WHERE s.name = c.source
+	  AND (pg_has_role(caller, s.owner, 'USAGE')
+		   OR EXISTS (SELECT 1 FROM unnest(s.readers) r WHERE pg_has_role(caller, r, 'USAGE')));
+	IF NOT FOUND
+	   OR NOT has_column_privilege(caller, src.events, src.customer_column, 'SELECT')
+	   OR NOT has_column_privilege(caller, src.events, src.time_column, 'SELECT')
+	   OR NOT has_column_privilege(caller, src.events, src.amount_column, 'SELECT') THEN
+		RAISE EXCEPTION 'source "%" of campaign % is not readable', c.source, campaign
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	PERFORM set_config('TimeZone', src.time_zone, true);
+	-- the window so far: [starts_at, least(starts_at + window_length, as_of))
+	w_end := least(c.starts_at + c.window_length, greatest(as_of, c.starts_at));
+	RETURN QUERY
+	WITH e AS (
+		SELECT x.k, x.rev
+		FROM @extschema@.run_as(src.owner, format($q$
+			SELECT e.%1$I::text, sum(e.%3$I)::double precision
+			FROM %4$s e
+			WHERE e.%1$I = ANY ($1::%5$s[])
+			  AND e.%2$I::timestamptz >= $2 AND e.%2$I::timestamptz < %6$L::timestamptz
+			GROUP BY 1$q$,
+			src.customer_column, src.time_column, src.amount_column, src.events, src.customer_type, w_end),
+			ARRAY(SELECT mm.customer_key FROM @extschema@.campaign_members mm WHERE mm.campaign_id = c.id),
+			c.starts_at) AS x(k text, rev double precision)),
+	r AS (
+		SELECT g.grp, count(m.customer_key) AS customers, count(e.k) AS returned,
+			   coalesce(sum(e.rev), 0)::double precision AS revenue
+		FROM (VALUES ('treatment'), ('control')) g(grp)
+		LEFT JOIN @extschema@.campaign_members m ON m.campaign_id = c.id AND m.grp = g.grp
+		LEFT JOIN e ON e.k = m.customer_key
+		GROUP BY g.grp),
+	test AS (
+		SELECT x.* FROM r t, r k,
+			LATERAL @extschema@.two_proportion_test(t.returned, t.customers, k.returned, k.customers) x
+		WHERE t.grp = 'treatment' AND k.grp = 'control')
+	SELECT r.grp, r.customers, r.returned,
+		CASE WHEN r.customers > 0 THEN r.returned::double precision / r.customers END,
+		r.revenue,
+		CASE WHEN r.customers > 0 THEN r.revenue / r.customers END,
+		CASE WHEN r.grp = 'treatment' THEN test.difference END,
+		CASE WHEN r.grp = 'treatment' THEN test.z END,
+		CASE WHEN r.grp = 'treatment' THEN test.p_value END,
+		c.starts_at, w_end, as_of >= c.starts_at + c.window_length
+	FROM r, test ORDER BY r.grp DESC;
+END
+$fn$;
+
 -- ======================================================================
 -- user functions, views, triggers and policies
 -- ======================================================================
@@ -495,6 +573,10 @@ BEGIN
 	IF NOT EXISTS (SELECT 1 FROM @extschema@.campaigns c WHERE c.id = campaign) THEN
 		RAISE EXCEPTION 'campaign % does not exist', campaign USING ERRCODE = 'undefined_object';
 	END IF;
+	IF NOT EXISTS (SELECT 1 FROM @extschema@.campaigns c JOIN @extschema@.sources s ON s.name = c.source
+				   WHERE c.id = campaign) THEN
+		RAISE EXCEPTION 'source of campaign % is not readable', campaign USING ERRCODE = 'insufficient_privilege';
+	END IF;
 	RETURN QUERY
 	SELECT m.customer_key, m.grp, m.stage, m.segment, m.tier, m.clv, m.p_alive
 	FROM @extschema@.campaign_members m WHERE m.campaign_id = campaign
@@ -502,63 +584,12 @@ BEGIN
 END
 $fn$;
 
--- the events are read with the caller's rights, in the source's time zone
 CREATE FUNCTION @extschema@.campaign_report(campaign bigint, as_of timestamptz DEFAULT now())
 RETURNS TABLE (grp text, customers bigint, returned bigint, return_rate double precision,
 			   revenue double precision, revenue_per_customer double precision,
 			   uplift double precision, z double precision, p_value double precision,
 			   window_start timestamptz, window_end timestamptz, complete boolean)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC' AS $fn$
-DECLARE
-	c @extschema@.campaigns;
-	src @extschema@.sources;
-	w_end timestamptz;
-BEGIN
-	IF campaign IS NULL OR as_of IS NULL THEN
-		RAISE EXCEPTION 'campaign and as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	SELECT * INTO c FROM @extschema@.campaigns x WHERE x.id = campaign;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'campaign % does not exist', campaign USING ERRCODE = 'undefined_object';
-	END IF;
-	SELECT * INTO src FROM @extschema@.sources s WHERE s.name = c.source;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'source "%" of campaign % is not readable', c.source, campaign
-			USING ERRCODE = 'insufficient_privilege';
-	END IF;
-	PERFORM set_config('TimeZone', src.time_zone, true);
-	-- the window so far: [starts_at, least(starts_at + window_length, as_of))
-	w_end := least(c.starts_at + c.window_length, greatest(as_of, c.starts_at));
-	RETURN QUERY EXECUTE format($q$
-		WITH r AS (
-			SELECT g.grp, count(m.customer_key) AS customers, count(e.k) AS returned,
-				   coalesce(sum(e.rev), 0)::double precision AS revenue
-			FROM (VALUES ('treatment'), ('control')) g(grp)
-			LEFT JOIN @extschema@.campaign_members m ON m.campaign_id = $1 AND m.grp = g.grp
-			LEFT JOIN (SELECT e.%1$I::text AS k, sum(e.%3$I)::double precision AS rev
-					   FROM %4$s e
-					   WHERE e.%1$I = ANY (ARRAY(SELECT mm.customer_key FROM @extschema@.campaign_members mm
-												 WHERE mm.campaign_id = $1)::%5$s[])
-						 AND e.%2$I::timestamptz >= $2 AND e.%2$I::timestamptz < $3
-					   GROUP BY 1) e ON e.k = m.customer_key
-			GROUP BY g.grp),
-		test AS (
-			SELECT x.* FROM r t, r k,
-				LATERAL @extschema@.two_proportion_test(t.returned, t.customers, k.returned, k.customers) x
-			WHERE t.grp = 'treatment' AND k.grp = 'control')
-		SELECT r.grp, r.customers, r.returned,
-			CASE WHEN r.customers > 0 THEN r.returned::double precision / r.customers END,
-			r.revenue,
-			CASE WHEN r.customers > 0 THEN r.revenue / r.customers END,
-			CASE WHEN r.grp = 'treatment' THEN test.difference END,
-			CASE WHEN r.grp = 'treatment' THEN test.z END,
-			CASE WHEN r.grp = 'treatment' THEN test.p_value END,
-			$2, $3, $4 >= $2 + $5
-		FROM r, test ORDER BY r.grp DESC$q$,
-		src.customer_column, src.time_column, src.amount_column, src.events, src.customer_type)
-	USING campaign, c.starts_at, w_end, as_of, c.window_length;
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'clm_call_checked' LANGUAGE C;
 
 -- the trigger of clm.stage_history, clm.scores and clm.refresh_runs (C, see
 -- src/action.c): acts as the extension owner, on those three tables only
@@ -609,8 +640,10 @@ CREATE POLICY campaigns_read ON @extschema@.campaigns FOR SELECT
 
 ALTER TABLE @extschema@.campaign_members ENABLE ROW LEVEL SECURITY;
 
+-- (and only while the role still reads the campaign's source: the members
+-- carry the source's scores)
 CREATE POLICY campaign_members_read ON @extschema@.campaign_members FOR SELECT
-	USING (campaign_id IN (SELECT c.id FROM @extschema@.campaigns c));
+	USING (campaign_id IN (SELECT c.id FROM @extschema@.campaigns c JOIN @extschema@.sources s ON s.name = c.source));
 
 -- ======================================================================
 -- comments and grants
@@ -673,6 +706,9 @@ COMMENT ON FUNCTION @extschema@.create_campaign_as(regrole, text, text, text[], 
 COMMENT ON FUNCTION @extschema@.drop_campaign_as(regrole, bigint) IS
 'Internal body of clm.drop_campaign for a calling role (run as the extension owner by the gateway)';
 
+COMMENT ON FUNCTION @extschema@.campaign_report_as(regrole, bigint, timestamptz) IS
+'Internal body of clm.campaign_report for a calling role (run as the extension owner by the gateway; reads the events with the source owner''s rights)';
+
 COMMENT ON FUNCTION @extschema@.winback(text, integer) IS
 'Win-back candidates of a source: customers at_risk, dormant or churned with P(alive) > 0, by value at stake = clv / p_alive * (1 - p_alive), highest first; top limits the rows';
 
@@ -716,4 +752,5 @@ REVOKE EXECUTE ON FUNCTION @extschema@.notify_as(regrole, regclass, text),
 	@extschema@.apply_value_tiers(text, bigint), @extschema@.set_value_tiers_as(regrole, text, numeric[]),
 	@extschema@.announce_run(text, bigint), @extschema@.send_stage_notification(bigint),
 	@extschema@.create_campaign_as(regrole, text, text, text[], text[], integer[], numeric, bigint, timestamptz, interval),
-	@extschema@.drop_campaign_as(regrole, bigint) FROM PUBLIC;
+	@extschema@.drop_campaign_as(regrole, bigint),
+	@extschema@.campaign_report_as(regrole, bigint, timestamptz) FROM PUBLIC;

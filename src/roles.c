@@ -12,8 +12,8 @@
  * run, removes such rows lazily; this object access hook, installed when
  * the library is loaded (shared_preload_libraries), removes them at the
  * DROP ROLE itself in the database where it runs: the sources the role owns
- * (with their queue, work rows and runs; scores and versions cascade), and
- * the role from every source's readers.  Both run as the extension owner
+ * (with their queue, work rows and runs; scores and versions cascade), the
+ * role from every source's readers, and its campaigns.  Both run as the extension owner
  * fixed, schema-qualified statements whose only value is the role's OID, a
  * parameter.  If the DROP ROLE fails later (the role still owns objects),
  * the transaction aborts and nothing is removed.  Other databases are
@@ -42,7 +42,7 @@
 
 static object_access_hook_type prev_object_access_hook = NULL;
 
-/* the sources of the role, then the role among the readers */
+/* the sources of the role, the role among the readers, its campaigns */
 static const char *const RoleDropStatements[] = {
 	"DELETE FROM clm.refresh_queue x WHERE x.source OPERATOR(pg_catalog.=) ANY "
 	"(SELECT s.name FROM clm.sources s WHERE s.owner::pg_catalog.oid OPERATOR(pg_catalog.=) $1)",
@@ -54,7 +54,9 @@ static const char *const RoleDropStatements[] = {
 	"RETURNING s.name",
 	"UPDATE clm.sources s SET readers = "
 	"pg_catalog.array_remove(s.readers::pg_catalog.oid[], $1)::pg_catalog.regrole[] "
-	"WHERE $1 OPERATOR(pg_catalog.=) ANY (s.readers::pg_catalog.oid[])"
+	"WHERE $1 OPERATOR(pg_catalog.=) ANY (s.readers::pg_catalog.oid[])",
+	/* the role's campaigns (src/action.sql; members cascade) */
+	"DELETE FROM clm.campaigns c WHERE c.owner::pg_catalog.oid OPERATOR(pg_catalog.=) $1"
 };
 
 /*

@@ -89,6 +89,13 @@ BEGIN
 	LOOP
 		RAISE LOG 'clm: dropped roles removed from the readers of source "%"', o.name;
 	END LOOP;
+	-- campaigns (src/action.sql) of a dropped role (members cascade)
+	FOR o IN
+		DELETE FROM @extschema@.campaigns c WHERE NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = c.owner)
+		RETURNING c.id, c.owner::oid AS owner
+	LOOP
+		RAISE LOG 'clm: campaign % removed: its owner role (OID %) was dropped', o.id, o.owner;
+	END LOOP;
 	RETURN n;
 END
 $fn$;
@@ -644,7 +651,7 @@ COMMENT ON FUNCTION @extschema@.source_unlock(text) IS
 'Internal: releases the session lock of a source taken by clm.source_lock; false if this session did not hold it';
 
 COMMENT ON FUNCTION @extschema@.drop_orphans() IS
-'Internal: removes the sources whose owner role or events table no longer exists and dropped roles from the readers, logging why; returns how many sources it removed';
+'Internal: removes the sources whose owner role or events table no longer exists, dropped roles from the readers and the campaigns of dropped roles, logging why; returns how many sources it removed';
 
 COMMENT ON FUNCTION @extschema@.register_as(regrole, text, regclass, name, name, name, text, text, text, text, text, integer, double precision, text, regclass, name, name, interval, interval, boolean, text) IS
 'Internal body of clm.register for a calling role (run as the extension owner by the gateway)';
