@@ -47,6 +47,7 @@
 #include "port/pg_bitutils.h"
 #include "utils/builtins.h"
 #include "utils/expandeddatum.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
@@ -227,6 +228,13 @@ typedef struct ActIter
  * or zone does, so that each state checks the arguments again.
  */
 #define ACT_ARG_CACHE_LEN 64
+
+/*
+ * Generations are numbered per backend, not per cache: a cache built anew
+ * at every row (Citus, see ActKeyType) may reuse the address of the
+ * previous row's, and must still not pass for it in ActState.checked_args.
+ */
+static uint32 act_arg_gen = 0;
 
 typedef struct ActArgCache
 {
@@ -1975,6 +1983,33 @@ ActArgConst(FunctionCallInfo fcinfo, int i)
 }
 
 /*
+ * The SQL type of the customer key (argument 1 of the transition
+ * function).  From the aggregate's call expression when there is one;
+ * otherwise from the declared signature of the transition function
+ * called, which is one clm.activity_accum overload per key type.  Citus's
+ * worker_partial_agg calls the transition function through an FmgrInfo of
+ * its own, without the call expression (and with a new FmgrInfo, hence an
+ * empty fn_extra, at every row).
+ */
+static Oid
+ActKeyType(FunctionCallInfo fcinfo)
+{
+	Oid			kt = get_fn_expr_argtype(fcinfo->flinfo, 1);
+
+	if (!OidIsValid(kt) && OidIsValid(fcinfo->flinfo->fn_oid))
+	{
+		Oid		   *argtypes;
+		int			nargs;
+
+		get_func_signature(fcinfo->flinfo->fn_oid, &argtypes, &nargs);
+		if (nargs > 1)
+			kt = argtypes[1];
+		pfree(argtypes);
+	}
+	return kt;
+}
+
+/*
  * Parse the period unit and time zone arguments, again only when their
  * text differs from the previous row's (never, when both are constants).
  */
@@ -1992,7 +2027,7 @@ ActArgs(FunctionCallInfo fcinfo)
 				 errmsg("period and time zone of clm.activity_agg must not be NULL")));
 	if (ac == NULL)
 	{
-		Oid			kt = get_fn_expr_argtype(fcinfo->flinfo, 1);
+		Oid			kt = ActKeyType(fcinfo);
 
 		ac = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ActArgCache));
 		if (kt == INT4OID || kt == INT8OID || kt == INT2OID)
@@ -2030,7 +2065,7 @@ ActArgs(FunctionCallInfo fcinfo)
 			ac->tz = tz;
 			strlcpy(ac->tzname, name, sizeof(ac->tzname));
 			clm_tzcache_init(&ac->tzc, tz);
-			ac->gen++;
+			ac->gen = ++act_arg_gen;
 		}
 		ac->period_len = ActArgKeep(ptxt, ac->period_arg);
 		ac->zone_len = ztxt ? ActArgKeep(ztxt, ac->zone_arg) : -1;
