@@ -11,13 +11,13 @@ override PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-ini
 # sections: types and tables, support functions, aggregates, user functions
 # (views, triggers, policies), comments and grants.
 SQL_SOURCES  = src/clm.sql src/rfm.sql src/subs.sql src/km.sql src/sbg.sql \
-               src/clv.sql src/clv_holdout.sql src/stages.sql src/activity.sql \
+               src/clv.sql src/clv_holdout.sql src/citus.sql src/stages.sql src/activity.sql \
                src/scores.sql
 
 # Upgrade 1.0 -> 1.1: the changes to 1.0's objects (src/upgrade/1.0--1.1/*.sql,
 # in name order), then the sources of the features that are new in 1.1, whole.
 UPGRADE_1_1  = $(sort $(wildcard src/upgrade/1.0--1.1/*.sql))
-NEW_IN_1_1   =
+NEW_IN_1_1   = src/citus.sql
 
 # clm--1.0.sql is the shipped 1.0 install script: it never changes again
 DATA         = $(EXTENSION)--1.0.sql

@@ -22,6 +22,10 @@ extern bool clm_worker_enabled;
 extern void clm_worker_define_gucs(void);
 extern void clm_worker_register(void);
 
+/* Citus table type of a relation, NULL if none; refusal with 0A000 (citus.c) */
+extern const char *clm_citus_table_type_of(Oid relid);
+extern void clm_citus_refuse(Oid relid, const char *what, const char *hint);
+
 /* setting definitions, one per feature file, called from _PG_init */
 extern void clm_stages_define_gucs(void);
 

@@ -468,6 +468,13 @@ BEGIN
 				CASE WHEN ktype IS NULL THEN tracked_key_column ELSE tracked_stage_column END, tracked_table
 				USING ERRCODE = 'undefined_column';
 		END IF;
+		IF @extschema@.citus_table_type(tracked_table) IS NOT NULL THEN
+			RAISE EXCEPTION 'the tracked customer table cannot be the Citus % table "%"',
+				@extschema@.citus_table_type(tracked_table), tracked_table
+				USING ERRCODE = 'feature_not_supported',
+					  DETAIL = 'The refresh writes the stages into it by row, and clm.track does not support Citus tables.',
+					  HINT = 'Keep the tracked customer table an ordinary table on the coordinator.';
+		END IF;
 		IF ktype NOT IN ('bigint'::regtype, 'integer'::regtype, 'text'::regtype, 'uuid'::regtype) THEN
 			RAISE EXCEPTION 'tracked key column "%" has type %', tracked_key_column, ktype
 				USING ERRCODE = 'datatype_mismatch', DETAIL = 'Customer keys must be bigint, integer, text or uuid.';
@@ -484,6 +491,13 @@ BEGIN
 		stage_model := coalesce(stage_model, 'behavioral');
 	END IF;
 	IF incremental THEN
+		IF @extschema@.citus_table_type(events) IS NOT NULL THEN
+			RAISE EXCEPTION 'incremental refresh does not support the Citus % table "%"',
+				@extschema@.citus_table_type(events), rel
+				USING ERRCODE = 'feature_not_supported',
+					  DETAIL = 'Incremental refresh queues the changed customers with statement triggers, which Citus does not run on its tables.',
+					  HINT = 'Pass incremental => false: each refresh then rescores every customer, summarising the events on the workers.';
+		END IF;
 		IF relkind NOT IN ('r', 'p') THEN
 			RAISE EXCEPTION 'incremental refresh needs a table, "%" is not one', rel
 				USING ERRCODE = 'wrong_object_type', HINT = 'Pass incremental => false to rescore everyone on every run.';

@@ -868,6 +868,8 @@ clm_track(PG_FUNCTION_ARGS)
 	int64		recorded = 0;
 
 	rel = OpenOwnedTable(relid);
+	clm_citus_refuse(relid, "clm.track",
+					 "Keep the tracked customer table an ordinary table on the coordinator: it can still be joined with distributed tables.");
 	keyatt = TrackedColumn(rel, keycol, "key", keytypes, lengthof(keytypes),
 						   "bigint, integer, text or uuid");
 	stageatt = TrackedColumn(rel, stagecol, "stage", stagetypes,
