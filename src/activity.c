@@ -2010,6 +2010,32 @@ ActKeyType(FunctionCallInfo fcinfo)
 }
 
 /*
+ * Without a call expression (Citus's worker_partial_agg, see ActKeyType)
+ * the FmgrInfo, and so fn_extra, is new at every row: such calls share one
+ * argument cache per transition function (one per key type and arity) for
+ * the backend's life instead, found by function OID.  Returns it, creating
+ * it (zeroed, in TopMemoryContext) when missing.
+ */
+#define ACT_NO_EXPR_CACHES 16
+
+static ActArgCache *
+ActNoExprCache(Oid fn)
+{
+	static Oid	fns[ACT_NO_EXPR_CACHES];
+	static ActArgCache *caches[ACT_NO_EXPR_CACHES];
+	int			i;
+
+	for (i = 0; i < ACT_NO_EXPR_CACHES && OidIsValid(fns[i]); i++)
+		if (fns[i] == fn)
+			return caches[i];
+	if (i == ACT_NO_EXPR_CACHES)
+		elog(ERROR, "too many clm.activity_accum functions");
+	caches[i] = MemoryContextAllocZero(TopMemoryContext, sizeof(ActArgCache));
+	fns[i] = fn;
+	return caches[i];
+}
+
+/*
  * Parse the period unit and time zone arguments, again only when their
  * text differs from the previous row's (never, when both are constants).
  */
@@ -2025,11 +2051,21 @@ ActArgs(FunctionCallInfo fcinfo)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("period and time zone of clm.activity_agg must not be NULL")));
-	if (ac == NULL)
+	if (ac == NULL && fcinfo->flinfo->fn_expr == NULL)
+	{
+		ac = ActNoExprCache(fcinfo->flinfo->fn_oid);
+		/* the session's zone may have changed since the cache's last use */
+		if (ac->have && !have_zone && ac->tz != session_timezone)
+			ac->have = false;
+		if (ac->have)
+			fcinfo->flinfo->fn_extra = ac;
+	}
+	if (ac == NULL || !ac->have)
 	{
 		Oid			kt = ActKeyType(fcinfo);
 
-		ac = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ActArgCache));
+		if (ac == NULL)
+			ac = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ActArgCache));
 		if (kt == INT4OID || kt == INT8OID || kt == INT2OID)
 			ac->kind = ACT_KEY_INT;
 		else if (kt == TEXTOID)
