@@ -11,8 +11,8 @@ override PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-ini
 # sections: types and tables, support functions, aggregates, user functions
 # (views, triggers, policies), comments and grants.
 SQL_SOURCES  = src/clm.sql src/rfm.sql src/subs.sql src/km.sql src/sbg.sql \
-               src/clv.sql src/clv_holdout.sql src/citus.sql src/stages.sql src/activity.sql \
-               src/scores.sql
+               src/clv.sql src/clv_holdout.sql src/stages.sql src/activity.sql \
+               src/scores.sql src/citus.sql
 
 # Upgrade 1.0 -> 1.1: the changes to 1.0's objects (src/upgrade/1.0--1.1/*.sql,
 # in name order), then the sources of the features that are new in 1.1, whole.

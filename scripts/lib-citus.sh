@@ -35,13 +35,20 @@ MSG
 citus_start() {
 	local p db tree
 	clm_build_install
-	# a private server tree made before Citus was installed lacks its files
+	# a private server tree made before Citus was installed lacks its files;
+	# copy what is missing or different, each file renamed into place (a
+	# running server of the same tree keeps the library it has mapped)
 	if [ "$PGBIN" != "$PGSYS/bin" ]; then
 		tree=${PGBIN%"$PGSYS/bin"}
-		cp -a "$PGSYS"/lib/citus*.so "$tree$PGSYS/lib/"
-		if [ -d "$PGSYS/lib/citus_decoders" ]; then cp -a "$PGSYS/lib/citus_decoders" "$tree$PGSYS/lib/"; fi
-		cp -a "$CITUS_SHARE"/citus* "$tree$CITUS_SHARE/"
-		chmod -R a+rX "$tree$PGSYS/lib" "$tree$CITUS_SHARE"
+		mkdir -p "$tree$PGSYS/lib/citus_decoders"
+		for f in "$PGSYS"/lib/citus*.so "$PGSYS"/lib/citus_decoders/*.so "$CITUS_SHARE"/citus*; do
+			[ -f "$f" ] || continue
+			if ! cmp -s "$f" "$tree$f"; then
+				cp "$f" "$tree$f.tmp$$"
+				chmod a+r "$tree$f.tmp$$"
+				mv -f "$tree$f.tmp$$" "$tree$f"
+			fi
+		done
 	fi
 	if [ "$(id -u)" -eq 0 ]; then
 		id -u postgres >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin postgres

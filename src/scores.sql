@@ -491,13 +491,6 @@ BEGIN
 		stage_model := coalesce(stage_model, 'behavioral');
 	END IF;
 	IF incremental THEN
-		IF @extschema@.citus_table_type(events) IS NOT NULL THEN
-			RAISE EXCEPTION 'incremental refresh does not support the Citus % table "%"',
-				@extschema@.citus_table_type(events), rel
-				USING ERRCODE = 'feature_not_supported',
-					  DETAIL = 'Incremental refresh queues the changed customers with statement triggers, which Citus does not run on its tables.',
-					  HINT = 'Pass incremental => false: each refresh then rescores every customer, summarising the events on the workers.';
-		END IF;
 		IF relkind NOT IN ('r', 'p') THEN
 			RAISE EXCEPTION 'incremental refresh needs a table, "%" is not one', rel
 				USING ERRCODE = 'wrong_object_type', HINT = 'Pass incremental => false to rescore everyone on every run.';
@@ -520,7 +513,9 @@ BEGIN
 		incremental, refresh_interval, full_refresh_interval)
 	RETURNING * INTO src;
 
-	IF incremental THEN
+	IF incremental AND @extschema@.citus_table_type(events) IS NOT NULL THEN
+		PERFORM @extschema@.citus_register_queue(src);
+	ELSIF incremental THEN
 		EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS clm_new_rows
 			FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.queue_changes(%L, %L)',
 			'clm_' || name || '_insert', rel, name, customer_column);
@@ -580,7 +575,8 @@ BEGIN
 	IF src.scores_view IS NOT NULL AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = src.scores_view) THEN
 		EXECUTE format('DROP VIEW %s', src.scores_view);
 	END IF;
-	IF src.incremental AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = src.events) THEN
+	IF src.incremental AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = src.events)
+	   AND NOT @extschema@.citus_unregister_queue(src) THEN
 		FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
 			BEGIN
 				EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'clm_' || name || '_' || op, src.events);
@@ -699,6 +695,7 @@ BEGIN
 		error = 'interrupted: the process running it ended before it finished'
 	WHERE r.source = name AND r.status = 'running';
 	DELETE FROM @extschema@.refresh_stage st WHERE st.source = name;
+	PERFORM @extschema@.citus_drain_queue(src);
 
 	SELECT max(v.created_at) INTO last_version FROM @extschema@.score_versions v WHERE v.source = name;
 	IF want_full OR NOT src.incremental OR last_version IS NULL
@@ -867,16 +864,23 @@ BEGIN
 				   WHERE q.source = $1 AND q.customer_key IS NOT NULL ORDER BY 1 LIMIT %7$s),
 		dq AS (DELETE FROM @extschema@.refresh_queue q USING k
 			   WHERE q.source = $1 AND q.customer_key = k.customer_key),
-		s AS (SELECT e.%1$I::text AS customer_key,
-					 @extschema@.rfm_summary(e.%2$I::timestamptz, e.%3$I::double precision, $3, %4$L, %5$L) AS s
-			  FROM %6$s e WHERE e.%1$I = ANY (ARRAY(SELECT k.customer_key FROM k)::%8$s[])
-			  GROUP BY e.%1$I),
+		s AS (%9$s),
 		gone AS (DELETE FROM @extschema@.scores sc USING k
 				 WHERE sc.source = $1 AND sc.customer_key = k.customer_key
 				   AND NOT EXISTS (SELECT 1 FROM s WHERE s.customer_key = k.customer_key AND (s.s).last_at IS NOT NULL)
 				 RETURNING sc.customer_key)$q$,
 			src.customer_column, src.time_column, src.amount_column, src.period, src.time_unit,
-			src.events, bs, src.customer_type);
+			src.events, bs, src.customer_type,
+			CASE WHEN @extschema@.citus_table_type(src.events) IS NOT NULL THEN
+				-- Citus plans no statement that writes local tables and reads
+				-- a distributed one: its summaries come from a function
+				'SELECT f.customer_key, f.s FROM @extschema@.citus_summaries_of($2, ARRAY(SELECT k.customer_key FROM k)) f'
+			ELSE format($q$SELECT e.%1$I::text AS customer_key,
+					 @extschema@.rfm_summary(e.%2$I::timestamptz, e.%3$I::double precision, $3, %4$L, %5$L) AS s
+			  FROM %6$s e WHERE e.%1$I = ANY (ARRAY(SELECT k.customer_key FROM k)::%7$s[])
+			  GROUP BY e.%1$I$q$,
+				src.customer_column, src.time_column, src.amount_column, src.period, src.time_unit,
+				src.events, src.customer_type) END);
 	END IF;
 	-- model scores from the version's fits (NULL when a fit is not usable)
 	use_model := coalesce((ver.fit_diagnostics->>'model_used')::boolean, false);
@@ -1097,7 +1101,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
 	LEFT JOIN LATERAL (SELECT count(*) AS n, (array_agg(r.error ORDER BY r.started_at DESC, r.id DESC))[1] AS error
 					   FROM @extschema@.refresh_runs r WHERE r.source = s.name AND r.status = 'error'
 					   AND r.started_at > coalesce(ok.started_at, '-infinity')) err ON err.n > 0
-	LEFT JOIN LATERAL (SELECT count(DISTINCT coalesce(qq.customer_key, '')) AS n, min(qq.queued_at) AS oldest
+	LEFT JOIN LATERAL (SELECT count(DISTINCT coalesce(qq.customer_key, '')) + coalesce(@extschema@.citus_pending(s), 0) AS n,
+						  min(qq.queued_at) AS oldest
 					   FROM @extschema@.refresh_queue qq WHERE qq.source = s.name) q ON true
 $fn$;
 

@@ -87,12 +87,12 @@ SELECT citus_strategy($$SELECT clm.activity_merge(s) FROM act_rollup$$) AS merge
 SELECT (SELECT clm.activity_merge(s)::text FROM act_rollup)
      = (SELECT clm.activity_agg(id, at, 'month', 'UTC')::text FROM ev_local) AS merge_same;
 
--- subscriptions: one subscription per purchase, 30 days, MRR = amount
-SELECT citus_strategy($$SELECT clm.subscriptions_agg(idb, at, at + interval '30 days', amount) FROM ev_dist$$) AS subs_plan;
-CREATE TABLE mrr_dist AS SELECT m.* FROM (SELECT clm.subscriptions_agg(idb, at, at + interval '30 days', amount) s FROM ev_dist) q, clm.mrr_movements(s) m;
-CREATE TABLE mrr_local AS SELECT m.* FROM (SELECT clm.subscriptions_agg(idb, at, at + interval '30 days', amount) s FROM ev_local) q, clm.mrr_movements(s) m;
--- counts equal; amounts equal up to the order of the floating-point sums
--- (the workers' partial states are combined in whatever order they arrive)
+-- subscriptions: one subscription per purchase, 30 days, MRR = the amount
+-- rounded to whole dollars (so that every MRR sum is exact whatever the order
+-- of the additions: an expansion by 1e-13 would count as one)
+SELECT citus_strategy($$SELECT clm.subscriptions_agg(idb, at, at + interval '30 days', round(amount)) FROM ev_dist$$) AS subs_plan;
+CREATE TABLE mrr_dist AS SELECT m.* FROM (SELECT clm.subscriptions_agg(idb, at, at + interval '30 days', round(amount)) s FROM ev_dist) q, clm.mrr_movements(s) m;
+CREATE TABLE mrr_local AS SELECT m.* FROM (SELECT clm.subscriptions_agg(idb, at, at + interval '30 days', round(amount)) s FROM ev_local) q, clm.mrr_movements(s) m;
 SELECT count(*) AS periods,
        count(*) FILTER (WHERE (d.customers_start, d.new_customers, d.expansion_customers, d.contraction_customers,
                                d.churned_customers, d.reactivated_customers, d.customers_end)
@@ -100,7 +100,7 @@ SELECT count(*) AS periods,
                                l.churned_customers, l.reactivated_customers, l.customers_end)) AS counts_differ,
        max(greatest(abs(d.mrr_start - l.mrr_start), abs(d.new_mrr - l.new_mrr), abs(d.expansion_mrr - l.expansion_mrr),
                     abs(d.contraction_mrr - l.contraction_mrr), abs(d.churned_mrr - l.churned_mrr),
-                    abs(d.reactivation_mrr - l.reactivation_mrr), abs(d.mrr_end - l.mrr_end))) < 1e-6 AS amounts_same,
+                    abs(d.reactivation_mrr - l.reactivation_mrr), abs(d.mrr_end - l.mrr_end))) = 0 AS amounts_same,
        round(sum(l.new_mrr)::numeric, 2) AS new_mrr
 FROM mrr_dist d FULL JOIN mrr_local l USING (period_start);
 -- Kaplan-Meier: duration = days from first to last purchase, churned when

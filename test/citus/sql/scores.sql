@@ -1,9 +1,11 @@
 -- Stage tracking and the scoring pipeline with Citus.  Supported: sources
--- over distributed events tables with incremental => false (each refresh
--- summarises the events on the workers, per customer); tracked customer
--- tables that are ordinary tables on the coordinator.  Refused with 0A000:
--- clm.track on any Citus table, incremental refresh on a Citus events
--- table, a Citus tracked customer table.
+-- over events tables distributed by customer, incremental (a co-located
+-- change queue filled by row triggers on the shards) or not (each refresh
+-- summarises every customer on the workers); sources over other Citus
+-- tables with incremental => false; tracked customer tables that are
+-- ordinary tables on the coordinator.  Refused with 0A000: clm.track on any
+-- Citus table, incremental refresh on other Citus tables, a Citus tracked
+-- customer table.
 \set VERBOSITY sqlstate
 SET timezone = 'UTC';
 CREATE TABLE sc_lines (line text);
@@ -42,20 +44,35 @@ CREATE TABLE sc_cust (id bigint PRIMARY KEY, stage text);
 INSERT INTO sc_cust SELECT DISTINCT customer, NULL FROM sc_ev_local;
 SELECT clm.track('sc_cust', 'id', 'stage', 'sc_any') AS recorded;
 
--- incremental refresh on a distributed events table is refused; so is a
--- distributed tracked customer table
-SELECT clm.register('sc_bad', 'sc_ev_dist', 'customer', 'at', 'amount');
-\set VERBOSITY default
-SELECT clm.register('sc_bad', 'sc_ev_dist', 'customer', 'at', 'amount');
-\set VERBOSITY sqlstate
+-- a distributed tracked customer table is refused; so is incremental
+-- refresh on a reference table or on events distributed by another column
 SELECT clm.register('sc_bad', 'sc_ev_dist', 'customer', 'at', 'amount', incremental => false,
 	tracked_table => 'sc_cust_dist', tracked_key_column => 'id', tracked_stage_column => 'stage');
+\set VERBOSITY default
+SELECT clm.register('sc_bad', 'sc_ev_dist', 'customer', 'at', 'amount', incremental => false,
+	tracked_table => 'sc_cust_dist', tracked_key_column => 'id', tracked_stage_column => 'stage');
+\set VERBOSITY sqlstate
+CREATE TABLE sc_ev_ref (LIKE sc_ev_local);
+SELECT create_reference_table('sc_ev_ref');
+SELECT clm.register('sc_bad', 'sc_ev_ref', 'customer', 'at', 'amount');
+CREATE TABLE sc_ev_by_time (LIKE sc_ev_local);
+SELECT create_distributed_table('sc_ev_by_time', 'at');
+\set VERBOSITY default
+SELECT clm.register('sc_bad', 'sc_ev_by_time', 'customer', 'at', 'amount');
+\set VERBOSITY sqlstate
+SELECT (clm.register('sc_bad', 'sc_ev_by_time', 'customer', 'at', 'amount', incremental => false)).name AS registered_full;
+SELECT clm.unregister('sc_bad');
 SELECT count(*) AS sources FROM clm.sources;
 
--- the same events, distributed (full refreshes) and local (incremental)
-SELECT name, incremental FROM clm.register('sc_dist', 'sc_ev_dist', 'customer', 'at', 'amount', incremental => false,
+-- the same events, distributed and local, both incremental: the distributed
+-- source gets a change queue co-located with its events
+SELECT name, incremental FROM clm.register('sc_dist', 'sc_ev_dist', 'customer', 'at', 'amount',
 	tracked_table => 'sc_cust', tracked_key_column => 'id', tracked_stage_column => 'stage');
 SELECT name, incremental FROM clm.register('sc_local', 'sc_ev_local', 'customer', 'at', 'amount');
+SELECT clm.citus_table_type('clm_sc_dist_changes') AS queue_kind;
+SELECT table_name, colocation_id = (SELECT colocation_id FROM citus_tables WHERE table_name = 'sc_ev_dist'::regclass) AS colocated
+FROM citus_tables WHERE table_name::text LIKE 'clm_sc_dist%';
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'sc_ev_dist'::regclass ORDER BY 1;
 SELECT source, mode, status, rows FROM clm.refresh('sc_dist', true, '1998-07-01');
 SELECT source, mode, status, rows FROM clm.refresh('sc_local', true, '1998-07-01');
 CREATE FUNCTION score_diff() RETURNS TABLE (customers bigint, differ bigint)
@@ -76,19 +93,24 @@ SELECT s.stage, count(*) AS scores, (SELECT count(*) FROM sc_cust c WHERE c.stag
        (SELECT count(*) FROM clm.stage_history h WHERE h.table_oid = 'sc_cust'::regclass AND h.to_stage = s.stage) AS history
 FROM clm.scores s WHERE s.source = 'sc_dist' GROUP BY 1 ORDER BY 1;
 
--- new purchases, a changed amount and a deleted customer in both copies:
--- the local source rescores the queued customers, the distributed one all
+-- new purchases, a changed amount and a deleted customer in both copies
+-- (one rolled back): each source rescores only the queued customers
 INSERT INTO sc_ev_dist VALUES (7, '1998-06-20', 40), (2999, '1998-06-25', 12.5), (3001, '1998-06-28', 99);
 INSERT INTO sc_ev_local VALUES (7, '1998-06-20', 40), (2999, '1998-06-25', 12.5), (3001, '1998-06-28', 99);
 UPDATE sc_ev_dist SET amount = amount * 2 WHERE customer = 12;
 UPDATE sc_ev_local SET amount = amount * 2 WHERE customer = 12;
 DELETE FROM sc_ev_dist WHERE customer = 20;
 DELETE FROM sc_ev_local WHERE customer = 20;
+BEGIN;
+INSERT INTO sc_ev_dist VALUES (30, '1998-06-29', 1000);
+ROLLBACK;
+SELECT count(DISTINCT customer_key) AS queued_on_workers FROM clm_sc_dist_changes;
 SELECT count(DISTINCT customer_key) AS queued FROM clm.refresh_queue WHERE source = 'sc_local';
 -- the incremental run scores as of its own time: compare the columns that do
 -- not depend on it (recency, t and the model scores do)
 SELECT mode, rows FROM clm.refresh('sc_local');
 SELECT mode, rows FROM clm.refresh('sc_dist');
+SELECT count(*) AS left_on_workers FROM clm_sc_dist_changes;
 SELECT count(*) AS customers,
 	count(*) FILTER (WHERE row(d.frequency, d.monetary, d.total, d.first_at, d.last_at)
 		IS DISTINCT FROM row(l.frequency, l.monetary, l.total, l.first_at, l.last_at)) AS differ
@@ -105,3 +127,6 @@ SELECT count(*) AS customers, count(*) FILTER (WHERE row(d.frequency, d.recency,
 	l.r_score, l.f_score, l.m_score, l.segment, l.p_alive, l.expected_purchases, l.clv, l.churn_risk)) AS differ
 FROM (SELECT * FROM clm.scores WHERE source = 'sc_dist') d
 FULL JOIN (SELECT * FROM clm.scores WHERE source = 'sc_local') l USING (customer_key);
+-- unregistering drops the queue and the triggers
+SELECT clm.unregister('sc_dist');
+SELECT to_regclass('clm_sc_dist_changes') AS queue, (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'sc_ev_dist'::regclass) AS triggers;

@@ -1,5 +1,5 @@
--- The clm background worker refreshes a source over a distributed events
--- table like one over a local copy.  scripts/lib-citus.sh sets
+-- The clm background worker refreshes an incremental source over a
+-- distributed events table like one over a local copy.  scripts/lib-citus.sh sets
 -- clm.database = 'clm_citus_worker' and clm.naptime = 1 on every node; the
 -- worker runs on the coordinator, where the sources are.  Waits are bounded
 -- polls (at most 60 s).
@@ -33,8 +33,9 @@ CREATE INDEX ON w_local (customer);
 CREATE TABLE w_dist (LIKE w_local);
 SELECT create_distributed_table('w_dist', 'customer');
 INSERT INTO w_dist SELECT * FROM w_local;
+CREATE INDEX ON w_dist (customer);
 SELECT count(*) AS events, count(DISTINCT customer) AS customers FROM w_dist;
-SELECT name FROM clm.register('w_dist', 'w_dist', 'customer', 'at', 'amount', incremental => false, refresh_interval => '1 second');
+SELECT name FROM clm.register('w_dist', 'w_dist', 'customer', 'at', 'amount', refresh_interval => '1 second');
 SELECT name FROM clm.register('w_local', 'w_local', 'customer', 'at', 'amount', refresh_interval => '1 second');
 SELECT wait_for($$(SELECT count(DISTINCT source) FROM clm.refresh_runs WHERE status = 'ok' AND by_worker) = 2$$);
 SELECT source, mode, rows, error FROM clm.refresh_runs WHERE by_worker ORDER BY id LIMIT 2;
@@ -44,9 +45,11 @@ SELECT count(*) AS customers,
 		IS DISTINCT FROM row(l.frequency, l.monetary, l.total, l.first_at, l.last_at, l.f_score, l.m_score)) AS differ
 FROM (SELECT * FROM clm.scores WHERE source = 'w_dist') d
 FULL JOIN (SELECT * FROM clm.scores WHERE source = 'w_local') l USING (customer_key);
--- a new customer reaches both sources through the worker alone
+-- a new customer reaches both sources through the worker alone, by
+-- incremental runs (the distributed source's change queue is on the workers)
 INSERT INTO w_dist VALUES (501, '2024-06-01', 10), (501, '2024-06-15', 30);
 INSERT INTO w_local VALUES (501, '2024-06-01', 10), (501, '2024-06-15', 30);
 SELECT wait_for($$(SELECT count(*) FROM clm.scores WHERE customer_key = '501') = 2$$);
-SELECT source, frequency, total FROM clm.scores WHERE customer_key = '501' ORDER BY source;
+SELECT s.source, s.frequency, s.total, r.mode, r.rows FROM clm.scores s JOIN clm.refresh_runs r ON r.id = s.run_id
+WHERE s.customer_key = '501' ORDER BY s.source;
 SELECT clm.unregister('w_dist'), clm.unregister('w_local');
