@@ -72,7 +72,7 @@ SELECT name, incremental FROM clm.register('sc_local', 'sc_ev_local', 'customer'
 SELECT clm.citus_table_type('clm_sc_dist_changes') AS queue_kind;
 SELECT table_name, colocation_id = (SELECT colocation_id FROM citus_tables WHERE table_name = 'sc_ev_dist'::regclass) AS colocated
 FROM citus_tables WHERE table_name::text LIKE 'clm_sc_dist%';
-SELECT tgname FROM pg_trigger WHERE tgrelid = 'sc_ev_dist'::regclass ORDER BY 1;
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'sc_ev_dist'::regclass AND tgname LIKE 'clm%' ORDER BY 1;
 SELECT source, mode, status, rows FROM clm.refresh('sc_dist', true, '1998-07-01');
 SELECT source, mode, status, rows FROM clm.refresh('sc_local', true, '1998-07-01');
 CREATE FUNCTION score_diff() RETURNS TABLE (customers bigint, differ bigint)
