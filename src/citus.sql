@@ -105,13 +105,39 @@ BEGIN
 END
 $fn$;
 
+/*
+ * Audited SECURITY DEFINER: only the extension writes clm.refresh_queue
+ * (PUBLIC may read and delete its own sources' rows, not insert).  This
+ * function inserts the given keys, as text, for one registered source,
+ * and only when the session's login role may act as the source's owner
+ * (as clm.refresh_start requires of whoever refreshes it; the worker's
+ * session is a superuser's).  It touches no other object and evaluates no
+ * user-defined code.
+ */
+CREATE FUNCTION @extschema@.citus_enqueue(source text, keys text[]) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+	n bigint;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM @extschema@.sources s
+				   WHERE s.name OPERATOR(pg_catalog.=) citus_enqueue.source
+					 AND pg_catalog.pg_has_role(session_user, s.owner, 'USAGE')) THEN
+		RAISE EXCEPTION 'source "%" does not exist or is not yours', source
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	INSERT INTO @extschema@.refresh_queue (source, customer_key)
+	SELECT DISTINCT citus_enqueue.source, x.k FROM pg_catalog.unnest(keys) x(k) WHERE x.k IS NOT NULL;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$fn$;
+
 -- clm.refresh_start: move the customers queued on the workers into
 -- clm.refresh_queue (nothing for other sources); returns the rows moved
 CREATE FUNCTION @extschema@.citus_drain_queue(src @extschema@.sources) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
 	q regclass := pg_catalog.to_regclass(@extschema@.citus_queue_name(src));
-	n bigint;
 	k text;
 	keys text[] := '{}';
 BEGIN
@@ -119,14 +145,11 @@ BEGIN
 		RETURN 0;
 	END IF;
 	-- a plain distributed DELETE (Citus does not plan it inside a CTE whose
-	-- outer statement writes a local table)
+	-- outer statement writes a local table), with the caller's rights
 	FOR k IN EXECUTE pg_catalog.format('DELETE FROM %s RETURNING customer_key::text', q) LOOP
 		keys := keys || k;
 	END LOOP;
-	INSERT INTO @extschema@.refresh_queue (source, customer_key)
-	SELECT DISTINCT src.name, x.k FROM pg_catalog.unnest(keys) x(k);
-	GET DIAGNOSTICS n = ROW_COUNT;
-	RETURN n;
+	RETURN @extschema@.citus_enqueue(src.name, keys);
 END
 $fn$;
 
@@ -212,6 +235,9 @@ COMMENT ON FUNCTION @extschema@.queue_changes_row() IS
 
 COMMENT ON FUNCTION @extschema@.citus_register_queue(@extschema@.sources) IS
 'Used by clm.register for an incremental source over a Citus table: refuses all but tables distributed by the customer column, creates the co-located change queue (INSERT granted to the events'' owner and writers) and the row triggers';
+
+COMMENT ON FUNCTION @extschema@.citus_enqueue(text, text[]) IS
+'Used by clm.citus_drain_queue: adds customer keys to clm.refresh_queue for a source whose owner the session''s login role may act as (SECURITY DEFINER: nobody else inserts there)';
 
 COMMENT ON FUNCTION @extschema@.citus_drain_queue(@extschema@.sources) IS
 'Used by clm.refresh_start: moves the customers queued on the workers into clm.refresh_queue; returns the rows moved (0 for other sources)';

@@ -130,3 +130,36 @@ FULL JOIN (SELECT * FROM clm.scores WHERE source = 'sc_local') l USING (customer
 -- unregistering drops the queue and the triggers
 SELECT clm.unregister('sc_dist');
 SELECT to_regclass('clm_sc_dist_changes') AS queue, (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'sc_ev_dist'::regclass) AS triggers;
+
+-- a role that is not a superuser (a login role: Citus connects to the
+-- workers as the current role) registers, fills and refreshes an
+-- incremental source over its own distributed events table
+\set su :USER
+CREATE ROLE clm_cit_alice LOGIN;
+CREATE ROLE clm_cit_bob LOGIN;
+GRANT CREATE ON SCHEMA public TO clm_cit_alice;
+\c - clm_cit_alice
+SET timezone = 'UTC';
+CREATE TABLE sc_ev_alice (customer bigint, at timestamptz, amount float8);
+SELECT create_distributed_table('sc_ev_alice', 'customer');
+CREATE INDEX ON sc_ev_alice (customer);
+INSERT INTO sc_ev_alice SELECT c, timestamptz '1998-01-01' + c * interval '1 day', c FROM generate_series(1, 100) c;
+SELECT name, owner FROM clm.register('sc_alice', 'sc_ev_alice', 'customer', 'at', 'amount');
+SELECT has_table_privilege('clm_sc_alice_changes', 'INSERT') AS may_queue, clm.citus_table_type('clm_sc_alice_changes') AS queue_kind;
+SELECT mode, rows FROM clm.refresh('sc_alice', true, '1998-07-01');
+INSERT INTO sc_ev_alice VALUES (5, '1998-06-30', 10), (101, '1998-06-30', 20);
+SELECT source, pending_customers FROM clm.worker_status();
+SELECT mode, rows FROM clm.refresh('sc_alice');
+SELECT customer_key, frequency, total FROM clm.scores WHERE source = 'sc_alice' AND customer_key IN ('5', '101') ORDER BY 1;
+-- nobody else may queue customers of the source, nor read its queue
+\c - clm_cit_bob
+SELECT clm.citus_enqueue('sc_alice', '{1,2}');
+SELECT count(*) FROM clm_sc_alice_changes;
+\c - clm_cit_alice
+SELECT count(*) AS queued FROM clm.refresh_queue WHERE source = 'sc_alice';
+SELECT clm.unregister('sc_alice');
+DROP TABLE sc_ev_alice;
+\c - :su
+REVOKE CREATE ON SCHEMA public FROM clm_cit_alice;
+DROP ROLE clm_cit_alice;
+DROP ROLE clm_cit_bob;
