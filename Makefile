@@ -10,23 +10,40 @@ override PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-ini
 # feature, next to its C code, in dependency order.  Each source has the same
 # sections: types and tables, support functions, aggregates, user functions
 # (views, triggers, policies), comments and grants.
-SQL_SOURCES  = src/clm.sql src/rfm.sql src/subs.sql src/km.sql src/sbg.sql \
-               src/clv.sql src/clv_holdout.sql src/stages.sql src/activity.sql \
-               src/scores.sql src/citus.sql
+SQL_SOURCES  = src/clm.sql \
+               src/rfm.sql \
+               src/subs.sql \
+               src/km.sql \
+               src/sbg.sql \
+               src/clv.sql \
+               src/clv_holdout.sql \
+               src/stages.sql \
+               src/activity.sql \
+               src/scores.sql \
+               src/security.sql \
+               src/churn.sql \
+               src/citus.sql
 
 # Upgrade 1.0 -> 1.1: the changes to 1.0's objects (src/upgrade/1.0--1.1/*.sql,
 # in name order), then the sources of the features that are new in 1.1, whole.
 UPGRADE_1_1  = $(sort $(wildcard src/upgrade/1.0--1.1/*.sql))
-NEW_IN_1_1   = src/citus.sql
+NEW_IN_1_1   = src/security.sql \
+               src/churn.sql \
+               src/citus.sql
 
 # clm--1.0.sql is the shipped 1.0 install script: it never changes again
 DATA         = $(EXTENSION)--1.0.sql
 DATA_built   = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--1.0--1.1.sql
 
-# every sql/*.sql runs against expected/*.out; each test file creates what it needs
+# every sql/*.sql runs against expected/*.out; each test file creates what it
+# needs.  `make installcheck` starts its own temporary server with
+# test/regress.conf (clm preloaded, the worker on); initdb refuses root, so
+# scripts/test runs it as the postgres OS user.  Against a running server
+# instead: make installcheck REGRESS_OPTS=--load-extension=clm
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
-REGRESS_OPTS = --load-extension=$(EXTENSION)
-EXTRA_CLEAN  = results regression.diffs regression.out
+REGRESS_OPTS = --load-extension=$(EXTENSION) --temp-instance=$(CURDIR)/tmp_check \
+               --temp-config=$(srcdir)/test/regress.conf --no-locale --encoding=UTF8
+EXTRA_CLEAN  = results regression.diffs regression.out tmp_check
 
 PG_CONFIG   ?= pg_config
 PGXS        := $(shell $(PG_CONFIG) --pgxs)
@@ -44,10 +61,16 @@ $(EXTENSION)--1.0--1.1.sql: $(UPGRADE_1_1) $(NEW_IN_1_1) Makefile
 	  printf '\\echo Use "ALTER EXTENSION %s UPDATE TO '"'"'1.1'"'"'" to load this file. \\quit\n' $(EXTENSION); \
 	  for f in $(UPGRADE_1_1) $(NEW_IN_1_1); do printf '\n-- from %s\n\n' $$f; cat $$f; done; } > $@
 
-# pgTAP suite against a running cluster (PG* environment variables apply)
-.PHONY: installcheck-pgtap
-installcheck-pgtap:
-	pg_prove test/*.sql
+# the TAP tests (test/t/*.pl, PostgreSQL::Test::Cluster): upgrade from 1.0,
+# pgTAP with and without preload, concurrency and pg_dump; each starts its
+# own servers.  Not as root (initdb refuses it): scripts/test runs them as
+# the postgres OS user.
+.PHONY: prove-installcheck
+prove-installcheck:
+	cd $(srcdir) && TESTDIR='$(CURDIR)' PATH="$(bindir):$$PATH" \
+	  PERL5LIB="$(pgxsdir)/src/test/perl:$$PERL5LIB" \
+	  PG_REGRESS='$(pgxsdir)/src/test/regress/pg_regress' CLM_SRC='$(CURDIR)' \
+	  $(PROVE) $(PROVE_FLAGS) test/t/*.pl
 
 # the headers are few and short: rebuild every object when one changes
 $(OBJS): $(wildcard src/*.h)

@@ -11,7 +11,7 @@
 PGVER=15
 PGSYS=/usr/lib/postgresql/$PGVER
 PG_CONFIG=$PGSYS/bin/pg_config      # not /usr/bin/pg_config: that wrapper picks the newest major
-PKGS="make gcc postgresql-$PGVER postgresql-server-dev-$PGVER postgresql-$PGVER-pgtap libtap-parser-sourcehandler-pgtap-perl"
+PKGS="make gcc postgresql-$PGVER postgresql-server-dev-$PGVER postgresql-$PGVER-pgtap libipc-run-perl"
 export DEBIAN_FRONTEND=noninteractive
 
 clm_log() { printf '== %s\n' "$*" >&2; }

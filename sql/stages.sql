@@ -357,7 +357,8 @@ DROP TABLE owned;
 DROP ROLE clm_stage_owner;
 DROP ROLE clm_stage_clerk;
 
--- dropping a tracked table keeps its history readable
+-- dropping a tracked table removes its registry row and history (clm's
+-- sql_drop event trigger, issue #13: a new table could get the same OID)
 SELECT 'people'::regclass::oid AS people_oid \gset
 DROP TABLE people;
 SELECT count(*) AS people_history, count(DISTINCT customer_key) AS people_customers

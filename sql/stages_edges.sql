@@ -17,7 +17,7 @@ CREATE TABLE gone (id int, st text);
 SELECT clm.track('gone', 'id', 'st', 'edge_flow');
 CREATE TEMP TABLE gone_oid AS SELECT 'gone'::regclass::oid AS oid;
 DROP TABLE gone;
--- the registry row stays, with NULL columns (documented)
+-- the registry row goes with the table (clm.on_drop)
 SELECT t.key_column IS NULL AS no_columns, t.model
 FROM clm.tracked_tables t JOIN gone_oid g ON t.table_oid::oid = g.oid;
 SELECT replace(error_of(format('SELECT clm.untrack(%s::regclass)', oid)), oid::text, '<oid>') FROM gone_oid;

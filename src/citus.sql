@@ -22,6 +22,8 @@ AS 'MODULE_PATHNAME', 'clm_citus_table_type' LANGUAGE C STABLE STRICT PARALLEL S
 -- the events add the customer of every changed row to the co-located shard
 -- of the queue, in the writer's transaction and with the writer's rights;
 -- each refresh moves the queued customers into clm.refresh_queue first.
+-- These functions are internal, like the refresh steps: only the extension
+-- owner executes them (clm.queue_changes_row and clm.citus_table_type excepted).
 
 -- the change queue of a source, quoted and qualified (need not exist)
 CREATE FUNCTION @extschema@.citus_queue_name(src @extschema@.sources) RETURNS text
@@ -53,10 +55,10 @@ BEGIN
 END
 $$;
 
--- clm.register, incremental source over a Citus table: the change queue
--- and the row triggers (named as the statement triggers of other sources,
--- which clm.unregister drops)
-CREATE FUNCTION @extschema@.citus_register_queue(src @extschema@.sources) RETURNS regclass
+-- clm.register_as, incremental source over a Citus table: the change
+-- queue and the row triggers (named as the statement triggers of other
+-- sources), created with the calling role's rights (clm.run_as)
+CREATE FUNCTION @extschema@.citus_register_queue(caller regrole, src @extschema@.sources) RETURNS regclass
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
 	kind text := @extschema@.citus_table_type(src.events);
@@ -80,11 +82,14 @@ BEGIN
 			USING ERRCODE = 'feature_not_supported',
 				  HINT = 'Distribute the events by customer (which also keeps each customer''s summary on one worker), or pass incremental => false.';
 	END IF;
-	EXECUTE pg_catalog.format('CREATE TABLE %s (customer_key %s NOT NULL)', q, src.customer_type);
-	PERFORM pg_catalog.create_distributed_table(q, 'customer_key', colocate_with => src.events::text);
-	EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', q,
+	PERFORM FROM @extschema@.run_as(caller, pg_catalog.format('CREATE TABLE %s (customer_key %s NOT NULL)',
+		q, src.customer_type)) AS x(n integer);
+	PERFORM FROM @extschema@.run_as(caller, pg_catalog.format(
+		'SELECT 1 FROM pg_catalog.create_distributed_table(%L, %L, colocate_with => %L)',
+		q, 'customer_key', src.events::text)) AS x(n integer);
+	PERFORM FROM @extschema@.run_as(caller, pg_catalog.format('COMMENT ON TABLE %s IS %L', q,
 		'clm: customers of source ' || src.name || ' changed since its last refresh (filled by row triggers on '
-		|| src.events::text || ', emptied by clm.refresh; dropped by clm.unregister)');
+		|| src.events::text || ', emptied by clm.refresh; dropped by clm.unregister)')) AS x(n integer);
 	-- the triggers run with the rights of whoever writes the events: the
 	-- events' owner and the roles that may write them now may queue
 	FOR w IN
@@ -92,64 +97,40 @@ BEGIN
 		WHERE c.oid = src.events AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE')
 		UNION SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = src.events
 	LOOP
-		EXECUTE pg_catalog.format('GRANT INSERT ON %s TO %s', q,
-			CASE WHEN w.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(w.grantee)) END);
+		PERFORM FROM @extschema@.run_as(caller, pg_catalog.format('GRANT INSERT ON %s TO %s', q,
+			CASE WHEN w.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(w.grantee)) END))
+			AS x(n integer);
 	END LOOP;
 	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
 	FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
-		EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER %s ON %s FOR EACH ROW EXECUTE FUNCTION @extschema@.queue_changes_row(%L, %L)',
-			'clm_' || src.name || '_' || op, op, src.events, q, src.customer_column);
+		PERFORM FROM @extschema@.run_as(caller, pg_catalog.format(
+			'CREATE TRIGGER %I AFTER %s ON %s FOR EACH ROW EXECUTE FUNCTION @extschema@.queue_changes_row(%L, %L)',
+			'clm_' || src.name || '_' || op, op, src.events, q, src.customer_column)) AS x(n integer);
 	END LOOP;
 	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', coalesce(unsafe, 'off'), true);
 	RETURN q::regclass;
 END
 $fn$;
 
-/*
- * Audited SECURITY DEFINER: only the extension writes clm.refresh_queue
- * (PUBLIC may read and delete its own sources' rows, not insert).  This
- * function inserts the given keys, as text, for one registered source,
- * and only when the session's login role may act as the source's owner
- * (as clm.refresh_start requires of whoever refreshes it; the worker's
- * session is a superuser's).  It touches no other object and evaluates no
- * user-defined code.
- */
-CREATE FUNCTION @extschema@.citus_enqueue(source text, keys text[]) RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
-DECLARE
-	n bigint;
-BEGIN
-	IF NOT EXISTS (SELECT 1 FROM @extschema@.sources s
-				   WHERE s.name OPERATOR(pg_catalog.=) citus_enqueue.source
-					 AND pg_catalog.pg_has_role(session_user, s.owner, 'USAGE')) THEN
-		RAISE EXCEPTION 'source "%" does not exist or is not yours', source
-			USING ERRCODE = 'insufficient_privilege';
-	END IF;
-	INSERT INTO @extschema@.refresh_queue (source, customer_key)
-	SELECT DISTINCT citus_enqueue.source, x.k FROM pg_catalog.unnest(keys) x(k) WHERE x.k IS NOT NULL;
-	GET DIAGNOSTICS n = ROW_COUNT;
-	RETURN n;
-END
-$fn$;
-
 -- clm.refresh_start: move the customers queued on the workers into
--- clm.refresh_queue (nothing for other sources); returns the rows moved
+-- clm.refresh_queue (nothing for other sources); returns the rows moved.
+-- The queue is read and emptied with the source owner's rights.
 CREATE FUNCTION @extschema@.citus_drain_queue(src @extschema@.sources) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
 	q regclass := pg_catalog.to_regclass(@extschema@.citus_queue_name(src));
-	k text;
-	keys text[] := '{}';
+	n bigint;
 BEGIN
 	IF q IS NULL OR NOT src.incremental THEN
 		RETURN 0;
 	END IF;
 	-- a plain distributed DELETE (Citus does not plan it inside a CTE whose
-	-- outer statement writes a local table), with the caller's rights
-	FOR k IN EXECUTE pg_catalog.format('DELETE FROM %s RETURNING customer_key::text', q) LOOP
-		keys := keys || k;
-	END LOOP;
-	RETURN @extschema@.citus_enqueue(src.name, keys);
+	-- outer statement writes a local table)
+	INSERT INTO @extschema@.refresh_queue (source, customer_key)
+	SELECT DISTINCT src.name, x.k
+	FROM @extschema@.run_as(src.owner, pg_catalog.format('DELETE FROM %s RETURNING customer_key::text', q)) AS x(k text);
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
 END
 $fn$;
 
@@ -172,32 +153,9 @@ BEGIN
 END
 $fn$;
 
--- clm.refresh_step, incremental run of a source over a Citus table: the
--- summaries of the given customers (as clm.refresh_summaries, for a batch)
-CREATE FUNCTION @extschema@.citus_summaries_of(run_id bigint, keys text[])
-RETURNS TABLE (customer_key text, s @extschema@.rfm)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
-DECLARE
-	r @extschema@.refresh_runs;
-	src @extschema@.sources;
-BEGIN
-	SELECT * INTO r FROM @extschema@.refresh_runs x WHERE x.id = run_id AND x.status = 'running';
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'refresh run % is not running', run_id USING ERRCODE = 'object_not_in_prerequisite_state';
-	END IF;
-	SELECT * INTO src FROM @extschema@.sources x WHERE x.name = r.source;
-	RETURN QUERY EXECUTE pg_catalog.format($q$
-		SELECT e.%1$I::text, @extschema@.rfm_summary(e.%2$I::timestamptz, e.%3$I::double precision, $1, %4$L, %5$L)
-		FROM %6$s e WHERE e.%1$I = ANY ($2::%7$s[])
-		GROUP BY e.%1$I$q$,
-		src.customer_column, src.time_column, src.amount_column, src.period, src.time_unit, src.events,
-		src.customer_type)
-	USING r.as_of, keys;
-END
-$fn$;
-
--- clm.unregister: drop the row triggers and the change queue of a source
--- over a Citus table; false (nothing done) for other sources
+-- clm.unregister_as: drop the row triggers and the change queue of a
+-- source over a Citus table, with the source owner's rights; false
+-- (nothing done) for other sources
 CREATE FUNCTION @extschema@.citus_unregister_queue(src @extschema@.sources) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
@@ -210,11 +168,12 @@ BEGIN
 	END IF;
 	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
 	FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
-		EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', 'clm_' || src.name || '_' || op, src.events);
+		PERFORM FROM @extschema@.run_as(src.owner, pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s',
+			'clm_' || src.name || '_' || op, src.events)) AS x(n integer);
 	END LOOP;
 	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', coalesce(unsafe, 'off'), true);
 	IF q IS NOT NULL THEN
-		EXECUTE pg_catalog.format('DROP TABLE %s', q);
+		PERFORM FROM @extschema@.run_as(src.owner, pg_catalog.format('DROP TABLE %s', q)) AS x(n integer);
 	END IF;
 	RETURN true;
 END
@@ -233,11 +192,8 @@ COMMENT ON FUNCTION @extschema@.citus_queue_name(@extschema@.sources) IS
 COMMENT ON FUNCTION @extschema@.queue_changes_row() IS
 'Row trigger installed by clm.register on a distributed events table: queues the customer of each changed row in the co-located change queue (runs on the shards, with the writer''s rights)';
 
-COMMENT ON FUNCTION @extschema@.citus_register_queue(@extschema@.sources) IS
-'Used by clm.register for an incremental source over a Citus table: refuses all but tables distributed by the customer column, creates the co-located change queue (INSERT granted to the events'' owner and writers) and the row triggers';
-
-COMMENT ON FUNCTION @extschema@.citus_enqueue(text, text[]) IS
-'Used by clm.citus_drain_queue: adds customer keys to clm.refresh_queue for a source whose owner the session''s login role may act as (SECURITY DEFINER: nobody else inserts there)';
+COMMENT ON FUNCTION @extschema@.citus_register_queue(regrole, @extschema@.sources) IS
+'Used by clm.register_as for an incremental source over a Citus table: refuses all but tables distributed by the customer column, creates the co-located change queue (INSERT granted to the events'' owner and writers) and the row triggers';
 
 COMMENT ON FUNCTION @extschema@.citus_drain_queue(@extschema@.sources) IS
 'Used by clm.refresh_start: moves the customers queued on the workers into clm.refresh_queue; returns the rows moved (0 for other sources)';
@@ -245,8 +201,9 @@ COMMENT ON FUNCTION @extschema@.citus_drain_queue(@extschema@.sources) IS
 COMMENT ON FUNCTION @extschema@.citus_pending(@extschema@.sources) IS
 'Used by clm.worker_status: customers queued on the workers for a source over a Citus table (0 for other sources, NULL if the caller may not read the queue)';
 
-COMMENT ON FUNCTION @extschema@.citus_summaries_of(bigint, text[]) IS
-'Used by clm.refresh_step for an incremental run over a Citus table: the summaries of a batch of customers (a function, because Citus plans no statement that writes local tables and reads a distributed one)';
-
 COMMENT ON FUNCTION @extschema@.citus_unregister_queue(@extschema@.sources) IS
-'Used by clm.unregister: drops the row triggers and the change queue of a source over a Citus table; false for other sources';
+'Used by clm.unregister_as: drops the row triggers and the change queue of a source over a Citus table; false for other sources';
+
+REVOKE EXECUTE ON FUNCTION @extschema@.citus_register_queue(regrole, @extschema@.sources),
+	@extschema@.citus_drain_queue(@extschema@.sources),
+	@extschema@.citus_unregister_queue(@extschema@.sources) FROM PUBLIC;

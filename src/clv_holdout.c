@@ -5,7 +5,8 @@
  *	  (frequency, recency, t, monetary up to calibration_end, exactly as
  *	  clm.rfm_summary with as_of = calibration_end) and the holdout
  *	  purchases in (calibration_end, observation_end], for checking a
- *	  fitted model's predictions against what happened.
+ *	  fitted model's predictions against what happened.  Part of the CLV
+ *	  models (see clv.h for the CLV files); it needs none of the others.
  *
  * Holdout frequency counts distinct purchase periods after calibration_end
  * (no "- 1": every holdout period is a purchase after the first), leaving
@@ -33,17 +34,18 @@
 
 #include "clm.h"
 #include "period.h"
+#include "varstate.h"
 
-#define HOLDOUT_SERIAL_VERSION 1
+#define CLV_HOLDOUT_SERIAL_VERSION 1
 
-typedef struct HoEntry
+typedef struct ClvHoldoutEntry
 {
 	int64		idx;
 	double		amount;
 	bool		holdout;
-} HoEntry;
+} ClvHoldoutEntry;
 
-typedef struct HoState
+typedef struct ClvHoldoutState
 {
 	TimestampTz cal_end;
 	TimestampTz obs_end;
@@ -53,15 +55,15 @@ typedef struct HoState
 	int64		obs_idx;
 	int32		n;
 	int32		cap;
-	HoEntry    *e;
-} HoState;
+	ClvHoldoutEntry *e;
+} ClvHoldoutState;
 
-typedef struct HoCache
+typedef struct ClvHoldoutCache
 {
 	ClmTzCache	tzcache;
 	ClmPeriodUnit period;
 	ClmPeriodUnit unit;
-} HoCache;
+} ClvHoldoutCache;
 
 PG_FUNCTION_INFO_V1(clm_holdout_accum);
 PG_FUNCTION_INFO_V1(clm_holdout_combine);
@@ -72,13 +74,13 @@ PG_FUNCTION_INFO_V1(clm_holdout_final);
 /*
  * A new empty state with room for cap entries.
  */
-static HoState *
-HoNew(MemoryContext cxt, int32 cap)
+static ClvHoldoutState *
+ClvHoldoutNew(MemoryContext cxt, int32 cap)
 {
-	HoState    *s = MemoryContextAllocZero(cxt, sizeof(HoState));
+	ClvHoldoutState *s = MemoryContextAllocZero(cxt, sizeof(ClvHoldoutState));
 
 	s->cap = Max(cap, 8);
-	s->e = MemoryContextAlloc(cxt, s->cap * sizeof(HoEntry));
+	s->e = MemoryContextAlloc(cxt, s->cap * sizeof(ClvHoldoutEntry));
 	return s;
 }
 
@@ -86,16 +88,16 @@ HoNew(MemoryContext cxt, int32 cap)
  * Append one (period, amount, holdout) entry.
  */
 static void
-HoAppend(HoState *s, int64 idx, double amount, bool holdout)
+ClvHoldoutAppend(ClvHoldoutState *s, int64 idx, double amount, bool holdout)
 {
 	if (s->n >= s->cap)
 	{
-		if ((Size) s->cap * 2 * sizeof(HoEntry) > MaxAllocSize)
+		if ((Size) s->cap * 2 * sizeof(ClvHoldoutEntry) > MaxAllocSize)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("too many purchases for one customer")));
 		s->cap *= 2;
-		s->e = repalloc(s->e, s->cap * sizeof(HoEntry));
+		s->e = repalloc(s->e, s->cap * sizeof(ClvHoldoutEntry));
 	}
 	s->e[s->n].idx = idx;
 	s->e[s->n].amount = amount;
@@ -107,7 +109,7 @@ HoAppend(HoState *s, int64 idx, double amount, bool holdout)
  * Reject rows of one group with different parameters.
  */
 static void
-HoCheckSame(const HoState *s, TimestampTz cal_end, TimestampTz obs_end,
+ClvHoldoutCheckSame(const ClvHoldoutState *s, TimestampTz cal_end, TimestampTz obs_end,
 			ClmPeriodUnit period, ClmPeriodUnit unit)
 {
 	if (s->cal_end != cal_end || s->obs_end != obs_end ||
@@ -126,8 +128,8 @@ Datum
 clm_holdout_accum(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcxt;
-	HoState    *s;
-	HoCache    *c;
+	ClvHoldoutState *s;
+	ClvHoldoutCache *c;
 	TimestampTz at,
 				cal_end,
 				obs_end;
@@ -138,7 +140,7 @@ clm_holdout_accum(PG_FUNCTION_ARGS)
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "clm_holdout_accum called in non-aggregate context");
-	s = PG_ARGISNULL(0) ? NULL : (HoState *) PG_GETARG_POINTER(0);
+	s = PG_ARGISNULL(0) ? NULL : (ClvHoldoutState *) PG_GETARG_POINTER(0);
 	for (i = 1; i <= 4; i++)
 		if (PG_ARGISNULL(i))
 		{
@@ -157,11 +159,11 @@ clm_holdout_accum(PG_FUNCTION_ARGS)
 	cal_end = PG_GETARG_TIMESTAMPTZ(3);
 	obs_end = PG_GETARG_TIMESTAMPTZ(4);
 
-	c = (HoCache *) fcinfo->flinfo->fn_extra;
+	c = (ClvHoldoutCache *) fcinfo->flinfo->fn_extra;
 	if (c == NULL || c->tzcache.tz != session_timezone)
 	{
 		if (c == NULL)
-			c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(HoCache));
+			c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ClvHoldoutCache));
 		clm_tzcache_init(&c->tzcache, session_timezone);
 		fcinfo->flinfo->fn_extra = c;
 	}
@@ -186,7 +188,7 @@ clm_holdout_accum(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("observation_end must not be before calibration_end")));
-		s = HoNew(aggcxt, 8);
+		s = ClvHoldoutNew(aggcxt, 8);
 		s->cal_end = cal_end;
 		s->obs_end = obs_end;
 		s->period = period;
@@ -195,11 +197,11 @@ clm_holdout_accum(PG_FUNCTION_ARGS)
 		s->obs_idx = clm_period_index(&c->tzcache, obs_end, period);
 	}
 	else
-		HoCheckSame(s, cal_end, obs_end, period, unit);
+		ClvHoldoutCheckSame(s, cal_end, obs_end, period, unit);
 
 	if (at > obs_end)
 		PG_RETURN_POINTER(s);
-	HoAppend(s, clm_period_index(&c->tzcache, at, period), amount, at > cal_end);
+	ClvHoldoutAppend(s, clm_period_index(&c->tzcache, at, period), amount, at > cal_end);
 	PG_RETURN_POINTER(s);
 }
 
@@ -211,14 +213,14 @@ clm_holdout_combine(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcxt,
 				old;
-	HoState    *a,
+	ClvHoldoutState *a,
 			   *b;
 	int32		i;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "clm_holdout_combine called in non-aggregate context");
-	a = PG_ARGISNULL(0) ? NULL : (HoState *) PG_GETARG_POINTER(0);
-	b = PG_ARGISNULL(1) ? NULL : (HoState *) PG_GETARG_POINTER(1);
+	a = PG_ARGISNULL(0) ? NULL : (ClvHoldoutState *) PG_GETARG_POINTER(0);
+	b = PG_ARGISNULL(1) ? NULL : (ClvHoldoutState *) PG_GETARG_POINTER(1);
 	if (b == NULL)
 	{
 		if (a == NULL)
@@ -228,14 +230,14 @@ clm_holdout_combine(PG_FUNCTION_ARGS)
 	if (a == NULL)
 	{
 		old = MemoryContextSwitchTo(aggcxt);
-		a = HoNew(aggcxt, b->n);
-		memcpy(a, b, offsetof(HoState, n));
+		a = ClvHoldoutNew(aggcxt, b->n);
+		memcpy(a, b, offsetof(ClvHoldoutState, n));
 		MemoryContextSwitchTo(old);
 	}
 	else
-		HoCheckSame(a, b->cal_end, b->obs_end, b->period, b->unit);
+		ClvHoldoutCheckSame(a, b->cal_end, b->obs_end, b->period, b->unit);
 	for (i = 0; i < b->n; i++)
-		HoAppend(a, b->e[i].idx, b->e[i].amount, b->e[i].holdout);
+		ClvHoldoutAppend(a, b->e[i].idx, b->e[i].amount, b->e[i].holdout);
 	PG_RETURN_POINTER(a);
 }
 
@@ -245,14 +247,14 @@ clm_holdout_combine(PG_FUNCTION_ARGS)
 Datum
 clm_holdout_serialize(PG_FUNCTION_ARGS)
 {
-	HoState    *s;
+	ClvHoldoutState *s;
 	StringInfoData buf;
 	int32		i;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "clm_holdout_serialize called in non-aggregate context");
-	s = (HoState *) PG_GETARG_POINTER(0);
-	clm_state_send_header(&buf, HOLDOUT_SERIAL_VERSION, s->period, s->unit);
+	s = (ClvHoldoutState *) PG_GETARG_POINTER(0);
+	clm_state_send_header(&buf, CLV_HOLDOUT_SERIAL_VERSION, s->period, s->unit);
 	pq_sendint64(&buf, s->cal_end);
 	pq_sendint64(&buf, s->obs_end);
 	pq_sendint64(&buf, s->cal_idx);
@@ -275,7 +277,7 @@ clm_holdout_deserialize(PG_FUNCTION_ARGS)
 {
 	bytea	   *b = PG_GETARG_BYTEA_PP(0);
 	StringInfoData buf;
-	HoState    *s;
+	ClvHoldoutState *s;
 	ClmPeriodUnit period,
 				unit;
 	int32		n,
@@ -283,9 +285,9 @@ clm_holdout_deserialize(PG_FUNCTION_ARGS)
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "clm_holdout_deserialize called in non-aggregate context");
-	clm_state_read_header(b, &buf, HOLDOUT_SERIAL_VERSION, "clm.calibration_holdout",
+	clm_state_read_header(b, &buf, CLV_HOLDOUT_SERIAL_VERSION, "clm.calibration_holdout",
 						  &period, &unit);
-	s = HoNew(CurrentMemoryContext, 8);
+	s = ClvHoldoutNew(CurrentMemoryContext, 8);
 	s->period = period;
 	s->unit = unit;
 	s->cal_end = pq_getmsgint64(&buf);
@@ -294,17 +296,15 @@ clm_holdout_deserialize(PG_FUNCTION_ARGS)
 	s->obs_idx = pq_getmsgint64(&buf);
 	n = pq_getmsgint(&buf, 4);
 	if (n < 0 || (int64) n * 17 != buf.len - buf.cursor)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid clm.calibration_holdout state"),
-				 errdetail("Entry count %d does not match the state's length.", n)));
+		clm_state_invalid_internal(ERRCODE_INVALID_BINARY_REPRESENTATION, "clm.calibration_holdout",
+								   psprintf("Entry count %d does not match the state's length.", n));
 	for (i = 0; i < n; i++)
 	{
 		int64		idx = pq_getmsgint64(&buf);
 		double		amount = pq_getmsgfloat8(&buf);
 		int			h = pq_getmsgbyte(&buf);
 
-		HoAppend(s, idx, amount, h != 0);
+		ClvHoldoutAppend(s, idx, amount, h != 0);
 	}
 	pq_getmsgend(&buf);
 	PG_RETURN_POINTER(s);
@@ -314,9 +314,9 @@ clm_holdout_deserialize(PG_FUNCTION_ARGS)
  * Order entries by period, calibration first, then amount (deterministic sums).
  */
 static int
-HoEntryCmp(const void *a, const void *b)
+ClvHoldoutEntryCmp(const void *a, const void *b)
 {
-	const HoEntry *x = a,
+	const ClvHoldoutEntry *x = a,
 			   *y = b;
 
 	if (x->idx != y->idx)
@@ -337,7 +337,7 @@ HoEntryCmp(const void *a, const void *b)
 Datum
 clm_holdout_final(PG_FUNCTION_ARGS)
 {
-	HoState    *s;
+	ClvHoldoutState *s;
 	TupleDesc	tupdesc;
 	Datum		values[7];
 	bool		nulls[7] = {0};
@@ -356,12 +356,12 @@ clm_holdout_final(PG_FUNCTION_ARGS)
 		elog(ERROR, "clm_holdout_final called in non-aggregate context");
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	s = (HoState *) PG_GETARG_POINTER(0);
+	s = (ClvHoldoutState *) PG_GETARG_POINTER(0);
 	/* sorting in place is harmless: the entries are a multiset */
-	qsort(s->e, s->n, sizeof(HoEntry), HoEntryCmp);
+	qsort(s->e, s->n, sizeof(ClvHoldoutEntry), ClvHoldoutEntryCmp);
 	for (i = 0; i < s->n; i++)
 	{
-		const HoEntry *e = &s->e[i];
+		const ClvHoldoutEntry *e = &s->e[i];
 
 		if (!e->holdout)
 		{

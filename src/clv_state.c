@@ -23,6 +23,9 @@
  *
  * Flat layout: ClvFlat header followed by npat ClvPattern entries.
  *
+ * The fits themselves (the aggregates' final functions) are in clv_fit.c,
+ * which reads states through clv_state_data; this file calls no fit.
+ *
  * IDENTIFICATION
  *	  src/clv_state.c
  *
@@ -42,8 +45,12 @@
 
 #include "clm.h"
 #include "clv.h"
+#include "varstate.h"
 
 #define CLV_STATE_VERSION 1
+
+/* the type as its binary input names it in errors (as in 1.0) */
+#define CLV_BINARY "binary clm.clv_state"
 
 /*
  * Most input rows a state may count: the text form parses the count as a
@@ -94,10 +101,6 @@ static const ExpandedObjectMethods ClvMethods = {
 	ClvFlattenInto
 };
 
-static const char *const KindNames[CLV_NKINDS + 1] = {
-	"?", "bgnbd", "mbgnbd", "pareto_nbd", "bgbb", "gamma_gamma"
-};
-
 PG_FUNCTION_INFO_V1(clm_clv_state_in);
 PG_FUNCTION_INFO_V1(clm_clv_state_out);
 PG_FUNCTION_INFO_V1(clm_clv_state_recv);
@@ -108,22 +111,6 @@ PG_FUNCTION_INFO_V1(clm_pareto_nbd_accum);
 PG_FUNCTION_INFO_V1(clm_bgbb_accum);
 PG_FUNCTION_INFO_V1(clm_gamma_gamma_accum);
 PG_FUNCTION_INFO_V1(clm_clv_combine);
-PG_FUNCTION_INFO_V1(clm_bgnbd_final);
-PG_FUNCTION_INFO_V1(clm_mbgnbd_final);
-PG_FUNCTION_INFO_V1(clm_pareto_nbd_final);
-PG_FUNCTION_INFO_V1(clm_bgbb_final);
-PG_FUNCTION_INFO_V1(clm_gamma_gamma_final);
-
-/*
- * Name of a model kind (as in the aggregate names, without _fit).
- */
-const char *
-clv_kind_name(ClvKind kind)
-{
-	if (kind < 1 || kind > CLV_NKINDS)
-		return "?";
-	return KindNames[kind];
-}
 
 /*
  * Hash of a pattern's key (the bit patterns of the three doubles; -0.0 is
@@ -146,473 +133,6 @@ PatternHash(double x, double tx, double T)
 		h ^= h >> 33;
 	}
 	return (uint32) h;
-}
-
-/*
- * Order patterns by (x, tx, T).
- */
-static int
-PatternCmp(const void *a, const void *b)
-{
-	const ClvPattern *p = a,
-			   *q = b;
-
-	if (p->x != q->x)
-		return p->x < q->x ? -1 : 1;
-	if (p->tx != q->tx)
-		return p->tx < q->tx ? -1 : 1;
-	if (p->T != q->T)
-		return p->T < q->T ? -1 : 1;
-	return 0;
-}
-
-/*
- * True when the patterns are in (x, tx, T) order.
- */
-bool
-clv_patterns_sorted(const ClvPattern *pat, int32 n)
-{
-	int32		i;
-
-	for (i = 1; i < n; i++)
-		if (PatternCmp(&pat[i - 1], &pat[i]) > 0)
-			return false;
-	return true;
-}
-
-/* the bits of a non-negative double, which order like the values */
-static inline uint64
-DoubleBits(double v)
-{
-	uint64		b;
-
-	memcpy(&b, &v, 8);
-	return b;
-}
-
-/* number of significant bits of v (0 for 0) */
-static inline int
-BitLength(uint64 v)
-{
-	return v == 0 ? 0 : 64 - __builtin_clzll(v);
-}
-
-typedef struct SortItem
-{
-	uint64		key;
-	int32		idx;
-} SortItem;
-
-#define RADIX_BITS 8
-#define RADIX_SIZE (1 << RADIX_BITS)
-#define RADIX_PASSES 5
-#define KEY_BITS (RADIX_PASSES * RADIX_BITS)	/* 40: more rarely pays */
-
-/*
- * One coordinate's part of the sort key: (bits - min) >> tz needs len
- * bits, where tz is the number of trailing zero bits common to all values
- * (integers and other short mantissas take few bits).
- */
-typedef struct KeyPart
-{
-	uint64		min;
-	int			tz;
-	int			len;
-} KeyPart;
-
-static void
-KeyPartInit(KeyPart *kp, uint64 min, uint64 max, uint64 orbits)
-{
-	kp->min = min;
-	kp->tz = orbits == 0 ? 0 : __builtin_ctzll(orbits);
-	kp->len = BitLength((max - min) >> kp->tz);
-}
-
-typedef struct TxItem
-{
-	uint64		k;				/* bits of tx minus the smallest */
-	double		w;
-} TxItem;
-
-/*
- * Radix sort of n items by their key < 2^bits, into a (b is scratch of the
- * same size).  NAME##Digits is an LSD radix sort on the key bits
- * [lo, hi): digits of 8 bits, or of 11 for large n (fewer passes pay for
- * the larger histograms); a digit that is the same in every key is
- * skipped.  NAME sorts long keys by their top 22 bits first and then each
- * run of equal top bits (insertion sort for short runs, the low bits'
- * radix sort for long ones): continuous values rarely share 22 leading
- * bits of their range, so this takes 2 passes instead of up to 6.  Up to
- * 256 items are sorted by comparisons (insertion sort up to 32).
- * Defined for plain keys and for keys carrying a weight.
- */
-#define RADIX_TOP_BITS 22
-#define DEFINE_RADIX_SORT(NAME, TYPE, KEY) \
-static void \
-NAME##Insertion(TYPE *a, int32 n) \
-{ \
-	int32		i; \
- \
-	for (i = 1; i < n; i++) \
-	{ \
-		TYPE		t = a[i]; \
-		int32		j = i; \
- \
-		while (j > 0 && KEY(a[j - 1]) > KEY(t)) \
-		{ \
-			a[j] = a[j - 1]; \
-			j--; \
-		} \
-		a[j] = t; \
-	} \
-} \
- \
-static int \
-NAME##Cmp(const void *p, const void *q) \
-{ \
-	uint64		x = KEY(*(const TYPE *) p), \
-				y = KEY(*(const TYPE *) q); \
- \
-	return x < y ? -1 : (x > y); \
-} \
- \
-static void \
-NAME##Digits(TYPE *a, TYPE *b, int32 n, int lo, int hi) \
-{ \
-	int			db = n > 4096 ? 11 : 8, \
-				npass = (hi - lo + db - 1) / db, \
-				pass; \
-	Size		nd = (Size) 1 << db, \
-				mask = nd - 1; \
-	Size	   *hist; \
-	TYPE	   *src = a, \
-			   *dst = b; \
-	int32		i; \
- \
-	if (npass <= 0) \
-		return; \
-	hist = palloc0(npass * nd * sizeof(Size)); \
-	for (i = 0; i < n; i++) \
-		for (pass = 0; pass < npass; pass++) \
-			hist[pass * nd + ((KEY(a[i]) >> (lo + db * pass)) & mask)]++; \
-	for (pass = 0; pass < npass; pass++) \
-	{ \
-		Size	   *h = &hist[pass * nd]; \
-		Size		sum = 0, \
-					d; \
-		int			sh = lo + db * pass; \
-		TYPE	   *t; \
- \
-		if (h[(KEY(src[0]) >> sh) & mask] == (Size) n) \
-			continue; \
-		for (d = 0; d < nd; d++) \
-		{ \
-			Size		cnt = h[d]; \
- \
-			h[d] = sum; \
-			sum += cnt; \
-		} \
-		for (i = 0; i < n; i++) \
-			dst[h[(KEY(src[i]) >> sh) & mask]++] = src[i]; \
-		t = src; \
-		src = dst; \
-		dst = t; \
-	} \
-	if (src != a) \
-		memcpy(a, src, n * sizeof(TYPE)); \
-	pfree(hist); \
-} \
- \
-static void \
-NAME(TYPE *a, TYPE *b, int32 n, int bits) \
-{ \
-	int			lo = bits - RADIX_TOP_BITS; \
-	int32		start, \
-				i; \
- \
-	if (n <= 32) \
-	{ \
-		NAME##Insertion(a, n); \
-		return; \
-	} \
-	if (n <= 256) \
-	{ \
-		/* a comparison sort beats the digit histograms at this size */ \
-		qsort(a, n, sizeof(TYPE), NAME##Cmp); \
-		return; \
-	} \
-	if (lo <= 8 || n <= 1024) \
-	{ \
-		NAME##Digits(a, b, n, 0, bits); \
-		return; \
-	} \
-	NAME##Digits(a, b, n, lo, bits); \
-	for (start = 0, i = 1; i <= n; i++) \
-		if (i == n || (KEY(a[i]) >> lo) != (KEY(a[start]) >> lo)) \
-		{ \
-			if (i - start > 32) \
-				NAME##Digits(&a[start], b, i - start, 0, lo); \
-			else if (i - start > 1) \
-				NAME##Insertion(&a[start], i - start); \
-			start = i; \
-		} \
-}
-
-#define ITEM_KEY(it) ((it).k)
-#define PLAIN_KEY(k) (k)
-DEFINE_RADIX_SORT(RadixTxItems, TxItem, ITEM_KEY)
-DEFINE_RADIX_SORT(RadixKeys, uint64, PLAIN_KEY)
-
-/*
- * clv_sort_patterns when all T are equal (Gamma-Gamma) and x takes few
- * bits of key: a counting sort by x, then per x a radix sort of the exact
- * bits of tx (carrying the weights unless they are all equal), written
- * back in place.  No ties.
- */
-static void
-SortByXThenTx(ClvPattern *pat, int32 n, const KeyPart *kx, uint64 txmin)
-{
-	int32		nb = 1 << kx->len,
-				i,
-				b;
-	int32	   *start = palloc0((nb + 1) * sizeof(int32));
-	int32	   *pos = palloc(nb * sizeof(int32));
-	double	   *xs = palloc(nb * sizeof(double));
-	double		T = pat[0].T,
-				w0 = pat[0].w;
-	bool		same_w = true;
-	TxItem	   *a = NULL,
-			   *scratch = NULL;
-	uint64	   *ka = NULL,
-			   *kscratch = NULL;
-
-	for (i = 0; i < n; i++)
-	{
-		start[((DoubleBits(pat[i].x) - kx->min) >> kx->tz) + 1]++;
-		same_w &= (pat[i].w == w0);
-	}
-	for (b = 0; b < nb; b++)
-		start[b + 1] += start[b];
-	memcpy(pos, start, nb * sizeof(int32));
-	if (same_w)
-	{
-		ka = palloc(n * sizeof(uint64));
-		kscratch = palloc(n * sizeof(uint64));
-	}
-	else
-	{
-		a = palloc(n * sizeof(TxItem));
-		scratch = palloc(n * sizeof(TxItem));
-	}
-	for (i = 0; i < n; i++)
-	{
-		int32		bk = (int32) ((DoubleBits(pat[i].x) - kx->min) >> kx->tz);
-		int32		j = pos[bk]++;
-		uint64		k = DoubleBits(pat[i].tx) - txmin;
-
-		if (same_w)
-			ka[j] = k;
-		else
-		{
-			a[j].k = k;
-			a[j].w = pat[i].w;
-		}
-		xs[bk] = pat[i].x;
-	}
-	for (b = 0; b < nb; b++)
-	{
-		int32		s0 = start[b],
-					cnt = start[b + 1] - s0;
-		uint64		kmax = 0;
-
-		if (cnt == 0)
-			continue;
-		CHECK_FOR_INTERRUPTS();
-		for (i = s0; i < s0 + cnt; i++)
-			kmax = Max(kmax, same_w ? ka[i] : a[i].k);
-		if (same_w)
-			RadixKeys(&ka[s0], kscratch, cnt, BitLength(kmax));
-		else
-			RadixTxItems(&a[s0], scratch, cnt, BitLength(kmax));
-		for (i = s0; i < s0 + cnt; i++)
-		{
-			uint64		bits = (same_w ? ka[i] : a[i].k) + txmin;
-
-			pat[i].x = xs[b];
-			memcpy(&pat[i].tx, &bits, 8);
-			pat[i].T = T;
-			pat[i].w = same_w ? w0 : a[i].w;
-		}
-	}
-	pfree(start);
-	pfree(pos);
-	pfree(xs);
-	if (same_w)
-	{
-		pfree(ka);
-		pfree(kscratch);
-	}
-	else
-	{
-		pfree(a);
-		pfree(scratch);
-	}
-}
-
-/*
- * Sort patterns in (x, tx, T) order (the canonical order of the fits: a
- * fit sums its terms in this order, so results do not depend on the order
- * of the input rows).
- *
- * When all T are equal and x takes at most 16 bits of key (Gamma-Gamma):
- * SortByXThenTx, exact.  Otherwise an LSD radix sort (8-bit digits,
- * digits equal in all keys skipped) of KEY_BITS-bit keys that are a
- * monotone image of (x, tx, T): the non-negative doubles' bits relative to
- * their minimum, without the trailing zero bits all of them share,
- * concatenated while they fit (x, then tx, then T).  When a coordinate
- * does not fit, the key keeps its leading bits only and runs of equal keys
- * are finished with a comparison sort.  Patterns with a negative or
- * non-finite value (never stored by the aggregates) are sorted by qsort.
- */
-void
-clv_sort_patterns(ClvPattern *pat, int32 n)
-{
-	uint64		mn[3] = {PG_UINT64_MAX, PG_UINT64_MAX, PG_UINT64_MAX},
-				mx[3] = {0, 0, 0},
-				orb[3] = {0, 0, 0},
-				k0[3];
-	KeyPart		kp[3];
-	int			shift[3],
-				used = 0,
-				c,
-				pass;
-	bool		exact = true;
-	SortItem   *a,
-			   *b;
-	ClvPattern *tmp;
-	Size	   *hist;
-	int32		i;
-
-	if (n < 2 || clv_patterns_sorted(pat, n))
-		return;
-	k0[0] = DoubleBits(pat[0].x);
-	k0[1] = DoubleBits(pat[0].tx);
-	k0[2] = DoubleBits(pat[0].T);
-	for (i = 0; i < n; i++)
-	{
-		uint64		k[3];
-
-		k[0] = DoubleBits(pat[i].x);
-		k[1] = DoubleBits(pat[i].tx);
-		k[2] = DoubleBits(pat[i].T);
-		for (c = 0; c < 3; c++)
-		{
-			mn[c] = Min(mn[c], k[c]);
-			mx[c] = Max(mx[c], k[c]);
-			/* (bits - min) share the trailing zeros of (bits ^ first) */
-			orb[c] |= k[c] ^ k0[c];
-		}
-	}
-	/* sign bit or exponent all ones: not a finite non-negative double */
-	for (c = 0; c < 3; c++)
-		if (mx[c] >= UINT64CONST(0x7FF0000000000000))
-		{
-			qsort(pat, n, sizeof(ClvPattern), PatternCmp);
-			return;
-		}
-	/* place the parts: shift[c] >= 0 left shift, or -1 = not in the key */
-	for (c = 0; c < 3; c++)
-	{
-		KeyPartInit(&kp[c], mn[c], mx[c], orb[c]);
-		shift[c] = -1;
-	}
-	if (kp[2].len == 0 && kp[0].len <= 16)
-	{
-		SortByXThenTx(pat, n, &kp[0], mn[1]);
-		return;
-	}
-	for (c = 0; c < 3 && exact; c++)
-	{
-		if (used + kp[c].len <= KEY_BITS)
-			used += kp[c].len;
-		else
-		{
-			/* keep the leading bits that fit; the rest is left to ties */
-			kp[c].tz += kp[c].len - (KEY_BITS - used);
-			kp[c].len = KEY_BITS - used;
-			used = KEY_BITS;
-			exact = false;
-		}
-		shift[c] = KEY_BITS - used;
-	}
-
-	a = palloc(n * sizeof(SortItem));
-	b = palloc(n * sizeof(SortItem));
-	hist = palloc0(RADIX_PASSES * RADIX_SIZE * sizeof(Size));
-	for (i = 0; i < n; i++)
-	{
-		uint64		key = 0;
-		double		v[3];
-
-		v[0] = pat[i].x;
-		v[1] = pat[i].tx;
-		v[2] = pat[i].T;
-		for (c = 0; c < 3; c++)
-			if (shift[c] >= 0 && kp[c].len > 0)
-			{
-				uint64		part = (DoubleBits(v[c]) - kp[c].min) >> kp[c].tz;
-
-				key |= part << shift[c];
-			}
-		a[i].key = key;
-		a[i].idx = i;
-		for (pass = 0; pass < RADIX_PASSES; pass++)
-			hist[pass * RADIX_SIZE + ((key >> (pass * RADIX_BITS)) & (RADIX_SIZE - 1))]++;
-	}
-	for (pass = 0; pass < RADIX_PASSES; pass++)
-	{
-		Size	   *h = &hist[pass * RADIX_SIZE];
-		Size		sum = 0;
-		int			d;
-		SortItem   *t;
-
-		/* a digit that is the same in every key does not reorder anything */
-		if (h[(a[0].key >> (pass * RADIX_BITS)) & (RADIX_SIZE - 1)] == (Size) n)
-			continue;
-		for (d = 0; d < RADIX_SIZE; d++)
-		{
-			Size		cnt = h[d];
-
-			h[d] = sum;
-			sum += cnt;
-		}
-		for (i = 0; i < n; i++)
-			b[h[(a[i].key >> (pass * RADIX_BITS)) & (RADIX_SIZE - 1)]++] = a[i];
-		t = a;
-		a = b;
-		b = t;
-	}
-	tmp = palloc(n * sizeof(ClvPattern));
-	for (i = 0; i < n; i++)
-		tmp[i] = pat[a[i].idx];
-	memcpy(pat, tmp, n * sizeof(ClvPattern));
-	if (!exact)
-	{
-		int32		start = 0;
-
-		/* finish runs of equal keys with the full comparison */
-		for (i = 1; i <= n; i++)
-			if (i == n || a[i].key != a[start].key)
-			{
-				if (i - start > 1)
-					qsort(&pat[start], i - start, sizeof(ClvPattern), PatternCmp);
-				start = i;
-			}
-	}
-	pfree(tmp);
-	pfree(hist);
-	pfree(a);
-	pfree(b);
 }
 
 /*
@@ -679,7 +199,7 @@ ClvNew(MemoryContext parent, ClvKind kind, double penalizer, int32 cap)
 		cap = 16;
 	e->cap = cap;
 	e->pat = MemoryContextAlloc(cxt, cap * sizeof(ClvPattern));
-	if (kind == CLV_GG)
+	if (clv_model(kind)->shape == CLV_SPEND)
 		return e;				/* append mode, no hash */
 	e->nslots = 32;
 	while (e->nslots < 2 * cap)
@@ -825,9 +345,7 @@ CheckFlat(const ClvFlat *f, Size len)
 		f->kind < 1 || f->kind > CLV_NKINDS || f->npat < 0 ||
 		len != CLV_FLAT_SIZE(f->npat) || f->rows < 0 ||
 		!isfinite(f->penalizer) || f->penalizer < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("invalid clm.clv_state value")));
+		clm_state_invalid(ERRCODE_DATA_CORRUPTED, "clm.clv_state", NULL);
 }
 
 /*
@@ -971,7 +489,7 @@ ClvSmallAdd(ClvFlat **fp, double x, double tx, double T, double w)
 	key.tx = tx;
 	key.T = T;
 	key.w = w;
-	if (f->kind == CLV_GG)
+	if (clv_model((ClvKind) f->kind)->shape == CLV_SPEND)
 	{
 		int32		lo = 0,
 					hi = f->npat;
@@ -980,13 +498,13 @@ ClvSmallAdd(ClvFlat **fp, double x, double tx, double T, double w)
 		{
 			int32		mid = lo + (hi - lo) / 2;
 
-			if (PatternCmp(&f->pat[mid], &key) < 0)
+			if (clv_pattern_cmp(&f->pat[mid], &key) < 0)
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
 		pos = lo;
-		if (pos < f->npat && PatternCmp(&f->pat[pos], &key) == 0)
+		if (pos < f->npat && clv_pattern_cmp(&f->pat[pos], &key) == 0)
 		{
 			AddWeight(&f->pat[pos].w, w);
 			return true;
@@ -1044,96 +562,6 @@ CheckCompatible(ClvKind k1, double p1, ClvKind k2, double p2)
 }
 
 /*
- * Error unless v is finite and not negative.
- */
-static inline void
-CheckNonNegative(double v, const char *what)
-{
-	clm_check_finite(v, what);
-	if (v < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be negative", what),
-				 errdetail("Got %g.", v)));
-}
-
-/*
- * Error unless v is a whole number.
- */
-static inline void
-CheckInteger(double v, const char *what)
-{
-	if (v != floor(v))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a whole number", what),
-				 errdetail("Got %g.", v)));
-}
-
-/*
- * Validate one customer's summary for a model (also used by scoring).
- */
-void
-clv_check_summary(ClvKind kind, double x, double tx, double T)
-{
-	if (kind == CLV_GG)
-	{
-		clm_check_finite(x, "frequency");
-		clm_check_finite(tx, "monetary");
-		CheckInteger(x, "frequency");
-		if (x <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("frequency must be positive for the Gamma-Gamma model"),
-					 errdetail("Got %g.", x),
-					 errhint("Fit the spend model on repeat customers only (WHERE frequency > 0).")));
-		if (!(tx > 0))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("monetary must be positive for the Gamma-Gamma model"),
-					 errdetail("Got %g.", tx),
-					 errhint("Filter out customers without positive mean repeat spend (WHERE monetary > 0).")));
-		return;
-	}
-	CheckNonNegative(x, "frequency");
-	CheckNonNegative(tx, "recency");
-	CheckNonNegative(T, kind == CLV_BGBB ? "n_periods" : "t");
-	CheckInteger(x, "frequency");
-	if (tx > T)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("recency must not exceed %s", kind == CLV_BGBB ? "n_periods" : "t"),
-				 errdetail("Got recency %g and %s %g.", tx,
-						   kind == CLV_BGBB ? "n_periods" : "t", T)));
-	if (x == 0 && tx != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("recency must be 0 when frequency is 0"),
-				 errdetail("Got recency %g.", tx)));
-	if (kind == CLV_BGBB)
-	{
-		CheckInteger(tx, "recency");
-		CheckInteger(T, "n_periods");
-		if (T > CLV_BGBB_MAX_PERIODS)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("n_periods must not exceed %d for the BG/BB model",
-							CLV_BGBB_MAX_PERIODS),
-					 errdetail("Got %g.", T)));
-		if (x > tx)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("frequency must not exceed recency in the BG/BB model"),
-					 errdetail("Got frequency %g and recency %g (recency is the period of the last transaction).", x, tx)));
-	}
-	else if (x > 0 && tx == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("recency must be positive when frequency is positive"),
-				 errdetail("Got frequency %g.", x)));
-}
-
-/*
  * Shared transition: (state, x, tx, T [, weight [, penalizer]]) or for
  * Gamma-Gamma (state, x, m [, weight [, penalizer]]).  Rows with a NULL
  * value are skipped; weight 0 rows count nothing.
@@ -1144,7 +572,8 @@ ClvAccum(FunctionCallInfo fcinfo, ClvKind kind)
 	MemoryContext aggcxt;
 	ClvExpanded *e = NULL;
 	ClvFlat    *f = NULL;
-	int			nkey = (kind == CLV_GG) ? 2 : 3;
+	bool		spend = clv_model(kind)->shape == CLV_SPEND;
+	int			nkey = spend ? 2 : 3;
 	int			nargs = PG_NARGS();
 	double		x,
 				tx,
@@ -1192,12 +621,12 @@ ClvAccum(FunctionCallInfo fcinfo, ClvKind kind)
 
 	x = PG_GETARG_FLOAT8(1);
 	tx = PG_GETARG_FLOAT8(2);
-	if (kind != CLV_GG)
+	if (!spend)
 		T = PG_GETARG_FLOAT8(3);
 	if (nargs > nkey + 1)
 	{
 		w = PG_GETARG_FLOAT8(nkey + 1);
-		CheckNonNegative(w, "weight");
+		clv_check_nonnegative(w, "weight");
 	}
 	clv_check_summary(kind, x, tx, T);
 	x += 0.0;					/* + 0.0: no -0.0 keys */
@@ -1374,82 +803,6 @@ clm_clv_combine(PG_FUNCTION_ARGS)
 }
 
 /*
- * Final function of every fit aggregate: NULL for no input, else the
- * fitted model composite.  Also callable on a stored state value (e.g. a
- * rollup of states), which must then be of the same model.
- */
-static Datum
-ClvFinal(FunctionCallInfo fcinfo, ClvKind kind)
-{
-	ClvData		d;
-	ClvPattern *copy;
-
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	clv_state_data(PG_GETARG_DATUM(0), &d);
-	if (d.kind != kind)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot fit a %s model to a %s fit state",
-						clv_kind_name(kind), clv_kind_name(d.kind))));
-	if (d.npat == 0)
-		PG_RETURN_NULL();
-	/* the fit sorts the patterns: work on a copy, the state stays as is */
-	if (!d.sorted && !(d.sorted = clv_patterns_sorted(d.pat, d.npat)))
-	{
-		copy = palloc(d.npat * sizeof(ClvPattern));
-		memcpy(copy, d.pat, d.npat * sizeof(ClvPattern));
-		d.pat = copy;
-	}
-	return clv_fit(fcinfo, &d);
-}
-
-/*
- * Final function of clm.bgnbd_fit.
- */
-Datum
-clm_bgnbd_final(PG_FUNCTION_ARGS)
-{
-	return ClvFinal(fcinfo, CLV_BGNBD);
-}
-
-/*
- * Final function of clm.mbgnbd_fit.
- */
-Datum
-clm_mbgnbd_final(PG_FUNCTION_ARGS)
-{
-	return ClvFinal(fcinfo, CLV_MBGNBD);
-}
-
-/*
- * Final function of clm.pareto_nbd_fit.
- */
-Datum
-clm_pareto_nbd_final(PG_FUNCTION_ARGS)
-{
-	return ClvFinal(fcinfo, CLV_PARETO);
-}
-
-/*
- * Final function of clm.bgbb_fit.
- */
-Datum
-clm_bgbb_final(PG_FUNCTION_ARGS)
-{
-	return ClvFinal(fcinfo, CLV_BGBB);
-}
-
-/*
- * Final function of clm.gamma_gamma_fit.
- */
-Datum
-clm_gamma_gamma_final(PG_FUNCTION_ARGS)
-{
-	return ClvFinal(fcinfo, CLV_GG);
-}
-
-/*
  * Append a double in its shortest exact decimal form.
  */
 static void
@@ -1504,12 +857,10 @@ static bool
 CheckInputPattern(ClvKind kind, const ClvPattern *p)
 {
 	clv_check_summary(kind, p->x, p->tx, p->T);
-	if (kind == CLV_GG && p->T != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("invalid clm.clv_state value"),
-				 errdetail("A gamma_gamma pattern has a nonzero third value %g.", p->T)));
-	CheckNonNegative(p->w, "weight");
+	if (clv_model(kind)->shape == CLV_SPEND && p->T != 0)
+		clm_state_invalid(ERRCODE_DATA_CORRUPTED, "clm.clv_state",
+						  psprintf("A gamma_gamma pattern has a nonzero third value %g.", p->T));
+	clv_check_nonnegative(p->w, "weight");
 	return p->w > 0;
 }
 
@@ -1566,8 +917,8 @@ clm_clv_state_in(PG_FUNCTION_ARGS)
 	if (semi == NULL)
 		BadText(str, "Expected kind;penalizer;rows;patterns.");
 	for (k = 1; k <= CLV_NKINDS; k++)
-		if ((size_t) (semi - p) == strlen(KindNames[k]) &&
-			strncmp(p, KindNames[k], semi - p) == 0)
+		if ((size_t) (semi - p) == strlen(clv_kind_name((ClvKind) k)) &&
+			strncmp(p, clv_kind_name((ClvKind) k), semi - p) == 0)
 			kind = (ClvKind) k;
 	if (kind == 0)
 		BadText(str, "Unknown model kind.");
@@ -1653,9 +1004,7 @@ clm_clv_state_recv(PG_FUNCTION_ARGS)
 	version = pq_getmsgbyte(buf);
 	kind = pq_getmsgbyte(buf);
 	if (version != CLV_STATE_VERSION || kind < 1 || kind > CLV_NKINDS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid binary clm.clv_state value")));
+		clm_state_corrupt(CLV_BINARY, NULL);
 	f = palloc0(offsetof(ClvFlat, pat));
 	f->version = version;
 	f->kind = kind;
@@ -1663,16 +1012,11 @@ clm_clv_state_recv(PG_FUNCTION_ARGS)
 	f->rows = pq_getmsgint64(buf);
 	/* as the text form: a value out of range there could not be restored */
 	if (f->rows > CLV_MAX_ROWS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid binary clm.clv_state value"),
-				 errdetail("Row count " INT64_FORMAT " exceeds " INT64_FORMAT ".", f->rows, CLV_MAX_ROWS)));
+		clm_state_corrupt(CLV_BINARY, psprintf("Row count " INT64_FORMAT " exceeds " INT64_FORMAT ".",
+											   f->rows, CLV_MAX_ROWS));
 	n = pq_getmsgint(buf, 4);
 	if (n < 0 || (int64) n * 32 != buf->len - buf->cursor)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid binary clm.clv_state value"),
-				 errdetail("Pattern count %d does not match the length.", n)));
+		clm_state_corrupt(CLV_BINARY, psprintf("Pattern count %d does not match the length.", n));
 	f = repalloc(f, CLV_FLAT_SIZE(n));
 	SET_VARSIZE(f, CLV_FLAT_SIZE(n));
 	for (i = 0, k = 0; i < n; i++)
@@ -1685,10 +1029,7 @@ clm_clv_state_recv(PG_FUNCTION_ARGS)
 		p->w = pq_getmsgfloat8(buf);
 		if (!(p->x >= 0) || !(p->tx >= 0) || !(p->T >= 0) || !(p->w >= 0) ||
 			!isfinite(p->x) || !isfinite(p->tx) || !isfinite(p->T) || !isfinite(p->w))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-					 errmsg("invalid binary clm.clv_state value"),
-					 errdetail("Pattern values must be finite and non-negative.")));
+			clm_state_corrupt(CLV_BINARY, "Pattern values must be finite and non-negative.");
 		p->x += 0.0;			/* no -0.0 keys */
 		p->tx += 0.0;
 		p->T += 0.0;

@@ -16,7 +16,6 @@
  */
 #include "postgres.h"
 
-#include "libpq/pqformat.h"
 #include "miscadmin.h"
 #include "pgtime.h"
 #include "utils/builtins.h"
@@ -461,46 +460,4 @@ clm_period_span(pg_tz *tz, int64 from, int64 to, ClmPeriodUnit period, ClmPeriod
 	/* fixed period, calendar unit */
 	days = (double) (to - from) * ph / 24.0;
 	return days / (CLM_DAYS_PER_MONTH * CalendarMonths(unit));
-}
-
-/*
- * The header of the serialized per-customer states (clm.rfm_summary,
- * clm.calibration_holdout: parallel partial aggregation): a version byte,
- * then the period unit and the time unit.  Starts buf.
- */
-void
-clm_state_send_header(StringInfo buf, int version, ClmPeriodUnit period, ClmPeriodUnit unit)
-{
-	pq_begintypsend(buf);
-	pq_sendbyte(buf, version);
-	pq_sendbyte(buf, (int) period);
-	pq_sendbyte(buf, (int) unit);
-}
-
-/*
- * Start reading a serialized per-customer state: point buf at the payload
- * of b and read its header, which must have this version and valid units
- * (ERRCODE_INVALID_BINARY_REPRESENTATION, naming "what", otherwise).
- */
-void
-clm_state_read_header(bytea *b, StringInfo buf, int version, const char *what,
-					  ClmPeriodUnit *period, ClmPeriodUnit *unit)
-{
-	int			v,
-				p,
-				u;
-
-	buf->data = VARDATA_ANY(b);
-	buf->len = VARSIZE_ANY_EXHDR(b);
-	buf->maxlen = buf->len;
-	buf->cursor = 0;
-	v = pq_getmsgbyte(buf);
-	p = pq_getmsgbyte(buf);
-	u = pq_getmsgbyte(buf);
-	if (v != version || p < CLM_HOUR || p > CLM_YEAR || u < CLM_HOUR || u > CLM_YEAR)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid %s state", what)));
-	*period = (ClmPeriodUnit) p;
-	*unit = (ClmPeriodUnit) u;
 }

@@ -7,8 +7,8 @@
  * period to the next, so period arithmetic is integer arithmetic.  Local
  * offsets are looked up through a small cache of UTC-offset intervals, so
  * bucketing millions of rows costs a few integer operations per row.
- * Also the header (version, period unit, time unit) of the serialized
- * per-customer aggregate states that carry a period unit.
+ * (The header of serialized states that carry a period unit is in
+ * varstate.h, with the other state helpers.)
  *
  * IDENTIFICATION
  *	  src/period.h
@@ -65,9 +65,5 @@ extern TimestampTz clm_period_start(pg_tz *tz, int64 index, ClmPeriodUnit unit);
 extern double clm_period_span(pg_tz *tz, int64 from, int64 to,
 							  ClmPeriodUnit period, ClmPeriodUnit unit);
 extern void clm_check_timestamp(TimestampTz ts, const char *what);
-extern void clm_state_send_header(StringInfo buf, int version, ClmPeriodUnit period,
-								  ClmPeriodUnit unit);
-extern void clm_state_read_header(bytea *b, StringInfo buf, int version, const char *what,
-								  ClmPeriodUnit *period, ClmPeriodUnit *unit);
 
 #endif							/* CLM_PERIOD_H */

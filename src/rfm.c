@@ -30,6 +30,7 @@
 
 #include "clm.h"
 #include "period.h"
+#include "varstate.h"
 
 #define RFM_INLINE_PERIODS 13
 #define RFM_SERIAL_VERSION 1
@@ -468,19 +469,15 @@ clm_rfm_deserialize(PG_FUNCTION_ARGS)
 	s->last_at = pq_getmsgint64(&buf);
 	n = pq_getmsgint(&buf, 4);
 	if (n < 0 || (int64) n * 4 != buf.len - buf.cursor)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid clm.rfm_summary state"),
-				 errdetail("Period count %d does not match the state's length.", n)));
+		clm_state_invalid_internal(ERRCODE_INVALID_BINARY_REPRESENTATION, "clm.rfm_summary",
+								   psprintf("Period count %d does not match the state's length.", n));
 	RfmReserve(s, n);
 	for (i = 0; i < n; i++)
 	{
 		s->idx[i] = pq_getmsgint(&buf, 4);
 		if (i > 0 && s->idx[i] <= s->idx[i - 1])
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-					 errmsg("invalid clm.rfm_summary state"),
-					 errdetail("Periods are not strictly increasing.")));
+			clm_state_invalid_internal(ERRCODE_INVALID_BINARY_REPRESENTATION, "clm.rfm_summary",
+									   "Periods are not strictly increasing.");
 	}
 	s->n = n;
 	if (n > 0)

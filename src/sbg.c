@@ -41,6 +41,7 @@
 #include "clm.h"
 #include "optim.h"
 #include "special.h"
+#include "varstate.h"
 
 #define SBG_MAX_PERIOD 100000
 
@@ -102,10 +103,8 @@ SbgCheckArray(ArrayType *a)
 {
 	if (ARR_NDIM(a) != 1 || ARR_HASNULL(a) || ARR_ELEMTYPE(a) != INT8OID ||
 		*ARR_LBOUND(a) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid sBG state"),
-				 errdetail("The state must be a one-dimensional bigint array starting at index 0, without NULLs.")));
+		clm_state_invalid_internal(ERRCODE_INVALID_PARAMETER_VALUE, "sBG",
+								   "The state must be a one-dimensional bigint array starting at index 0, without NULLs.");
 	return a;
 }
 
@@ -401,10 +400,8 @@ clm_sbg_customers_final(PG_FUNCTION_ARGS)
 	a = SbgCheckArray(PG_GETARG_ARRAYTYPE_P(0));
 	len = SbgLen(a);
 	if (len % 2 != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid sBG customers state"),
-				 errdetail("The state must hold pairs of counts.")));
+		clm_state_invalid_internal(ERRCODE_INVALID_PARAMETER_VALUE, "sBG customers",
+								   "The state must hold pairs of counts.");
 	s = SbgData_(a);
 	d.nk = len / 2;
 	d.churned = palloc(sizeof(int64) * d.nk);
@@ -413,10 +410,8 @@ clm_sbg_customers_final(PG_FUNCTION_ARGS)
 	for (k = 0; k < d.nk; k++)
 	{
 		if (s[2 * k] < 0 || s[2 * k + 1] < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid sBG customers state"),
-					 errdetail("Counts must not be negative.")));
+			clm_state_invalid_internal(ERRCODE_INVALID_PARAMETER_VALUE, "sBG customers",
+									   "Counts must not be negative.");
 		d.churned[k] = s[2 * k];
 		d.alive[k] = s[2 * k + 1];
 		d.ncust = SbgAddCounts(d.ncust, SbgAddCounts(s[2 * k], s[2 * k + 1]));

@@ -10,14 +10,16 @@
 -- types and tables
 -- ======================================================================
 
--- Security model (see README "Scoring pipeline"): every table below has row
--- level security.  A source belongs to the role that registered it (owner);
--- that role (and roles that inherit it) may change the source, run its
--- refresh and write its rows; roles listed in readers (clm.grant_scores) may
--- read them.  Refresh always runs with the owner's rights (the background
--- worker switches to the owner), so registering a source never gives access to
--- a table the owner cannot read.  The only SECURITY DEFINER function is the
--- change-queue trigger function (audited below).
+-- Security model (see README "Security model"): every table below has row
+-- level security and is written by the extension owner only.  A source
+-- belongs to the role that registered it (owner); that role (and roles that
+-- inherit it) may change the source (clm.alter_source), run its refresh and
+-- read its rows; roles listed in readers (clm.grant_scores) may read them.
+-- The functions that change these tables are C gateways (src/gate.c) that
+-- call the internal clm.<name>_as(caller, ...) as the extension owner; every
+-- read or write of a user's table goes through clm.run_as(owner, ...), so a
+-- refresh reads the events and writes the tracked table with the source
+-- owner's rights only, whoever starts it.
 
 CREATE TABLE @extschema@.sources (
 	name text PRIMARY KEY
@@ -207,113 +209,46 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
 	SELECT count(*)::integer FROM ins
 $$;
 
--- row level security: owners write, owners and readers read
+-- row level security: owners and readers read; nobody but the extension
+-- owner (the table owner, not subject to these policies) writes
 ALTER TABLE @extschema@.sources ENABLE ROW LEVEL SECURITY;
 
 CREATE POLICY sources_read ON @extschema@.sources FOR SELECT
 	USING (pg_catalog.pg_has_role(owner, 'USAGE')
 	       OR EXISTS (SELECT 1 FROM pg_catalog.unnest(readers) r WHERE pg_catalog.pg_has_role(r, 'USAGE')));
 
-CREATE POLICY sources_insert ON @extschema@.sources FOR INSERT
-	WITH CHECK (pg_catalog.pg_has_role(owner, 'USAGE'));
-
-CREATE POLICY sources_update ON @extschema@.sources FOR UPDATE
-	USING (pg_catalog.pg_has_role(owner, 'USAGE')) WITH CHECK (pg_catalog.pg_has_role(owner, 'USAGE'));
-
-CREATE POLICY sources_delete ON @extschema@.sources FOR DELETE
-	USING (pg_catalog.pg_has_role(owner, 'USAGE'));
-
 ALTER TABLE @extschema@.scores ENABLE ROW LEVEL SECURITY;
 
 CREATE POLICY scores_read ON @extschema@.scores FOR SELECT
 	USING (source IN (SELECT name FROM @extschema@.sources));
-
-CREATE POLICY scores_write ON @extschema@.scores FOR ALL
-	USING (source IN (SELECT name FROM @extschema@.sources WHERE pg_catalog.pg_has_role(owner, 'USAGE')))
-	WITH CHECK (source IN (SELECT name FROM @extschema@.sources WHERE pg_catalog.pg_has_role(owner, 'USAGE')));
 
 ALTER TABLE @extschema@.score_versions ENABLE ROW LEVEL SECURITY;
 
 CREATE POLICY score_versions_read ON @extschema@.score_versions FOR SELECT
 	USING (source IN (SELECT name FROM @extschema@.sources));
 
-CREATE POLICY score_versions_write ON @extschema@.score_versions FOR ALL
-	USING (source IN (SELECT name FROM @extschema@.sources WHERE pg_catalog.pg_has_role(owner, 'USAGE')))
-	WITH CHECK (source IN (SELECT name FROM @extschema@.sources WHERE pg_catalog.pg_has_role(owner, 'USAGE')));
-
 ALTER TABLE @extschema@.refresh_runs ENABLE ROW LEVEL SECURITY;
 
 CREATE POLICY refresh_runs_read ON @extschema@.refresh_runs FOR SELECT
 	USING (source IN (SELECT name FROM @extschema@.sources));
 
-CREATE POLICY refresh_runs_write ON @extschema@.refresh_runs FOR ALL
-	USING (source IN (SELECT name FROM @extschema@.sources WHERE pg_catalog.pg_has_role(owner, 'USAGE')))
-	WITH CHECK (source IN (SELECT name FROM @extschema@.sources WHERE pg_catalog.pg_has_role(owner, 'USAGE')));
-
+-- the work table of full refreshes: no policy, so no role but its owner
 ALTER TABLE @extschema@.refresh_stage ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY refresh_stage_owner ON @extschema@.refresh_stage FOR ALL
-	USING (source IN (SELECT name FROM @extschema@.sources WHERE pg_catalog.pg_has_role(owner, 'USAGE')))
-	WITH CHECK (source IN (SELECT name FROM @extschema@.sources WHERE pg_catalog.pg_has_role(owner, 'USAGE')));
-
--- the queue is written only by the SECURITY DEFINER trigger function below
+-- the queue is written by the C trigger function below as the extension owner
 ALTER TABLE @extschema@.refresh_queue ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY refresh_queue_owner ON @extschema@.refresh_queue FOR ALL
-	USING (source IN (SELECT name FROM @extschema@.sources WHERE pg_catalog.pg_has_role(owner, 'USAGE')))
-	WITH CHECK (source IN (SELECT name FROM @extschema@.sources WHERE pg_catalog.pg_has_role(owner, 'USAGE')));
+CREATE POLICY refresh_queue_read ON @extschema@.refresh_queue FOR SELECT
+	USING (source IN (SELECT name FROM @extschema@.sources));
 
 /*
- * Audited SECURITY DEFINER: the statement triggers that register() puts on an
- * events table run as whoever writes that table, who need not be allowed to
- * see the source.  The function only ever inserts (source, customer key) rows
- * into clm.refresh_queue for a registered source, and only when it fires on
- * that source's own events table: the customer column is read from
- * clm.sources (the trigger's second argument is ignored) and must still be
- * bigint, integer, text or uuid, so no user-defined type, cast or operator
- * (which would run with the definer's rights) is ever evaluated.  Keys come
- * from the statement's own transition table; the column name is quoted with
- * %I.  A trigger function cannot be called directly, and a hand-made trigger
- * on another table does nothing.
+ * Statement trigger of the events tables, in C (src/queue.c): it reads the
+ * keys from the transition tables in TriggerData, acts only as a trigger
+ * clm.register made on the source's own events table, and writes the queue
+ * as the extension owner with one fixed INSERT.  Not SECURITY DEFINER.
  */
 CREATE FUNCTION @extschema@.queue_changes() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	src text := TG_ARGV[0];
-	col name;
-	typ oid;
-BEGIN
-	SELECT s.customer_column INTO col
-	FROM @extschema@.sources s WHERE s.name = src AND s.events = TG_RELID;
-	IF NOT FOUND THEN
-		RETURN NULL;			-- not this table's source: the owner may drop the trigger
-	END IF;
-	SELECT a.atttypid INTO typ FROM pg_catalog.pg_attribute a
-	WHERE a.attrelid = TG_RELID AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
-	IF typ IS NULL OR typ NOT IN ('bigint'::regtype, 'integer'::regtype, 'text'::regtype, 'uuid'::regtype) THEN
-		RAISE EXCEPTION 'customer column "%" of source "%" is no longer bigint, integer, text or uuid', col, src
-			USING ERRCODE = 'datatype_mismatch',
-				  HINT = 'Unregister the source and register it again.';
-	END IF;
-	IF TG_OP = 'TRUNCATE' THEN
-		INSERT INTO @extschema@.refresh_queue (source, customer_key) VALUES (src, NULL);
-	ELSIF TG_OP = 'INSERT' THEN
-		EXECUTE format('INSERT INTO @extschema@.refresh_queue (source, customer_key)
-			SELECT $1, k::text FROM (SELECT DISTINCT %1$I AS k FROM clm_new_rows) n WHERE k IS NOT NULL', col)
-		USING src;
-	ELSIF TG_OP = 'DELETE' THEN
-		EXECUTE format('INSERT INTO @extschema@.refresh_queue (source, customer_key)
-			SELECT $1, k::text FROM (SELECT DISTINCT %1$I AS k FROM clm_old_rows) o WHERE k IS NOT NULL', col)
-		USING src;
-	ELSE
-		EXECUTE format('INSERT INTO @extschema@.refresh_queue (source, customer_key)
-			SELECT $1, k::text FROM (SELECT %1$I AS k FROM clm_new_rows UNION SELECT %1$I FROM clm_old_rows) u
-			WHERE k IS NOT NULL', col)
-		USING src;
-	END IF;
-	RETURN NULL;
-END
-$$;
+AS 'MODULE_PATHNAME', 'clm_queue_changes' LANGUAGE C;
 
 -- rank-based quintile score of a value given the breakpoints of its population
 CREATE FUNCTION @extschema@.quintile_score(value double precision, breaks double precision[])
@@ -354,6 +289,9 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
 	SELECT pg_catalog.hashtext(source) & 2147483647
 $$;
 
+-- the user-facing functions that change clm's tables are C gateways
+-- (src/gate.c): they call clm.<name>_as(calling role, the same arguments)
+-- as the extension owner (src/security.sql)
 CREATE FUNCTION @extschema@.register(
 	name text, events regclass, customer_column name, time_column name, amount_column name,
 	period text DEFAULT 'day', time_unit text DEFAULT 'week', time_zone text DEFAULT 'UTC',
@@ -364,265 +302,16 @@ CREATE FUNCTION @extschema@.register(
 	refresh_interval interval DEFAULT '5 minutes', full_refresh_interval interval DEFAULT '1 day',
 	incremental boolean DEFAULT true, scores_view text DEFAULT NULL)
 RETURNS @extschema@.sources
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
-DECLARE
-	src @extschema@.sources;
-	rel text;
-	relkind "char";
-	col name;
-	typ regtype;
-	ctype regtype;
-	ktype regtype;
-	vname text;
-	view_oid regclass;
-BEGIN
-	IF name IS NULL OR events IS NULL OR customer_column IS NULL OR time_column IS NULL
-	   OR amount_column IS NULL THEN
-		RAISE EXCEPTION 'name, events and the three column names must not be NULL'
-			USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	IF name !~ '^[A-Za-z_][A-Za-z0-9_]{0,47}$' THEN
-		RAISE EXCEPTION 'invalid source name "%"', name USING ERRCODE = 'invalid_parameter_value',
-			DETAIL = 'A source name is a letter or underscore followed by up to 47 letters, digits or underscores.';
-	END IF;
-	IF EXISTS (SELECT 1 FROM @extschema@.sources s WHERE s.name = register.name) THEN
-		RAISE EXCEPTION 'source "%" is already registered', name USING ERRCODE = 'duplicate_object',
-			HINT = 'Call clm.unregister first, or choose another name.';
-	END IF;
-	SELECT c.relkind INTO relkind FROM pg_class c WHERE c.oid = events;
-	rel := events::text;
-	IF relkind NOT IN ('r', 'p', 'v', 'm', 'f') THEN
-		RAISE EXCEPTION '"%" is not a table or view', rel USING ERRCODE = 'wrong_object_type';
-	END IF;
-	-- columns, types and the caller's privilege to read them
-	FOREACH col IN ARRAY ARRAY[customer_column, time_column, amount_column] LOOP
-		SELECT a.atttypid::regtype INTO typ FROM pg_attribute a
-		WHERE a.attrelid = events AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
-		IF typ IS NULL THEN
-			RAISE EXCEPTION 'column "%" of relation "%" does not exist', col, rel
-				USING ERRCODE = 'undefined_column';
-		END IF;
-		IF NOT has_column_privilege(events, col, 'SELECT') THEN
-			RAISE EXCEPTION 'permission denied to read column "%" of "%"', col, rel
-				USING ERRCODE = 'insufficient_privilege',
-					  DETAIL = format('Role %s has no SELECT privilege on it; the source is refreshed with the rights of the role that registers it.', current_user);
-		END IF;
-		IF col = customer_column THEN
-			ctype := typ;
-			IF typ NOT IN ('bigint'::regtype, 'integer'::regtype, 'text'::regtype, 'uuid'::regtype) THEN
-				RAISE EXCEPTION 'customer column "%" has type %', col, typ USING ERRCODE = 'datatype_mismatch',
-					DETAIL = 'Customer keys must be bigint, integer, text or uuid.';
-			END IF;
-		ELSIF col = time_column THEN
-			IF typ NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
-				RAISE EXCEPTION 'time column "%" has type %', col, typ USING ERRCODE = 'datatype_mismatch',
-					DETAIL = 'The event time must be timestamptz, timestamp or date.';
-			END IF;
-		ELSIF typ NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype, 'numeric'::regtype,
-						  'real'::regtype, 'double precision'::regtype) THEN
-			RAISE EXCEPTION 'amount column "%" has type %', col, typ USING ERRCODE = 'datatype_mismatch',
-				DETAIL = 'The amount must be a number (smallint, integer, bigint, numeric, real or double precision).';
-		END IF;
-	END LOOP;
-	-- options: the period names and the time zone are checked by the code that uses them
-	IF period IS NULL OR time_unit IS NULL OR time_zone IS NULL OR segment_map IS NULL OR model IS NULL
-	   OR horizon_months IS NULL OR monthly_discount IS NULL OR refresh_interval IS NULL
-	   OR full_refresh_interval IS NULL OR incremental IS NULL THEN
-		RAISE EXCEPTION 'options must not be NULL (only stage_model, tracked_* and scores_view may be)'
-			USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	PERFORM @extschema@.rfm_summary(now(), 0, now(), period, time_unit);
-	PERFORM now() AT TIME ZONE time_zone;
-	IF NOT EXISTS (SELECT 1 FROM @extschema@.segment_map m WHERE m.map = segment_map) THEN
-		RAISE EXCEPTION 'segment map "%" does not exist', segment_map USING ERRCODE = 'undefined_object',
-			HINT = 'The shipped map is rfm_5x5; see clm.segment_map.';
-	END IF;
-	IF model NOT IN ('bgnbd', 'pareto_nbd') THEN
-		RAISE EXCEPTION 'unknown model "%"', model USING ERRCODE = 'invalid_parameter_value',
-			HINT = 'Use bgnbd or pareto_nbd.';
-	END IF;
-	IF horizon_months <= 0 THEN
-		RAISE EXCEPTION 'horizon_months must be positive' USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	IF NOT (monthly_discount > -1 AND monthly_discount < 'Infinity') THEN
-		RAISE EXCEPTION 'monthly_discount must be finite and greater than -1' USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	IF refresh_interval <= '0' OR full_refresh_interval <= '0' THEN
-		RAISE EXCEPTION 'refresh intervals must be positive' USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	IF stage_model IS DISTINCT FROM 'behavioral' AND stage_model IS NOT NULL THEN
-		RAISE EXCEPTION 'unknown stage model "%"', stage_model USING ERRCODE = 'invalid_parameter_value',
-			DETAIL = 'Scores produce the stages of the behavioral model (new, active, at_risk, dormant, churned, reactivated).';
-	END IF;
-	IF (tracked_table IS NULL) <> (tracked_key_column IS NULL) OR (tracked_table IS NULL) <> (tracked_stage_column IS NULL) THEN
-		RAISE EXCEPTION 'tracked_table, tracked_key_column and tracked_stage_column go together'
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	IF tracked_table IS NOT NULL THEN
-		SELECT a.atttypid::regtype INTO ktype FROM pg_attribute a
-		WHERE a.attrelid = tracked_table AND a.attname = tracked_key_column AND a.attnum > 0 AND NOT a.attisdropped;
-		SELECT a.atttypid::regtype INTO typ FROM pg_attribute a
-		WHERE a.attrelid = tracked_table AND a.attname = tracked_stage_column AND a.attnum > 0 AND NOT a.attisdropped;
-		IF ktype IS NULL OR typ IS NULL THEN
-			RAISE EXCEPTION 'column "%" of relation "%" does not exist',
-				CASE WHEN ktype IS NULL THEN tracked_key_column ELSE tracked_stage_column END, tracked_table
-				USING ERRCODE = 'undefined_column';
-		END IF;
-		IF @extschema@.citus_table_type(tracked_table) IS NOT NULL THEN
-			RAISE EXCEPTION 'the tracked customer table cannot be the Citus % table "%"',
-				@extschema@.citus_table_type(tracked_table), tracked_table
-				USING ERRCODE = 'feature_not_supported',
-					  DETAIL = 'The refresh writes the stages into it by row, and clm.track does not support Citus tables.',
-					  HINT = 'Keep the tracked customer table an ordinary table on the coordinator.';
-		END IF;
-		IF ktype NOT IN ('bigint'::regtype, 'integer'::regtype, 'text'::regtype, 'uuid'::regtype) THEN
-			RAISE EXCEPTION 'tracked key column "%" has type %', tracked_key_column, ktype
-				USING ERRCODE = 'datatype_mismatch', DETAIL = 'Customer keys must be bigint, integer, text or uuid.';
-		END IF;
-		IF typ NOT IN ('text'::regtype, 'character varying'::regtype) THEN
-			RAISE EXCEPTION 'tracked stage column "%" has type %', tracked_stage_column, typ
-				USING ERRCODE = 'datatype_mismatch', DETAIL = 'The stage column must be text or varchar.';
-		END IF;
-		IF NOT has_column_privilege(tracked_table, tracked_key_column, 'SELECT')
-		   OR NOT has_column_privilege(tracked_table, tracked_stage_column, 'UPDATE') THEN
-			RAISE EXCEPTION 'permission denied to update "%" of "%"', tracked_stage_column, tracked_table
-				USING ERRCODE = 'insufficient_privilege';
-		END IF;
-		stage_model := coalesce(stage_model, 'behavioral');
-	END IF;
-	IF incremental THEN
-		IF relkind NOT IN ('r', 'p') THEN
-			RAISE EXCEPTION 'incremental refresh needs a table, "%" is not one', rel
-				USING ERRCODE = 'wrong_object_type', HINT = 'Pass incremental => false to rescore everyone on every run.';
-		END IF;
-		IF NOT has_table_privilege(events, 'TRIGGER') THEN
-			RAISE EXCEPTION 'permission denied to create triggers on "%"', rel
-				USING ERRCODE = 'insufficient_privilege',
-					  DETAIL = 'Incremental refresh tracks changed customers with statement triggers on the events table.',
-					  HINT = 'Have the table owner grant TRIGGER, or pass incremental => false.';
-		END IF;
-	END IF;
-
-	INSERT INTO @extschema@.sources AS s (name, events, customer_column, time_column, amount_column,
-		customer_type, period, time_unit, time_zone, segment_map, model, horizon_months,
-		monthly_discount, stage_model, tracked_table, tracked_key_column, tracked_stage_column,
-		incremental, refresh_interval, full_refresh_interval)
-	VALUES (name, events, customer_column, time_column, amount_column, ctype,
-		lower(period), lower(time_unit), time_zone, segment_map, model, horizon_months,
-		monthly_discount, stage_model, tracked_table, tracked_key_column, tracked_stage_column,
-		incremental, refresh_interval, full_refresh_interval)
-	RETURNING * INTO src;
-
-	IF incremental AND @extschema@.citus_table_type(events) IS NOT NULL THEN
-		PERFORM @extschema@.citus_register_queue(src);
-	ELSIF incremental THEN
-		EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS clm_new_rows
-			FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.queue_changes(%L, %L)',
-			'clm_' || name || '_insert', rel, name, customer_column);
-		EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s REFERENCING OLD TABLE AS clm_old_rows NEW TABLE AS clm_new_rows
-			FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.queue_changes(%L, %L)',
-			'clm_' || name || '_update', rel, name, customer_column);
-		EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON %s REFERENCING OLD TABLE AS clm_old_rows
-			FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.queue_changes(%L, %L)',
-			'clm_' || name || '_delete', rel, name, customer_column);
-		EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON %s
-			FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.queue_changes(%L, %L)',
-			'clm_' || name || '_truncate', rel, name, customer_column);
-	END IF;
-
-	IF incremental AND NOT EXISTS (
-			SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-			WHERE i.indrelid = events AND a.attname = customer_column) THEN
-		RAISE NOTICE 'no index on "%" of "%"', customer_column, rel
-			USING HINT = 'Incremental refreshes read the events of the changed customers; create an index on the customer column.';
-	END IF;
-	IF scores_view IS NOT NULL THEN
-		-- created with the caller's rights, where the caller chooses; security_invoker
-		-- so that the row level security of clm.scores applies to whoever queries it
-		-- scores_view is a name, never SQL: parse it (22023 if it is not a
-		-- valid, possibly qualified, identifier) and quote each part again
-		SELECT string_agg(quote_ident(x.part), '.' ORDER BY x.i) INTO vname
-		FROM unnest(parse_ident(scores_view)) WITH ORDINALITY x(part, i);
-		EXECUTE format('CREATE VIEW %s WITH (security_invoker = true) AS
-			SELECT s.customer_key::%s AS %I, s.frequency, s.recency, s.t, s.monetary, s.total,
-			       s.first_at, s.last_at, s.r_score, s.f_score, s.m_score, s.segment, s.p_alive,
-			       s.expected_purchases, s.clv, s.churn_risk, s.stage, s.stage_since, s.version, s.scored_at
-			FROM @extschema@.scores s WHERE s.source = %L', vname, ctype, customer_column, name);
-		view_oid := to_regclass(vname);
-		UPDATE @extschema@.sources s SET scores_view = view_oid WHERE s.name = register.name
-		RETURNING * INTO src;
-	END IF;
-	RETURN src;
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'clm_call_checked' LANGUAGE C;
 
 CREATE FUNCTION @extschema@.unregister(name text) RETURNS boolean
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
-DECLARE
-	src @extschema@.sources;
-	op text;
-BEGIN
-	SELECT * INTO src FROM @extschema@.sources s WHERE s.name = unregister.name;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'source "%" does not exist', name USING ERRCODE = 'undefined_object';
-	END IF;
-	IF NOT pg_has_role(src.owner, 'USAGE') THEN
-		RAISE EXCEPTION 'must be a member of role % to unregister source "%"', src.owner, name
-			USING ERRCODE = 'insufficient_privilege';
-	END IF;
-	-- wait for a running refresh of the source to end
-	PERFORM pg_advisory_xact_lock(7105901, @extschema@.source_lock_key(name));
-	IF src.scores_view IS NOT NULL AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = src.scores_view) THEN
-		EXECUTE format('DROP VIEW %s', src.scores_view);
-	END IF;
-	IF src.incremental AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = src.events)
-	   AND NOT @extschema@.citus_unregister_queue(src) THEN
-		FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
-			BEGIN
-				EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'clm_' || name || '_' || op, src.events);
-			EXCEPTION WHEN insufficient_privilege THEN
-				RAISE WARNING 'trigger "%" left on "%"', 'clm_' || name || '_' || op, src.events
-					USING DETAIL = 'Only the owner of the table can drop it; it does nothing for an unregistered source.';
-			END;
-		END LOOP;
-	END IF;
-	DELETE FROM @extschema@.refresh_queue q WHERE q.source = name;
-	DELETE FROM @extschema@.refresh_stage q WHERE q.source = name;
-	DELETE FROM @extschema@.refresh_runs r WHERE r.source = name;
-	DELETE FROM @extschema@.sources s WHERE s.name = unregister.name;	-- cascades to scores and versions
-	RETURN true;
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'clm_call_checked' LANGUAGE C;
 
 CREATE FUNCTION @extschema@.grant_scores(name text, reader regrole) RETURNS regrole[]
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
-DECLARE
-	r regrole[];
-BEGIN
-	UPDATE @extschema@.sources s SET readers = (SELECT array_agg(DISTINCT x ORDER BY x) FROM unnest(s.readers || reader) x)
-	WHERE s.name = grant_scores.name AND pg_has_role(s.owner, 'USAGE')
-	RETURNING s.readers INTO r;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'source "%" does not exist or is not yours', name USING ERRCODE = 'insufficient_privilege';
-	END IF;
-	RETURN r;
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'clm_call_checked' LANGUAGE C;
 
 CREATE FUNCTION @extschema@.revoke_scores(name text, reader regrole) RETURNS regrole[]
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
-DECLARE
-	r regrole[];
-BEGIN
-	UPDATE @extschema@.sources s SET readers = array_remove(s.readers, reader)
-	WHERE s.name = revoke_scores.name AND pg_has_role(s.owner, 'USAGE')
-	RETURNING s.readers INTO r;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'source "%" does not exist or is not yours', name USING ERRCODE = 'insufficient_privilege';
-	END IF;
-	RETURN r;
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'clm_call_checked' LANGUAGE C;
 
 /*
  * Refresh, in steps so that the worker can commit between them:
@@ -634,8 +323,10 @@ $fn$;
  *                    clm.batch_size queued customers); returns 0 when nothing is left
  *   refresh_finish   full: removes customers without events; marks the run ok;
  *                    purges old runs; releases a session lock
- * clm.refresh() runs them all in the caller's transaction.  They run with the
- * caller's rights (the worker switches to the source's owner first).
+ * clm.refresh() runs them all in the caller's transaction.  They are internal:
+ * only the extension owner executes them (clm.refresh through its gateway,
+ * the worker as its superuser), and they read and write the user's tables
+ * only through clm.run_as(source owner, ...).
  */
 CREATE FUNCTION @extschema@.refresh_start(name text, want_full boolean, by_worker boolean,
 	as_of timestamptz DEFAULT NULL)
@@ -658,9 +349,9 @@ BEGIN
 	IF NOT isfinite(as_of) THEN
 		RAISE EXCEPTION 'as_of must be finite' USING ERRCODE = 'datetime_field_overflow';
 	END IF;
-	IF NOT pg_has_role(src.owner, 'USAGE') THEN
-		RAISE EXCEPTION 'must be a member of role % to refresh source "%"', src.owner, name
-			USING ERRCODE = 'insufficient_privilege', HINT = 'Readers of a source can read its scores, not refresh it.';
+	IF NOT EXISTS (SELECT 1 FROM pg_roles o WHERE o.oid = src.owner) THEN
+		RAISE EXCEPTION 'the role that owns source "%" (OID %) no longer exists', name, src.owner::oid
+			USING ERRCODE = 'undefined_object', HINT = 'clm removes such sources (clm.drop_orphans).';
 	END IF;
 	IF NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = src.events) THEN
 		RAISE EXCEPTION 'the events table of source "%" (OID %) no longer exists', name, src.events::oid
@@ -680,15 +371,30 @@ BEGIN
 		RAISE EXCEPTION 'column "%" or "%" of the tracked customer table "%" of source "%" does not exist',
 			src.tracked_key_column, src.tracked_stage_column, src.tracked_table, name
 			USING ERRCODE = 'undefined_column',
-				  HINT = 'If a column was renamed, set tracked_key_column and tracked_stage_column of the source in clm.sources to the new names.';
+				  HINT = 'If a column was renamed, set them with clm.alter_source(name, ''{"tracked_key_column": "...", "tracked_stage_column": "..."}'').';
 	END IF;
-	IF by_worker THEN
-		-- the worker holds the lock across its transactions; skip a busy source
-		IF NOT pg_try_advisory_lock(7105901, @extschema@.source_lock_key(name)) THEN
-			RETURN NULL;
-		END IF;
-	ELSE
-		PERFORM pg_advisory_xact_lock(7105901, @extschema@.source_lock_key(name));
+	-- the owner's privileges, again at every refresh (they may have been revoked)
+	IF NOT (has_column_privilege(src.owner, src.events, src.customer_column, 'SELECT')
+			AND has_column_privilege(src.owner, src.events, src.time_column, 'SELECT')
+			AND has_column_privilege(src.owner, src.events, src.amount_column, 'SELECT')) THEN
+		RAISE EXCEPTION 'role % may no longer read the columns of "%" that source "%" scores', src.owner, src.events, name
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'A source is refreshed with the rights of the role that owns it.';
+	END IF;
+	IF src.tracked_table IS NOT NULL AND NOT (
+			has_column_privilege(src.owner, src.tracked_table, src.tracked_key_column, 'SELECT')
+			AND has_column_privilege(src.owner, src.tracked_table, src.tracked_stage_column, 'SELECT')
+			AND has_column_privilege(src.owner, src.tracked_table, src.tracked_stage_column, 'UPDATE')) THEN
+		RAISE EXCEPTION 'role % may no longer update "%" of "%" that source "%" writes', src.owner,
+			src.tracked_stage_column, src.tracked_table, name
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'A source is refreshed with the rights of the role that owns it.';
+	END IF;
+	-- an object lock only C code can take (src/gate.c): no other role can
+	-- hold it to stall the source.  The worker holds it across its
+	-- transactions and skips a busy source; clm.refresh waits (lock_timeout)
+	IF NOT @extschema@.source_lock(name, by_worker, NOT by_worker) THEN
+		RETURN NULL;
 	END IF;
 	-- with the lock held, runs still marked running were interrupted
 	UPDATE @extschema@.refresh_runs r SET status = 'error', finished_at = clock_timestamp(),
@@ -726,13 +432,15 @@ BEGIN
 		RAISE EXCEPTION 'refresh run % is not running', run_id USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;
 	SELECT * INTO src FROM @extschema@.sources x WHERE x.name = r.source;
-	RETURN QUERY EXECUTE format($q$
+	-- the events are read with the owner's rights only
+	RETURN QUERY SELECT x.customer_key, x.s
+	FROM @extschema@.run_as(src.owner, format($q$
 		SELECT k::text, s
-		FROM (SELECT e.%1$I AS k, @extschema@.rfm_summary(e.%2$I::timestamptz, e.%3$I::double precision, $1, %4$L, %5$L) AS s
+		FROM (SELECT e.%1$I AS k, @extschema@.rfm_summary(e.%2$I::timestamptz, e.%3$I::double precision, $2, %4$L, %5$L) AS s
 			  FROM %6$s e WHERE e.%1$I IS NOT NULL GROUP BY e.%1$I) q
 		WHERE (s).last_at IS NOT NULL$q$,
-		src.customer_column, src.time_column, src.amount_column, src.period, src.time_unit, src.events)
-	USING r.as_of;
+		src.customer_column, src.time_column, src.amount_column, src.period, src.time_unit, src.events),
+		NULL, r.as_of) AS x(customer_key text, s @extschema@.rfm);
 END
 $fn$;
 
@@ -827,6 +535,7 @@ DECLARE
 	batch_sql text;
 	upsert_sql text;
 	track_sql text := '';
+	track_stmt text;
 	handled bigint;
 	scored bigint;
 	use_model boolean;
@@ -864,23 +573,20 @@ BEGIN
 				   WHERE q.source = $1 AND q.customer_key IS NOT NULL ORDER BY 1 LIMIT %7$s),
 		dq AS (DELETE FROM @extschema@.refresh_queue q USING k
 			   WHERE q.source = $1 AND q.customer_key = k.customer_key),
-		s AS (%9$s),
+		s AS (SELECT x.customer_key, x.s
+			  FROM @extschema@.run_as($24, %9$L, ARRAY(SELECT k.customer_key FROM k), $3)
+				   AS x(customer_key text, s @extschema@.rfm)),
 		gone AS (DELETE FROM @extschema@.scores sc USING k
 				 WHERE sc.source = $1 AND sc.customer_key = k.customer_key
 				   AND NOT EXISTS (SELECT 1 FROM s WHERE s.customer_key = k.customer_key AND (s.s).last_at IS NOT NULL)
 				 RETURNING sc.customer_key)$q$,
 			src.customer_column, src.time_column, src.amount_column, src.period, src.time_unit,
 			src.events, bs, src.customer_type,
-			CASE WHEN @extschema@.citus_table_type(src.events) IS NOT NULL THEN
-				-- Citus plans no statement that writes local tables and reads
-				-- a distributed one: its summaries come from a function
-				'SELECT f.customer_key, f.s FROM @extschema@.citus_summaries_of($2, ARRAY(SELECT k.customer_key FROM k)) f'
-			ELSE format($q$SELECT e.%1$I::text AS customer_key,
-					 @extschema@.rfm_summary(e.%2$I::timestamptz, e.%3$I::double precision, $3, %4$L, %5$L) AS s
-			  FROM %6$s e WHERE e.%1$I = ANY (ARRAY(SELECT k.customer_key FROM k)::%7$s[])
-			  GROUP BY e.%1$I$q$,
+			-- the events of the batch, read with the owner's rights only
+			format($e$SELECT e.%1$I::text, @extschema@.rfm_summary(e.%2$I::timestamptz, e.%3$I::double precision, $2, %4$L, %5$L)
+				FROM %6$s e WHERE e.%1$I = ANY ($1::%7$s[]) GROUP BY e.%1$I$e$,
 				src.customer_column, src.time_column, src.amount_column, src.period, src.time_unit,
-				src.events, src.customer_type) END);
+				src.events, src.customer_type));
 	END IF;
 	-- model scores from the version's fits (NULL when a fit is not usable)
 	use_model := coalesce((ver.fit_diagnostics->>'model_used')::boolean, false);
@@ -939,7 +645,11 @@ BEGIN
 		-- write the stage into the user's customer table; when clm.track() tracks
 		-- it, its trigger records the history, and moves its model forbids (the
 		-- same rules as the trigger's) are left out and counted, not raised
-		track_sql := format($q$,
+		-- The UPDATE runs with the source owner's rights only (clm.run_as):
+		-- it gets the batch's (key, stage) pairs as $1 and $3
+		track_stmt := format($q$
+		WITH up AS (SELECT u.customer_key, u.stage
+					FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($3)) u(customer_key, stage)),
 		tm AS (SELECT t.model, m.policy FROM @extschema@.tracked_table t
 			   JOIN @extschema@.stage_model m ON m.model = t.model WHERE t.table_oid = %5$s::oid),
 		st AS (SELECT x.stage, x.position, x.position = min(x.position) OVER () AS first
@@ -959,20 +669,26 @@ BEGIN
 													 AND e.to_stage = up.stage))))) AS allowed
 			   FROM up JOIN %1$s c ON c.%2$I = up.customer_key::%4$s
 			   WHERE c.%3$I IS DISTINCT FROM up.stage),
-		tr AS (UPDATE %1$s c SET %3$I = mv.stage FROM mv WHERE c.ctid = mv.row_id AND mv.allowed)$q$,
+		tr AS (UPDATE %1$s c SET %3$I = mv.stage FROM mv WHERE c.ctid = mv.row_id AND mv.allowed)
+		SELECT count(*) FROM mv WHERE NOT mv.allowed$q$,
 			src.tracked_table, src.tracked_key_column, src.tracked_stage_column,
 			(SELECT a.atttypid::regtype FROM pg_attribute a
 			 WHERE a.attrelid = src.tracked_table AND a.attname = src.tracked_key_column),
 			src.tracked_table::oid);
+		track_sql := $q$,
+		tr AS (SELECT x.skipped
+			   FROM @extschema@.run_as($24, $25,
+					ARRAY(SELECT up.customer_key FROM up ORDER BY up.customer_key COLLATE "C"), NULL,
+					ARRAY(SELECT up.stage FROM up ORDER BY up.customer_key COLLATE "C")) AS x(skipped bigint))$q$;
 		count_sql := ' SELECT (SELECT count(*) FROM s) + (SELECT count(*) FROM gone), (SELECT count(*) FROM up),
-			(SELECT count(*) FROM mv WHERE NOT mv.allowed)';
+			(SELECT tr.skipped FROM tr)';
 	END IF;
 	EXECUTE batch_sql || upsert_sql || track_sql || count_sql
 	INTO handled, scored, skipped
 	USING src.name, run_id, r.as_of, ver.version, ver.r_breaks, ver.f_breaks, ver.m_breaks,
 		  src.segment_map, src.new_within, src.at_risk_after, src.dormant_after, src.churned_after,
 		  src.at_risk_p_alive, src.churned_p_alive, bg, use_model, gg, use_spend,
-		  horizon, src.horizon_months, src.monthly_discount, src.time_unit, pn;
+		  horizon, src.horizon_months, src.monthly_discount, src.time_unit, pn, src.owner, track_stmt;
 	UPDATE @extschema@.refresh_runs x SET rows = x.rows + scored, stages_skipped = x.stages_skipped + skipped
 	WHERE x.id = run_id;
 	RETURN handled;
@@ -1000,7 +716,7 @@ BEGIN
 	DELETE FROM @extschema@.refresh_runs x
 	WHERE x.source = r.source AND x.finished_at < now() - keep AND x.id <> r.id;
 	IF r.by_worker THEN
-		PERFORM pg_advisory_unlock(7105901, @extschema@.source_lock_key(r.source));
+		PERFORM @extschema@.source_unlock(r.source);
 	END IF;
 	RETURN r;
 END
@@ -1008,20 +724,7 @@ $fn$;
 
 CREATE FUNCTION @extschema@.refresh(name text, full boolean DEFAULT false, as_of timestamptz DEFAULT NULL)
 RETURNS SETOF @extschema@.refresh_runs
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
-DECLARE
-	run bigint;
-BEGIN
-	IF $1 IS NULL OR $2 IS NULL THEN
-		RAISE EXCEPTION 'name and full must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	run := @extschema@.refresh_start($1, $2, false, $3);
-	PERFORM @extschema@.refresh_prepare(run);
-	WHILE @extschema@.refresh_step(run) > 0 LOOP
-	END LOOP;
-	RETURN NEXT @extschema@.refresh_finish(run);
-END
-$fn$;
+AS 'MODULE_PATHNAME', 'clm_call_checked' LANGUAGE C;
 
 CREATE FUNCTION @extschema@.refresh_failed(run_id bigint, name text, message text) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
@@ -1037,10 +740,8 @@ BEGIN
 	END IF;
 	DELETE FROM @extschema@.refresh_stage st WHERE st.source = name;
 	-- the worker's session-level lock (a manual run's lock ends with its transaction)
-	IF coalesce(worker, true) AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = pg_backend_pid() AND l.locktype = 'advisory'
-			   AND l.classid = 7105901::oid AND l.objid = @extschema@.source_lock_key(name)::oid
-			   AND l.objsubid = 2) THEN
-		PERFORM pg_advisory_unlock(7105901, @extschema@.source_lock_key(name));
+	IF coalesce(worker, true) THEN
+		PERFORM @extschema@.source_unlock(name);
 	END IF;
 	RETURN id;
 END
@@ -1072,9 +773,10 @@ RETURNS TABLE (source text, owner regrole, running boolean, last_run timestamptz
 			   pending_customers bigint, lag interval)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
 	SELECT s.name, s.owner,
-		EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted
-				AND l.classid = 7105901::oid AND l.objid = @extschema@.source_lock_key(s.name)::oid
-				AND l.objsubid = 2),
+		EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'object' AND l.granted
+				AND l.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+				AND l.classid = '@extschema@.sources'::regclass::oid
+				AND l.objid = @extschema@.source_lock_key(s.name)::oid AND l.objsubid = 0),
 		last.started_at, last.mode, last.status, last.rows, err.error, coalesce(err.n, 0)::integer,
 		ok.finished_at, ok.as_of,
 		CASE
@@ -1137,19 +839,15 @@ COMMENT ON TABLE @extschema@.refresh_queue IS
 COMMENT ON TABLE @extschema@.refresh_stage IS
 'Work table of full refreshes: customer summaries waiting to be scored in batches';
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.sources TO PUBLIC;
+-- everybody reads (row level security shows each role its own sources and
+-- the sources granted to it); only the extension owner writes, through the
+-- gateways and the worker
+GRANT SELECT ON @extschema@.sources, @extschema@.scores, @extschema@.score_versions,
+	@extschema@.refresh_runs, @extschema@.refresh_queue TO PUBLIC;
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.scores TO PUBLIC;
+REVOKE ALL ON @extschema@.refresh_stage FROM PUBLIC;
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.score_versions TO PUBLIC;
-
-GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.refresh_runs TO PUBLIC;
-
-GRANT USAGE ON SEQUENCE @extschema@.refresh_runs_id_seq TO PUBLIC;
-
-GRANT SELECT, INSERT, DELETE ON @extschema@.refresh_stage TO PUBLIC;
-
-GRANT SELECT, DELETE ON @extschema@.refresh_queue TO PUBLIC;
+REVOKE ALL ON SEQUENCE @extschema@.refresh_runs_id_seq FROM PUBLIC;
 
 GRANT SELECT ON @extschema@.segment_map TO PUBLIC;
 
@@ -1157,7 +855,7 @@ GRANT SELECT ON @extschema@.segment_map TO PUBLIC;
 GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
 
 COMMENT ON FUNCTION @extschema@.queue_changes() IS
-'Statement trigger put on a registered events table: queues the customers whose events changed (SECURITY DEFINER, audited: inserts queue rows only)';
+'Statement trigger put on a registered events table by clm.register: queues the customers whose events changed (C; reads the transition tables from the trigger data; writes clm.refresh_queue as the extension owner)';
 
 COMMENT ON FUNCTION @extschema@.quintile_score(double precision, double precision[]) IS
 'Score 1 + number of breakpoints <= value (breakpoints from clm.quintile_breaks; NULL breakpoints are never reached)';
@@ -1172,7 +870,7 @@ COMMENT ON FUNCTION @extschema@.next_stage(text, text, timestamptz, timestamptz,
 'Stage given the previous one: a customer buying again after dormant or churned is reactivated for new_within, then active';
 
 COMMENT ON FUNCTION @extschema@.source_lock_key(text) IS
-'Second key of the advisory lock (7105901, key) that serialises the refreshes of a source';
+'objid of the object lock (classid clm.sources) that serialises the refreshes of a source; taken by clm.source_lock, seen in pg_locks';
 
 COMMENT ON FUNCTION @extschema@.register(text, regclass, name, name, name, text, text, text, text, text, integer, double precision, text, regclass, name, name, interval, interval, boolean, text) IS
 'Registers an events table (customer, time, amount columns) as a scored source owned by the calling role; validates every argument';
@@ -1212,3 +910,10 @@ COMMENT ON FUNCTION @extschema@.time_after(timestamptz, interval, double precisi
 
 COMMENT ON FUNCTION @extschema@.worker_status() IS
 'Per source: whether a refresh runs now, the last run and error, consecutive errors, next run due (with backoff after errors), queued customers and the age of the oldest queued change';
+
+-- the refresh steps are internal: the extension owner runs them (clm.refresh
+-- through its gateway, the worker as its superuser)
+REVOKE EXECUTE ON FUNCTION @extschema@.refresh_start(text, boolean, boolean, timestamptz),
+	@extschema@.refresh_summaries(bigint), @extschema@.refresh_prepare(bigint),
+	@extschema@.refresh_step(bigint), @extschema@.refresh_finish(bigint),
+	@extschema@.refresh_failed(bigint, text, text) FROM PUBLIC;

@@ -939,6 +939,9 @@ clm_track(PG_FUNCTION_ARGS)
 		TimestampTz at = ChangedAt();
 		Portal		portal;
 		SPIPlanPtr	plan;
+		/* per-row allocations, freed after each row: bounded memory (#13) */
+		MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "clm track row",
+													 ALLOCSET_SMALL_SIZES);
 
 		resetStringInfo(&sql);
 		appendStringInfo(&sql, "SELECT %s, %s::pg_catalog.text FROM %s WHERE %s IS NOT NULL",
@@ -966,8 +969,10 @@ clm_track(PG_FUNCTION_ARGS)
 				Datum		s = SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &snull);
 				Datum		ktext;
 				char	   *stage;
+				MemoryContext old;
 
 				CHECK_FOR_INTERRUPTS();
+				old = MemoryContextSwitchTo(rowcxt);
 				if (knull)
 					ereport(ERROR,
 							(errcode(ERRCODE_NOT_NULL_VIOLATION),
@@ -979,6 +984,9 @@ clm_track(PG_FUNCTION_ARGS)
 				if (FindStage(info, stage) < 0)
 					CheckMove(info, rel, TextDatumGetCString(ktext), NULL, stage);
 				WriteHistory(info, relid, ktext, NULL, s, false, at, "track");
+				/* SPI calls return to the SPI procedure context: switch back */
+				MemoryContextSwitchTo(old);
+				MemoryContextReset(rowcxt);
 				recorded++;
 			}
 			SPI_freetuptable(tt);
@@ -1063,6 +1071,7 @@ clm_import_history(PG_FUNCTION_ARGS)
 	TimestampTz first_existing = 0;
 	int64		imported = 0;
 	MemoryContext keycxt;
+	MemoryContext rowcxt;
 
 	rel = OpenUserTable(relid, RowExclusiveLock);
 	if (!pg_class_ownercheck(relid, GetUserId()))
@@ -1114,6 +1123,9 @@ clm_import_history(PG_FUNCTION_ARGS)
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
 	keycxt = AllocSetContextCreate(CurrentMemoryContext, "clm import key",
 								   ALLOCSET_SMALL_SIZES);
+	/* per-row allocations, freed after each row: bounded memory (#13) */
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "clm import row",
+								   ALLOCSET_SMALL_SIZES);
 	for (;;)
 	{
 		SPITupleTable *tt;
@@ -1136,8 +1148,10 @@ clm_import_history(PG_FUNCTION_ARGS)
 			char	   *key,
 					   *stage;
 			TimestampTz at;
+			MemoryContext old;
 
 			CHECK_FOR_INTERRUPTS();
+			old = MemoryContextSwitchTo(rowcxt);
 			if (knull || snull || anull)
 				ereport(ERROR,
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -1163,6 +1177,9 @@ clm_import_history(PG_FUNCTION_ARGS)
 																   SPI_tuptable->tupdesc,
 																   1, &isnull));
 				have_first = !isnull;
+				/* one result per customer: free it (kept until SPI_finish otherwise) */
+				SPI_freetuptable(SPI_tuptable);
+				MemoryContextSwitchTo(rowcxt);
 			}
 			else if (at == prev_at)
 				ereport(ERROR,
@@ -1183,6 +1200,8 @@ clm_import_history(PG_FUNCTION_ARGS)
 			WriteHistory(info, relid, k, prev_stage, s, false, at, "import");
 			prev_stage = MemoryContextStrdup(keycxt, stage);
 			prev_at = at;
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(rowcxt);
 			imported++;
 		}
 		SPI_freetuptable(tt);

@@ -161,7 +161,9 @@ LEFT JOIN pg_catalog.pg_trigger tg ON tg.tgrelid = t.table_oid::oid
 LEFT JOIN pg_catalog.pg_attribute s ON s.attrelid = tg.tgrelid AND s.attnum = tg.tgattr[0]
 LEFT JOIN pg_catalog.pg_attribute k ON k.attrelid = tg.tgrelid AND k.attnum = tg.tgattr[1];
 
-CREATE VIEW @extschema@.stage_spans AS
+-- security_invoker: the row level security of clm.stage_history applies to
+-- whoever queries the views (a view otherwise reads as its owner)
+CREATE VIEW @extschema@.stage_spans WITH (security_invoker = true) AS
 SELECT table_oid, customer_key, model, stage, entered_at, exited_at
 FROM (SELECT h.table_oid, h.customer_key, h.model, h.to_stage AS stage, h.changed_at AS entered_at,
 		pg_catalog.lead(h.changed_at) OVER (PARTITION BY h.table_oid, h.customer_key
@@ -309,7 +311,7 @@ BEGIN
 END
 $$;
 
-CREATE VIEW @extschema@.time_in_stage AS
+CREATE VIEW @extschema@.time_in_stage WITH (security_invoker = true) AS
 SELECT sp.model, sp.stage, s.position, s.terminal,
 	count(sp.exited_at) AS completed_stays,
 	count(*) FILTER (WHERE sp.exited_at IS NULL) AS open_stays,
@@ -319,6 +321,15 @@ SELECT sp.model, sp.stage, s.position, s.terminal,
 FROM @extschema@.stage_spans sp
 LEFT JOIN @extschema@.stage s ON s.model = sp.model AND s.stage = sp.stage
 GROUP BY sp.model, sp.stage, s.position, s.terminal;
+
+-- A role sees the history of the tables it may SELECT only, through the
+-- table, the views (security_invoker) and every stage function (SECURITY
+-- INVOKER): a dropped table's OID matches no table (its rows are removed
+-- by clm.on_drop).  The extension owner writes, bypassing the policy.
+ALTER TABLE @extschema@.stage_history ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY stage_history_read ON @extschema@.stage_history FOR SELECT
+	USING (pg_catalog.has_table_privilege(table_oid::pg_catalog.oid, 'SELECT'));
 
 -- ======================================================================
 -- comments and grants
@@ -337,12 +348,13 @@ COMMENT ON TABLE @extschema@.tracked_table IS
 'Tables tracked by clm.track() and their model; the columns are those of the table''s clm_stage_update trigger (see clm.tracked_tables)';
 
 COMMENT ON TABLE @extschema@.stage_history IS
-'Append-only stage history: one row per stage change of a tracked table (source trigger), per existing row at clm.track (track) or per imported change (import); written only by the extension';
+'Append-only stage history: one row per stage change of a tracked table (source trigger), per existing row at clm.track (track) or per imported change (import); written only by the extension, erased only by clm.forget (and with its table); each role sees the rows of the tables it may SELECT';
 
 -- no CHECK constraint on purpose: only the extension's C code writes this
 -- table, and PostgreSQL parses CHECK expressions at every INSERT statement
 
--- Only the extension writes history and tracking rows; everybody may read.
+-- Only the extension writes history and tracking rows; everybody may read
+-- (the history of the tables it may SELECT: see the policy above).
 -- Models are editable by the extension owner and whoever it grants to.
 REVOKE ALL ON @extschema@.stage_history, @extschema@.tracked_table,
 	@extschema@.stage_model, @extschema@.stage, @extschema@.stage_transition FROM PUBLIC;

@@ -1,11 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * varstate.c
- *	  Text input/output shared by clm's varlena aggregate state types.
- *
- * A state's text form is "\x" followed by the hexadecimal image of its
- * binary (send/recv) form, so the text and binary forms carry exactly the
- * same checked content; Citus ships partial states through the text form.
+ *	  The stored forms of clm's aggregate states: hexadecimal text form,
+ *	  serialized-state headers, and the errors of corrupt states (the
+ *	  convention is written down in varstate.h).
  *
  * IDENTIFICATION
  *	  src/varstate.c
@@ -14,6 +12,7 @@
  */
 #include "postgres.h"
 
+#include "libpq/pqformat.h"
 #include "utils/builtins.h"
 
 #include "varstate.h"
@@ -56,13 +55,76 @@ clm_state_hex_in(const char *str, StringInfo bin, const char *typname)
 }
 
 /*
- * Report a state image that fails a consistency check.
+ * Reject a state value that fails a consistency check: "invalid <typname>
+ * value", SQLSTATE sqlstate, with detail when not NULL.
+ */
+void
+clm_state_invalid(int sqlstate, const char *typname, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(sqlstate),
+			 errmsg("invalid %s value", typname),
+			 detail ? errdetail("%s", detail) : 0));
+}
+
+/*
+ * Report a state image from binary input that fails a consistency check.
  */
 void
 clm_state_corrupt(const char *typname, const char *detail)
 {
+	clm_state_invalid(ERRCODE_INVALID_BINARY_REPRESENTATION, typname, detail);
+}
+
+/*
+ * Reject an internal (serialized) or array state that fails a check:
+ * "invalid <name> state", SQLSTATE sqlstate, with detail when not NULL.
+ */
+void
+clm_state_invalid_internal(int sqlstate, const char *name, const char *detail)
+{
 	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-			 errmsg("invalid %s value", typname),
-			 errdetail("%s", detail)));
+			(errcode(sqlstate),
+			 errmsg("invalid %s state", name),
+			 detail ? errdetail("%s", detail) : 0));
+}
+
+/*
+ * The header of the serialized per-customer states (clm.rfm_summary,
+ * clm.calibration_holdout: parallel partial aggregation): a version byte,
+ * then the period unit and the time unit.  Starts buf.
+ */
+void
+clm_state_send_header(StringInfo buf, int version, ClmPeriodUnit period, ClmPeriodUnit unit)
+{
+	pq_begintypsend(buf);
+	pq_sendbyte(buf, version);
+	pq_sendbyte(buf, (int) period);
+	pq_sendbyte(buf, (int) unit);
+}
+
+/*
+ * Start reading a serialized per-customer state: point buf at the payload
+ * of b and read its header, which must have this version and valid units
+ * (ERRCODE_INVALID_BINARY_REPRESENTATION, naming "what", otherwise).
+ */
+void
+clm_state_read_header(bytea *b, StringInfo buf, int version, const char *what,
+					  ClmPeriodUnit *period, ClmPeriodUnit *unit)
+{
+	int			v,
+				p,
+				u;
+
+	buf->data = VARDATA_ANY(b);
+	buf->len = VARSIZE_ANY_EXHDR(b);
+	buf->maxlen = buf->len;
+	buf->cursor = 0;
+	v = pq_getmsgbyte(buf);
+	p = pq_getmsgbyte(buf);
+	u = pq_getmsgbyte(buf);
+	if (v != version || p < CLM_HOUR || p > CLM_YEAR || u < CLM_HOUR || u > CLM_YEAR)
+		clm_state_invalid_internal(ERRCODE_INVALID_BINARY_REPRESENTATION, what, NULL);
+	*period = (ClmPeriodUnit) p;
+	*unit = (ClmPeriodUnit) u;
 }

@@ -8,15 +8,20 @@
  * database connection.  Every clm.naptime seconds it starts one short-lived
  * dynamic worker per database listed in clm.database (unless the previous one
  * still runs).  A database worker lists the sources that are due
- * (clm.worker_status()), and refreshes each of them with the rights of the
- * role that registered it: clm.refresh_start, clm.refresh_prepare, then
- * clm.refresh_step until it returns 0, then clm.refresh_finish, each in its own
- * transaction with lock_timeout set, so a long refresh neither holds locks
- * for long nor bloats.  An error in one source aborts that transaction, is
- * logged in clm.refresh_runs (retried later with backoff, see
- * clm.worker_status) and the worker goes on with the next source.  The
- * source's advisory lock (taken by clm.refresh_start) keeps clm.refresh and
- * the worker from scoring the same source at once.
+ * (clm.worker_status()), and refreshes each of them: clm.refresh_start,
+ * clm.refresh_prepare, then clm.refresh_step until it returns 0, then
+ * clm.refresh_finish, each in its own transaction with lock_timeout set, so a
+ * long refresh neither holds locks for long nor bloats.  These internal
+ * functions run as the worker's superuser and read and write the user's
+ * tables only through clm.run_as(source owner, ...), i.e. with the rights of
+ * the role that registered the source (src/gate.c).  An error in one source
+ * aborts that transaction, is logged in the server log and in
+ * clm.refresh_runs (retried later with backoff, see clm.worker_status), and
+ * the worker goes on with the next source; an error while logging it is
+ * logged too and does not stop the worker.  Sources whose owner role or
+ * events table was dropped are removed first (clm.drop_orphans).  The
+ * source's lock (clm.source_lock, an object lock no other role can take)
+ * keeps clm.refresh and the worker from scoring the same source at once.
  *
  * The launcher never touches user data, so a bad source cannot crash-loop it;
  * it exits on SIGTERM (pg_terminate_backend) with code 1 and the postmaster
@@ -370,17 +375,14 @@ clm_launcher_main(Datum main_arg)
 }
 
 /*
- * Run one statement with one int8/text parameter in its own transaction,
- * as role "owner" (InvalidOid: as the worker's own superuser, for clm's
- * bookkeeping only), with a pinned search_path and the worker's
+ * Run one statement of clm's internal functions in its own transaction, as
+ * the worker's superuser, with a pinned search_path and the worker's
  * lock_timeout.  Returns the int8 value of the first column (isnull set).
  */
 static int64
-WorkerExec(Oid owner, const char *activity, const char *sql, int nargs,
+WorkerExec(const char *activity, const char *sql, int nargs,
 		   Oid *argtypes, Datum *args, bool *isnull)
 {
-	Oid			save_user;
-	int			save_sec;
 	int			save_nestlevel;
 	int			ret;
 	int64		result = 0;
@@ -393,18 +395,6 @@ WorkerExec(Oid owner, const char *activity, const char *sql, int nargs,
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, activity);
 
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	if (OidIsValid(owner))
-	{
-		if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(owner)))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("the role that registered the source (OID %u) no longer exists", owner),
-					 errhint("Unregister the source and register it again as an existing role.")));
-		/* the owner's rights only, as REFRESH MATERIALIZED VIEW does */
-		SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-							   SECURITY_RESTRICTED_OPERATION);
-	}
 	save_nestlevel = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
@@ -423,7 +413,6 @@ WorkerExec(Oid owner, const char *activity, const char *sql, int nargs,
 	}
 
 	AtEOXact_GUC(false, save_nestlevel);
-	SetUserIdAndSecContext(save_user, save_sec);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -433,12 +422,12 @@ WorkerExec(Oid owner, const char *activity, const char *sql, int nargs,
 }
 
 /*
- * Refresh one source as its owner, one transaction per step.  Errors are
- * caught, logged in clm.refresh_runs and the server log, and do not stop
- * the worker.  Returns true when a run happened (ok or not).
+ * Refresh one source, one transaction per step.  Errors are caught, logged
+ * in clm.refresh_runs and the server log, and do not stop the worker.
+ * Returns true when a run happened (ok or not).
  */
 static bool
-RefreshSource(const char *name, Oid owner, MemoryContext cxt)
+RefreshSource(const char *name, MemoryContext cxt)
 {
 	volatile int64 run_id = 0;
 	volatile bool ran = false;
@@ -455,7 +444,7 @@ RefreshSource(const char *name, Oid owner, MemoryContext cxt)
 		types[0] = TEXTOID;
 		args[0] = CStringGetTextDatum(name);
 		snprintf(activity, sizeof(activity), "clm: starting refresh of source %s", name);
-		run_id = WorkerExec(owner, activity,
+		run_id = WorkerExec(activity,
 							"SELECT clm.refresh_start($1, false, true)", 1, types, args, &isnull);
 		if (isnull)
 		{
@@ -468,18 +457,18 @@ RefreshSource(const char *name, Oid owner, MemoryContext cxt)
 			args[0] = Int64GetDatum(run_id);
 			snprintf(activity, sizeof(activity), "clm: refresh of source %s (run " INT64_FORMAT "): summarising",
 					 name, (int64) run_id);
-			(void) WorkerExec(owner, activity, "SELECT clm.refresh_prepare($1)", 1, types, args, &isnull);
+			(void) WorkerExec(activity, "SELECT clm.refresh_prepare($1)", 1, types, args, &isnull);
 			do
 			{
 				CHECK_FOR_INTERRUPTS();
 				snprintf(activity, sizeof(activity),
 						 "clm: refresh of source %s (run " INT64_FORMAT "): scoring batch %d",
 						 name, (int64) run_id, ++step);
-				n = WorkerExec(owner, activity, "SELECT clm.refresh_step($1)", 1, types, args, &isnull);
+				n = WorkerExec(activity, "SELECT clm.refresh_step($1)", 1, types, args, &isnull);
 			} while (n > 0);
 			snprintf(activity, sizeof(activity), "clm: refresh of source %s (run " INT64_FORMAT "): finishing",
 					 name, (int64) run_id);
-			(void) WorkerExec(owner, activity, "SELECT (clm.refresh_finish($1)).id", 1, types, args, &isnull);
+			(void) WorkerExec(activity, "SELECT (clm.refresh_finish($1)).id", 1, types, args, &isnull);
 		}
 	}
 	PG_CATCH();
@@ -502,8 +491,26 @@ RefreshSource(const char *name, Oid owner, MemoryContext cxt)
 		args[0] = Int64GetDatum(run_id);
 		args[1] = CStringGetTextDatum(name);
 		args[2] = CStringGetTextDatum(msg);
-		(void) WorkerExec(InvalidOid, "clm: logging a failed refresh",
-						  "SELECT clm.refresh_failed($1, $2, $3)", 3, types, args, &isnull);
+		/* a failure to log the failure is logged, and the worker goes on */
+		PG_TRY();
+		{
+			(void) WorkerExec("clm: logging a failed refresh",
+							  "SELECT clm.refresh_failed($1, $2, $3)", 3, types, args, &isnull);
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata2;
+
+			MemoryContextSwitchTo(cxt);
+			edata2 = CopyErrorData();
+			FlushErrorState();
+			AbortCurrentTransaction();
+			ereport(LOG,
+					(errmsg("clm worker: logging the failed refresh of source \"%s\" failed: %s",
+							name, edata2->message)));
+			FreeErrorData(edata2);
+		}
+		PG_END_TRY();
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
@@ -521,7 +528,6 @@ clm_db_worker_main(Datum main_arg)
 	int			n = 0;
 	int			i;
 	char	  **names = NULL;
-	Oid		   *owners = NULL;
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -539,9 +545,17 @@ clm_db_worker_main(Datum main_arg)
 	{
 		int			ret;
 
+		char		timeout[32];
+
 		(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
-		ret = SPI_execute("SELECT w.source, w.owner::oid FROM clm.worker_status() w "
+		snprintf(timeout, sizeof(timeout), "%d", clm_worker_lock_timeout);
+		(void) set_config_option("lock_timeout", timeout, PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		/* sources whose owner role or events table was dropped */
+		if (SPI_execute("SELECT clm.drop_orphans()", false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "clm worker: could not remove orphaned sources");
+		ret = SPI_execute("SELECT w.source FROM clm.worker_status() w "
 						  "WHERE NOT w.running AND w.next_run <= now() "
 						  "ORDER BY w.next_run, w.source", true, 0);
 		if (ret != SPI_OK_SELECT)
@@ -552,15 +566,8 @@ clm_db_worker_main(Datum main_arg)
 			MemoryContext old = MemoryContextSwitchTo(cxt);
 
 			names = palloc(n * sizeof(char *));
-			owners = palloc(n * sizeof(Oid));
 			for (i = 0; i < n; i++)
-			{
-				bool		isnull;
-
 				names[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-				owners[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
-														   SPI_tuptable->tupdesc, 2, &isnull));
-			}
 			MemoryContextSwitchTo(old);
 		}
 	}
@@ -572,7 +579,7 @@ clm_db_worker_main(Datum main_arg)
 	for (i = 0; i < n; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		(void) RefreshSource(names[i], owners[i], cxt);
+		(void) RefreshSource(names[i], cxt);
 	}
 	pgstat_report_stat(true);
 	proc_exit(0);

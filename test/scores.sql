@@ -12,8 +12,8 @@ SELECT has_index('clm', 'scores', 'scores_stage', ARRAY['source', 'stage'], 'sco
 SELECT is(
 	(SELECT array_agg(relname::text ORDER BY relname) FROM pg_class
 	 WHERE relnamespace = 'clm'::regnamespace AND relrowsecurity),
-	ARRAY['refresh_queue', 'refresh_runs', 'refresh_stage', 'score_versions', 'scores', 'sources'],
-	'row level security on every pipeline table');
+	ARRAY['erasure_log', 'refresh_queue', 'refresh_runs', 'refresh_stage', 'score_versions', 'scores', 'sources', 'stage_history'],
+	'row level security on every pipeline table, the stage history and the erasure log (#13)');
 SELECT volatility_is('clm', 'quintile_score', ARRAY['double precision', 'double precision[]'], 'immutable', 'quintile_score is IMMUTABLE');
 SELECT volatility_is('clm', 'quintile_breaks', ARRAY['double precision[]'], 'immutable', 'quintile_breaks is IMMUTABLE');
 SELECT is_strict('clm', 'quintile_score', ARRAY['double precision', 'double precision[]'], 'quintile_score is STRICT');
@@ -38,7 +38,9 @@ SELECT is(
 	(SELECT array_agg(p.proname::text ORDER BY p.proname) FROM pg_proc p
 	 WHERE p.pronamespace = 'clm'::regnamespace AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'plpgsql')
 	   AND p.proname IN ('register', 'unregister', 'refresh', 'refresh_start', 'refresh_prepare', 'refresh_step',
-	                     'refresh_finish', 'refresh_failed', 'queue_changes', 'grant_scores', 'revoke_scores')
+	                     'refresh_finish', 'refresh_failed', 'queue_changes', 'grant_scores', 'revoke_scores',
+	                     'register_as', 'unregister_as', 'refresh_as', 'grant_scores_as', 'revoke_scores_as',
+	                     'alter_source_as', 'forget_as', 'drop_orphans', 'on_drop')
 	   AND NOT coalesce(p.proconfig::text LIKE '%search_path=pg_catalog, pg_temp%', false)),
 	NULL, 'pipeline functions set search_path = pg_catalog, pg_temp');
 SELECT is(has_schema_privilege('public', 'clm', 'USAGE'), true, 'everyone may use schema clm (rows are guarded by RLS)');

@@ -151,10 +151,11 @@ INSERT INTO sc_ev_alice VALUES (5, '1998-06-30', 10), (101, '1998-06-30', 20);
 SELECT source, pending_customers FROM clm.worker_status();
 SELECT mode, rows FROM clm.refresh('sc_alice');
 SELECT customer_key, frequency, total FROM clm.scores WHERE source = 'sc_alice' AND customer_key IN ('5', '101') ORDER BY 1;
--- nobody else may queue customers of the source, nor read its queue
+-- nobody else may read or empty the queue, nor refresh the source
 \c - clm_cit_bob
-SELECT clm.citus_enqueue('sc_alice', '{1,2}');
 SELECT count(*) FROM clm_sc_alice_changes;
+DELETE FROM clm_sc_alice_changes;
+SELECT mode FROM clm.refresh('sc_alice');
 \c - clm_cit_alice
 SELECT count(*) AS queued FROM clm.refresh_queue WHERE source = 'sc_alice';
 SELECT clm.unregister('sc_alice');
