@@ -121,8 +121,9 @@ DECLARE
 	q regclass := pg_catalog.to_regclass(@extschema@.citus_queue_name(src));
 	n bigint;
 BEGIN
-	IF q IS NULL OR NOT src.incremental THEN
-		RETURN 0;
+	IF q IS NULL OR NOT src.incremental OR @extschema@.citus_table_type(src.events) IS NULL
+	   OR @extschema@.citus_table_type(q) IS DISTINCT FROM 'distributed' THEN
+		RETURN 0;		-- not a Citus source (a table of that name is not its queue)
 	END IF;
 	-- a plain distributed DELETE (Citus does not plan it inside a CTE whose
 	-- outer statement writes a local table)
@@ -142,8 +143,9 @@ DECLARE
 	q regclass := pg_catalog.to_regclass(@extschema@.citus_queue_name(src));
 	n bigint;
 BEGIN
-	IF q IS NULL OR NOT src.incremental THEN
-		RETURN 0;
+	IF q IS NULL OR NOT src.incremental OR @extschema@.citus_table_type(src.events) IS NULL
+	   OR @extschema@.citus_table_type(q) IS DISTINCT FROM 'distributed' THEN
+		RETURN 0;		-- not a Citus source (a table of that name is not its queue)
 	END IF;
 	IF NOT pg_catalog.has_table_privilege(q, 'SELECT') THEN
 		RETURN NULL;
