@@ -22,6 +22,9 @@ SQL_SOURCES  = src/clm.sql \
                src/scores.sql \
                src/security.sql \
                src/churn.sql \
+               src/satisfaction.sql \
+               src/stage_kpis.sql \
+               src/action.sql \
                src/citus.sql
 
 # Upgrade 1.0 -> 1.1: the changes to 1.0's objects (src/upgrade/1.0--1.1/*.sql,
@@ -29,6 +32,9 @@ SQL_SOURCES  = src/clm.sql \
 UPGRADE_1_1  = $(sort $(wildcard src/upgrade/1.0--1.1/*.sql))
 NEW_IN_1_1   = src/security.sql \
                src/churn.sql \
+               src/satisfaction.sql \
+               src/stage_kpis.sql \
+               src/action.sql \
                src/citus.sql
 
 # clm--1.0.sql is the shipped 1.0 install script: it never changes again

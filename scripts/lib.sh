@@ -104,8 +104,9 @@ max_worker_processes = 16
 fsync = off
 synchronous_commit = off
 full_page_writes = off
-# the clm worker serves only clm_worker_test, a database that only
-# sql/worker.sql creates (never contrib_regression, which pg_regress drops)
+# the clm worker serves only clm_worker_test, a database that only the
+# worker tests (sql/worker.sql, sql/security_attacks.sql) create (never
+# contrib_regression, which pg_regress drops)
 clm.worker_enabled = on
 clm.database = 'clm_worker_test'
 clm.naptime = 1

@@ -199,6 +199,17 @@ SELECT customer_key, frequency, round(recency::numeric, 1) AS recency_w, round(t
        round(monetary::numeric, 2) AS monetary, round(p_alive::numeric, 3) AS p_alive,
        round(expected_purchases::numeric, 2) AS purchases_12m, round(clv::numeric, 2) AS clv_12m, segment, stage
 FROM clm.scores WHERE source = 'cdnow_demo' ORDER BY clv DESC, customer_key LIMIT 5;
+\echo
+\echo '## Acting on the lifecycle (clm.winback, value tiers): who is worth winning back'
+\echo 'Value tiers (CLV quantiles: top 5 %, next 15 %, next 30 %, rest)'
+SELECT tier, count(*) AS customers, round(min(clv)::numeric, 2) AS min_clv_12m, round(sum(clv)::numeric, 0) AS clv_12m,
+       round((100 * sum(clv) / sum(sum(clv)) OVER ())::numeric, 1) AS "% of clv"
+FROM clm.scores WHERE source = 'cdnow_demo' GROUP BY tier ORDER BY tier;
+\echo 'Top 10 win-back candidates (at_risk, dormant, churned) by value at stake = clv / p_alive * (1 - p_alive)'
+SELECT customer_key, stage, segment, round(p_alive::numeric, 3) AS p_alive, round(clv::numeric, 2) AS clv_12m,
+       round(clv_if_active::numeric, 2) AS clv_if_active, round(value_at_stake::numeric, 2) AS value_at_stake,
+       last_at::date AS last_purchase
+FROM clm.winback('cdnow_demo', 10);
 ROLLBACK;
 
 \echo

@@ -152,7 +152,7 @@ SELECT dblink_disconnect('clm_sec_m');
 
 -- Hole 5: dropping a tracked or events table removes clm's rows about it
 -- (its OID could be reused by a new table); dropping a source's owner role
--- removes the source at the next call (or worker run)
+-- removes the source at once (in other databases: at the next call or worker run)
 SET ROLE clm_sec_bob;
 CREATE TABLE clm_sec_b.gone (id bigint, stage text);
 SELECT clm.track('clm_sec_b.gone', 'id', 'stage', 'behavioral');

@@ -32,4 +32,5 @@ _PG_init(void)
 
 	MarkGUCPrefixReserved("clm");
 	clm_worker_register();
+	clm_roles_install_hook();
 }

@@ -52,6 +52,7 @@
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
@@ -212,6 +213,7 @@ clm_run_as(PG_FUNCTION_ARGS)
 	SPIExecuteOptions options;
 	Oid			save_user;
 	int			save_sec;
+	int			save_nestlevel;
 	int			rc;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -258,7 +260,17 @@ clm_run_as(PG_FUNCTION_ARGS)
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
+
+	/*
+	 * The role's code may change settings (set_config('search_path', ...,
+	 * false) in a view's function): undo every change at the end of the
+	 * statement, as REFRESH MATERIALIZED VIEW does, or the caller (running
+	 * as the extension owner) would resolve its next names in the role's
+	 * schemas.
+	 */
+	save_nestlevel = NewGUCNestLevel();
 	rc = SPI_execute_extended(sql, &options);
+	AtEOXact_GUC(false, save_nestlevel);
 	SetUserIdAndSecContext(save_user, save_sec);
 	if (rc < 0)
 		elog(ERROR, "clm.run_as: SPI_execute_extended failed: %s", SPI_result_code_string(rc));

@@ -110,6 +110,7 @@ CREATE TABLE @extschema@.scores (
 	version bigint NOT NULL,
 	scored_at timestamptz NOT NULL,
 	run_id bigint NOT NULL,
+	tier smallint,			-- value tier (src/action.sql)
 	PRIMARY KEY (source, customer_key)
 );
 

@@ -51,9 +51,11 @@ AS 'MODULE_PATHNAME', 'clm_source_lock' LANGUAGE C STRICT;
 CREATE FUNCTION @extschema@.source_unlock(name text) RETURNS boolean
 AS 'MODULE_PATHNAME', 'clm_source_unlock' LANGUAGE C STRICT;
 
--- removes the sources whose owner role or events table no longer exists
--- (a role's OID could be given to a new role, a table's to a new table),
--- logging why; called by the gateways and the worker before they act
+-- removes the sources whose owner role or events table no longer exists,
+-- and dropped roles from the readers (a role's OID could be given to a new
+-- role, a table's to a new table), logging why; called by the gateways and
+-- the worker before they act (DROP ROLE itself does it in the database it
+-- runs in, src/roles.c)
 CREATE FUNCTION @extschema@.drop_orphans() RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
@@ -76,6 +78,16 @@ BEGIN
 			CASE WHEN o.no_owner THEN format('its owner role (OID %s) was dropped', o.owner)
 				 ELSE format('its events table (OID %s) was dropped', o.events) END;
 		n := n + 1;
+	END LOOP;
+	-- readers whose role was dropped
+	FOR o IN
+		UPDATE @extschema@.sources s
+		SET readers = ARRAY(SELECT r FROM unnest(s.readers) WITH ORDINALITY x(r, i)
+							WHERE EXISTS (SELECT 1 FROM pg_roles p WHERE p.oid = r) ORDER BY i)
+		WHERE EXISTS (SELECT 1 FROM unnest(s.readers) r WHERE NOT EXISTS (SELECT 1 FROM pg_roles p WHERE p.oid = r))
+		RETURNING s.name
+	LOOP
+		RAISE LOG 'clm: dropped roles removed from the readers of source "%"', o.name;
 	END LOOP;
 	RETURN n;
 END
@@ -284,7 +296,8 @@ BEGIN
 		PERFORM FROM @extschema@.run_as(caller, format('CREATE VIEW %s WITH (security_invoker = true) AS
 			SELECT s.customer_key::%s AS %I, s.frequency, s.recency, s.t, s.monetary, s.total,
 			       s.first_at, s.last_at, s.r_score, s.f_score, s.m_score, s.segment, s.p_alive,
-			       s.expected_purchases, s.clv, s.churn_risk, s.stage, s.stage_since, s.version, s.scored_at
+			       s.expected_purchases, s.clv, s.churn_risk, s.stage, s.stage_since, s.version, s.scored_at,
+			       s.tier
 			FROM @extschema@.scores s WHERE s.source = %L', vname, ctype, customer_column, name)) AS x(n integer);
 		view_oid := to_regclass(vname);
 		UPDATE @extschema@.sources s SET scores_view = view_oid WHERE s.name = register_as.name
@@ -355,6 +368,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
 	r regrole[];
 BEGIN
+	PERFORM @extschema@.drop_orphans();
 	IF reader IS NULL THEN
 		RAISE EXCEPTION 'reader must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
@@ -373,6 +387,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
 	r regrole[];
 BEGIN
+	PERFORM @extschema@.drop_orphans();
 	UPDATE @extschema@.sources s SET readers = array_remove(s.readers, reader)
 	WHERE s.name = revoke_scores_as.name AND pg_has_role(caller, s.owner, 'USAGE')
 	RETURNING s.readers INTO r;
@@ -429,6 +444,7 @@ DECLARE
 	ktype regtype;
 	typ regtype;
 BEGIN
+	PERFORM @extschema@.drop_orphans();
 	IF name IS NULL OR settings IS NULL THEN
 		RAISE EXCEPTION 'name and settings must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
@@ -532,6 +548,7 @@ DECLARE
 	m bigint;
 	who name := (SELECT r.rolname FROM pg_roles r WHERE r.oid = caller);
 BEGIN
+	PERFORM @extschema@.drop_orphans();
 	IF $2 IS NULL THEN
 		RAISE EXCEPTION 'customer_key must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
@@ -637,7 +654,7 @@ COMMENT ON FUNCTION @extschema@.source_unlock(text) IS
 'Internal: releases the session lock of a source taken by clm.source_lock; false if this session did not hold it';
 
 COMMENT ON FUNCTION @extschema@.drop_orphans() IS
-'Internal: removes the sources whose owner role or events table no longer exists, logging why; returns how many';
+'Internal: removes the sources whose owner role or events table no longer exists and dropped roles from the readers, logging why; returns how many sources it removed';
 
 COMMENT ON FUNCTION @extschema@.register_as(regrole, text, regclass, name, name, name, text, text, text, text, text, integer, double precision, text, regclass, name, name, interval, interval, boolean, text) IS
 'Internal body of clm.register for a calling role (run as the extension owner by the gateway)';

@@ -870,6 +870,18 @@ clm_track(PG_FUNCTION_ARGS)
 	rel = OpenOwnedTable(relid);
 	clm_citus_refuse(relid, "clm.track",
 					 "Keep the tracked customer table an ordinary table on the coordinator: it can still be joined with distributed tables.");
+	/*
+	 * A temporary table is dropped at the end of its session (or ON COMMIT
+	 * DROP) without an sql_drop event: clm.on_drop would never remove its
+	 * history, which nobody could then read or erase (clm.forget finds the
+	 * owner of a history through the table), and a later table given the
+	 * same OID would inherit it.
+	 */
+	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot track temporary table \"%s\"", RelationGetRelationName(rel)),
+				 errdetail("A temporary table is dropped without the event clm removes its history on.")));
 	keyatt = TrackedColumn(rel, keycol, "key", keytypes, lengthof(keytypes),
 						   "bigint, integer, text or uuid");
 	stageatt = TrackedColumn(rel, stagecol, "stage", stagetypes,

@@ -325,11 +325,20 @@ GROUP BY sp.model, sp.stage, s.position, s.terminal;
 -- A role sees the history of the tables it may SELECT only, through the
 -- table, the views (security_invoker) and every stage function (SECURITY
 -- INVOKER): a dropped table's OID matches no table (its rows are removed
--- by clm.on_drop).  The extension owner writes, bypassing the policy.
+-- by clm.on_drop).  A table with row level security shows its history only
+-- to roles that see all its rows (members of its owner, superusers, BYPASSRLS
+-- roles): the history cannot be filtered by the table's policies.  The
+-- extension owner writes, bypassing the policy.
 ALTER TABLE @extschema@.stage_history ENABLE ROW LEVEL SECURITY;
 
 CREATE POLICY stage_history_read ON @extschema@.stage_history FOR SELECT
-	USING (pg_catalog.has_table_privilege(table_oid::pg_catalog.oid, 'SELECT'));
+	USING (pg_catalog.has_table_privilege(table_oid::pg_catalog.oid, 'SELECT')
+	       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+	                       WHERE c.oid OPERATOR(pg_catalog.=) table_oid::pg_catalog.oid AND c.relrowsecurity
+	                         AND NOT pg_catalog.pg_has_role(c.relowner, 'USAGE')
+	                         AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+	                                         WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER
+	                                           AND (r.rolsuper OR r.rolbypassrls))));
 
 -- ======================================================================
 -- comments and grants

@@ -10,8 +10,9 @@
  * Real state types (varlena base types with in/out/send/recv; Citus ships
  * partial states through the text form, so text and binary carry the same
  * checked content):
- *	  clm.km, clm.subscriptions  text = "\x" + hexadecimal image of the
- *			binary (send/recv) form (clm_state_hex_out / clm_state_hex_in)
+ *	  clm.km, clm.subscriptions, clm.model_rows  text = "\x" + the
+ *			hexadecimal image of the binary (send/recv) form
+ *			(clm_state_hex_out / clm_state_hex_in)
  *	  clm.activity  text = the hexadecimal digits of the flat form (no "\x");
  *			binary = the flat form itself
  *	  clm.clv_state  text = "kind;penalizer;rows;x,tx,T,w;..." with doubles
@@ -26,8 +27,9 @@
  *	(invalid_text_representation, "invalid input syntax for type <type>").
  *	A value that parses but is inconsistent is rejected with
  *	clm_state_invalid: "invalid <type> value" and a detail saying what is
- *	wrong, SQLSTATE 22P03 (invalid_binary_representation) for clm.km and
- *	clm.subscriptions (text or binary input: clm_state_corrupt) and for
+ *	wrong, SQLSTATE 22P03 (invalid_binary_representation) for clm.km,
+ *	clm.subscriptions and clm.model_rows (text or binary input:
+ *	clm_state_corrupt) and for
  *	clm.activity's binary input, 22P02 for clm.activity's text input, and
  *	XX001 (data_corrupted) when an aggregate or accessor finds a stored
  *	value corrupt.  clm.clv_state's binary input says "invalid binary

@@ -11,7 +11,10 @@
  * (clm.worker_status()), and refreshes each of them: clm.refresh_start,
  * clm.refresh_prepare, then clm.refresh_step until it returns 0, then
  * clm.refresh_finish, each in its own transaction with lock_timeout set, so a
- * long refresh neither holds locks for long nor bloats.  These internal
+ * long refresh neither holds locks for long nor bloats.  A statement that
+ * runs longer than clm.worker_statement_timeout (a source owner's view that
+ * sleeps, even one that catches the cancel) ends the worker, so one source
+ * cannot stall the others.  These internal
  * functions run as the worker's superuser and read and write the user's
  * tables only through clm.run_as(source owner, ...), i.e. with the rights of
  * the role that registered the source (src/gate.c).  An error in one source
@@ -57,6 +60,7 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/timeout.h"
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
@@ -72,6 +76,18 @@ static int	clm_naptime = 10;
 static int	clm_run_retention = 7 * 24 * 3600;
 static int	clm_batch_size = 10000;
 static int	clm_worker_lock_timeout = 1000;
+static int	clm_worker_statement_timeout = 600000;
+
+/*
+ * The deadline of one worker statement.  A source owner's code (a view's
+ * function, a trigger, a policy) can sleep or loop, and can catch the
+ * error statement_timeout raises; when the deadline passes, the worker
+ * ends instead (FATAL at the next interrupt check, which no code catches),
+ * so that the other sources are served by the next worker.
+ */
+static TimeoutId DeadlineTimeout = MAX_TIMEOUTS;
+static volatile sig_atomic_t DeadlinePassed = false;
+static char DeadlineActivity[200];
 
 /* the launcher's database workers (launcher process only) */
 typedef struct ClmDbSlot
@@ -132,6 +148,14 @@ clm_worker_define_gucs(void)
 							10000, 1, 100000000,
 							PGC_USERSET,
 							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("clm.worker_statement_timeout",
+							"Longest run of one clm worker statement; past it the worker ends.",
+							"A source whose refresh sleeps or loops cannot stall the worker: it is retried later with backoff. 0 means no limit.",
+							&clm_worker_statement_timeout,
+							600000, 0, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("clm.worker_lock_timeout",
 							"lock_timeout of the clm worker's transactions.",
@@ -375,6 +399,48 @@ clm_launcher_main(Datum main_arg)
 }
 
 /*
+ * Timeout handler (signal context): end the worker at the next interrupt
+ * check, as pg_terminate_backend would.
+ */
+static void
+WorkerDeadlineHandler(void)
+{
+	DeadlinePassed = true;
+	ProcDiePending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
+}
+
+/*
+ * Says in the server log why the worker ended (before_shmem_exit callback).
+ */
+static void
+WorkerDeadlineLog(int code, Datum arg)
+{
+	if (DeadlinePassed)
+		ereport(LOG,
+				(errmsg("clm worker: \"%s\" ran longer than clm.worker_statement_timeout (%d ms); the worker ended",
+						DeadlineActivity, clm_worker_statement_timeout),
+				 errdetail("The source is retried later, with backoff.")));
+}
+
+static void
+WorkerDeadlineStart(const char *activity)
+{
+	if (DeadlineTimeout == MAX_TIMEOUTS || clm_worker_statement_timeout <= 0)
+		return;
+	strlcpy(DeadlineActivity, activity, sizeof(DeadlineActivity));
+	enable_timeout_after(DeadlineTimeout, clm_worker_statement_timeout);
+}
+
+static void
+WorkerDeadlineStop(void)
+{
+	if (DeadlineTimeout != MAX_TIMEOUTS)
+		disable_timeout(DeadlineTimeout, false);
+}
+
+/*
  * Run one statement of clm's internal functions in its own transaction, as
  * the worker's superuser, with a pinned search_path and the worker's
  * lock_timeout.  Returns the int8 value of the first column (isnull set).
@@ -402,7 +468,9 @@ WorkerExec(const char *activity, const char *sql, int nargs,
 	(void) set_config_option("lock_timeout", timeout, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 
+	WorkerDeadlineStart(activity);
 	ret = SPI_execute_with_args(sql, nargs, argtypes, args, NULL, false, 1);
+	WorkerDeadlineStop();
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "clm worker: unexpected result of \"%s\"", sql);
 	{
@@ -479,6 +547,7 @@ RefreshSource(const char *name, MemoryContext cxt)
 		bool		isnull;
 		char	   *msg;
 
+		WorkerDeadlineStop();
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
@@ -501,6 +570,7 @@ RefreshSource(const char *name, MemoryContext cxt)
 		{
 			ErrorData  *edata2;
 
+			WorkerDeadlineStop();
 			MemoryContextSwitchTo(cxt);
 			edata2 = CopyErrorData();
 			FlushErrorState();
@@ -534,6 +604,8 @@ clm_db_worker_main(Datum main_arg)
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	pgstat_report_appname("clm worker");
 	cxt = AllocSetContextCreate(TopMemoryContext, "clm worker", ALLOCSET_DEFAULT_SIZES);
+	DeadlineTimeout = RegisterTimeout(USER_TIMEOUT, WorkerDeadlineHandler);
+	before_shmem_exit(WorkerDeadlineLog, (Datum) 0);
 
 	/* the due sources, read as the worker's superuser (all of them) */
 	SetCurrentStatementStartTimestamp();

@@ -12,8 +12,10 @@ SELECT has_index('clm', 'scores', 'scores_stage', ARRAY['source', 'stage'], 'sco
 SELECT is(
 	(SELECT array_agg(relname::text ORDER BY relname) FROM pg_class
 	 WHERE relnamespace = 'clm'::regnamespace AND relrowsecurity),
-	ARRAY['erasure_log', 'refresh_queue', 'refresh_runs', 'refresh_stage', 'score_versions', 'scores', 'sources', 'stage_history'],
-	'row level security on every pipeline table, the stage history and the erasure log (#13)');
+	ARRAY['campaign_members', 'campaigns', 'erasure_log', 'refresh_queue', 'refresh_runs', 'refresh_stage',
+	      'score_announce', 'score_change_log', 'score_versions', 'scores', 'sources', 'stage_history',
+	      'stage_notify_channel', 'value_tiers'],
+	'row level security on every pipeline table, the stage history and the erasure log (#13), and the action tables (#17)');
 SELECT volatility_is('clm', 'quintile_score', ARRAY['double precision', 'double precision[]'], 'immutable', 'quintile_score is IMMUTABLE');
 SELECT volatility_is('clm', 'quintile_breaks', ARRAY['double precision[]'], 'immutable', 'quintile_breaks is IMMUTABLE');
 SELECT is_strict('clm', 'quintile_score', ARRAY['double precision', 'double precision[]'], 'quintile_score is STRICT');
