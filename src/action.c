@@ -103,6 +103,8 @@ clm_two_proportion_test(PG_FUNCTION_ARGS)
 /*
  * clm.value_tier(clv, breaks) -> smallint: the first k (1-based) with
  * breaks[k] not NULL and clv >= breaks[k], else cardinality(breaks) + 1.
+ * The breaks that are not NULL must be in descending order (as
+ * clm.set_value_tiers writes them) and not NaN: else 22023.
  * Called for every customer of a source at each full refresh, hence C.
  */
 Datum
@@ -128,17 +130,31 @@ clm_value_tier(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many tier breaks")));
-	for (int i = 0; i < n; i++)
+	/* all breaks checked first: NaN, or not in descending order, 22023 */
 	{
-		if (nulls[i])
-			continue;
-		if (isnan(DatumGetFloat8(elems[i])))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("tier breaks must not be NaN")));
-		if (clv >= DatumGetFloat8(elems[i]))
-			PG_RETURN_INT16((int16) (i + 1));
+		int			prev = -1;
+
+		for (int i = 0; i < n; i++)
+		{
+			if (nulls[i])
+				continue;
+			if (isnan(DatumGetFloat8(elems[i])))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("tier breaks must not be NaN")));
+			if (prev >= 0 && DatumGetFloat8(elems[i]) > DatumGetFloat8(elems[prev]))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("tier breaks must be in descending order"),
+						 errdetail("Break %d (%g) is above break %d (%g).", i + 1,
+								   DatumGetFloat8(elems[i]), prev + 1,
+								   DatumGetFloat8(elems[prev]))));
+			prev = i;
+		}
 	}
+	for (int i = 0; i < n; i++)
+		if (!nulls[i] && clv >= DatumGetFloat8(elems[i]))
+			PG_RETURN_INT16((int16) (i + 1));
 	PG_RETURN_INT16((int16) (n + 1));
 }
 

@@ -132,9 +132,12 @@ extern Datum churn_float8_array(const double *v, int n);
 
 /*
  * The coef array of a model row (clm.logit, clm.coxph), checked to hold
- * nfeat values; NULL when the model's coef is NULL.
+ * nfeat finite values (else 22023); NULL when the model's coef is NULL.
  */
 extern ArrayType *churn_model_coef(HeapTupleHeader model, const char *fname,
 								   int nfeat, const double **coef);
+
+/* 22003 unless the linear predictor eta of a model is finite */
+extern void churn_check_eta(double eta, const char *fname);
 
 #endif							/* CLM_CHURN_H */

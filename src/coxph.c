@@ -207,8 +207,8 @@ CoxEval(CoxFit *f, const double *gamma, double *grad, double *hess,
 					etasum = 0;
 		int64		d = 0;
 
-		if ((i & 0xFFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
+		/* every duration (i jumps over ties): O(p^2) work per row */
+		CHECK_FOR_INTERRUPTS();
 		if (grad)
 		{
 			memset(a1, 0, sizeof(double) * p);
@@ -391,8 +391,12 @@ CoxScales(CoxFit *f)
 	double	   *var = palloc0(sizeof(double) * p);
 
 	for (int64 i = 0; i < f->n; i++)
+	{
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
 		for (int j = 0; j < p; j++)
 			f->mean[j] += f->data[i * f->ncols + j + 2];
+	}
 	for (int j = 0; j < p; j++)
 		f->mean[j] /= f->n;
 	for (int64 i = 0; i < f->n; i++)
@@ -412,11 +416,26 @@ CoxScales(CoxFit *f)
 	{
 		double		sd = sqrt(var[j] / f->n);
 
+		if (!isfinite(f->mean[j]) || !isfinite(sd))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("clm.coxph_fit: feature %d is too large in magnitude to fit", j + 1),
+					 errdetail("Its mean or spread overflows."),
+					 errhint("Rescale the feature.")));
 		if (!(sd > 0))
+		{
+			for (int64 i = 1; i < f->n; i++)
+				if (f->data[i * f->ncols + j + 2] != f->data[j + 2])
+					ereport(ERROR,
+							(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+							 errmsg("clm.coxph_fit: feature %d varies too little to fit", j + 1),
+							 errdetail("Its spread is below the float8 range (about 1e-154)."),
+							 errhint("Rescale the feature.")));
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("clm.coxph_fit: feature %d is constant", j + 1),
 					 errhint("Drop the feature: a constant has no effect on the hazard ratio.")));
+		}
 		f->inv_sd[j] = 1.0 / sd;
 	}
 	pfree(var);
@@ -627,49 +646,59 @@ clm_coxph_final(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
-/* exp(features . coef) of a clm.coxph model, or false (NULL result) */
+/* features . coef of a clm.coxph model (finite), or false (NULL result) */
 static bool
-CoxRisk(FunctionCallInfo fcinfo, const char *fname, double *risk)
+CoxEta(FunctionCallInfo fcinfo, const char *fname, double *eta)
 {
 	const double *x,
 			   *coef;
 	int			p;
-	double		eta = 0;
 
+	*eta = 0;
 	if (!churn_features(PG_GETARG_ARRAYTYPE_P(1), &p, &x, fname))
 		return false;
 	if (churn_model_coef(PG_GETARG_HEAPTUPLEHEADER(0), fname, p, &coef) == NULL)
 		return false;
 	for (int j = 0; j < p; j++)
-		eta += coef[j] * x[j];
-	*risk = exp(eta);
+		*eta += coef[j] * x[j];
+	churn_check_eta(*eta, fname);
 	return true;
 }
 
 /*
  * clm.coxph_risk(model, features) = exp(features . coef), the hazard ratio
- * against x = 0.
+ * against x = 0 (22003 when it overflows, as exp() does).
  */
 Datum
 clm_coxph_risk(PG_FUNCTION_ARGS)
 {
-	double		risk;
+	double		eta,
+				risk;
 
-	if (!CoxRisk(fcinfo, "clm.coxph_risk", &risk))
+	if (!CoxEta(fcinfo, "clm.coxph_risk", &eta))
 		PG_RETURN_NULL();
+	risk = exp(eta);
+	if (isinf(risk))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("clm.coxph_risk: value out of range: overflow"),
+				 errdetail("features . coef = %g.", eta)));
 	PG_RETURN_FLOAT8(risk);
 }
 
 /*
  * clm.coxph_survival(model, features, t) = exp(-H0(t) exp(features . coef))
  * with Breslow's H0 (a step function: its value at the last event time
- * <= t; 0 before the first).
+ * <= t; 0 before the first), computed as exp(-exp(log H0(t) + eta)) when
+ * the risk exp(eta) overflows.  The baseline of a model written by hand
+ * is checked: times finite and increasing, cumulative hazards finite, not
+ * negative and not decreasing (22023).
  */
 Datum
 clm_coxph_survival(PG_FUNCTION_ARGS)
 {
 	double		t = PG_GETARG_FLOAT8(2),
-				risk,
+				eta,
 				h0 = 0;
 	HeapTupleHeader model = PG_GETARG_HEAPTUPLEHEADER(0);
 	bool		tnull,
@@ -686,7 +715,7 @@ clm_coxph_survival(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("clm.coxph_survival: t must not be negative"),
 				 errdetail("Got %g.", t)));
-	if (!CoxRisk(fcinfo, "clm.coxph_survival", &risk))
+	if (!CoxEta(fcinfo, "clm.coxph_survival", &eta))
 		PG_RETURN_NULL();
 	{
 		Datum		td = GetAttributeByName(model, "baseline_time", &tnull);
@@ -705,7 +734,24 @@ clm_coxph_survival(PG_FUNCTION_ARGS)
 				 errmsg("clm.coxph_survival: baseline_time and baseline_cumhaz must be arrays of one length without NULLs")));
 	tv = churn_array_data(ta);
 	hv = churn_array_data(ha);
-	for (int i = 0; i < nt && tv[i] <= t; i++)
-		h0 = hv[i];
-	PG_RETURN_FLOAT8(exp(-h0 * risk));
+	for (int i = 0; i < nt; i++)
+	{
+		if (!isfinite(tv[i]) || tv[i] < 0 || (i > 0 && !(tv[i] > tv[i - 1])))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("clm.coxph_survival: baseline_time must hold finite, non-negative, strictly increasing times"),
+					 errdetail("Element %d is %g.", i + 1, tv[i])));
+		if (!isfinite(hv[i]) || hv[i] < 0 || (i > 0 && hv[i] < hv[i - 1]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("clm.coxph_survival: baseline_cumhaz must hold finite, non-negative, non-decreasing values"),
+					 errdetail("Element %d is %g.", i + 1, hv[i])));
+		if (tv[i] <= t)
+			h0 = hv[i];
+	}
+	if (h0 == 0)
+		PG_RETURN_FLOAT8(1.0);
+	if (isinf(exp(eta)))
+		PG_RETURN_FLOAT8(exp(-exp(log(h0) + eta)));
+	PG_RETURN_FLOAT8(exp(-h0 * exp(eta)));
 }

@@ -9,8 +9,12 @@
  *
  *-------------------------------------------------------------------------
  */
+#include "postgres.h"
+
 #include <math.h>
 #include <string.h>
+
+#include "miscadmin.h"
 
 #include "linalg.h"
 
@@ -21,6 +25,8 @@ clm_cholesky(int n, const double *a, double *l, double rel_tol)
 	for (int j = 0; j < n; j++)
 	{
 		double		d = a[j * n + j];
+
+		CHECK_FOR_INTERRUPTS();	/* O(n^2) per column, up to 1001 columns */
 
 		for (int k = 0; k < j; k++)
 			d -= l[j * n + k] * l[j * n + k];
@@ -69,6 +75,7 @@ clm_cholesky_inverse(int n, const double *l, double *inv, double *col)
 	/* column j of the inverse solves a x = e_j; n is small */
 	for (int j = 0; j < n; j++)
 	{
+		CHECK_FOR_INTERRUPTS();
 		memset(col, 0, sizeof(double) * n);
 		col[j] = 1.0;
 		clm_cholesky_solve(n, l, col);
@@ -103,6 +110,8 @@ clm_sym_eigenvalues(int n, const double *a, double *eig, double *w)
 		if (off <= 1e-32 * diag || off == 0)
 			break;
 		for (int p = 0; p < n; p++)
+		{
+			CHECK_FOR_INTERRUPTS();	/* O(n^2) rotations work per p */
 			for (int q = p + 1; q < n; q++)
 			{
 				double		apq = w[p * n + q],
@@ -134,6 +143,7 @@ clm_sym_eigenvalues(int n, const double *a, double *eig, double *w)
 					w[q * n + k] = s * apk + c * aqk;
 				}
 			}
+		}
 	}
 	for (int i = 0; i < n; i++)
 		eig[i] = w[i * n + i];

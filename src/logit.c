@@ -107,6 +107,7 @@ typedef struct LogitFit
 	int64		n;
 	int			ncols;
 	int			k;				/* parameters: intercept + p */
+	double		wscale[2];		/* powers of two applied to every weight */
 	double	   *mean;			/* k: mean[0] = 0 */
 	double	   *inv_sd;			/* k: inv_sd[0] = 1 */
 	double	   *pen;			/* k: l2 penalty in the scaled coordinates */
@@ -138,15 +139,14 @@ LogitEval(const double *gamma, double *grad, double *hess, void *arg)
 	{
 		const double *r = f->data + i * f->ncols;
 		double		y = r[0],
-					w = r[1],
+					w = r[1] * f->wscale[0] * f->wscale[1],
 					eta = gamma[0],
 					mu,
 					e,
 					res,
 					ww;
 
-		if ((i & 0xFFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
+		CHECK_FOR_INTERRUPTS();	/* O(p^2) per row: up to 10^6 operations */
 		if (w == 0)
 			continue;
 		for (int j = 1; j < k; j++)
@@ -193,6 +193,33 @@ LogitEval(const double *gamma, double *grad, double *hess, void *arg)
 }
 
 /*
+ * Whether feature j (1-based) takes more than one value over the rows of
+ * positive weight: tells a constant from one whose spread underflows.
+ */
+static bool
+LogitVaries(const LogitFit *f, int j)
+{
+	bool		seen = false;
+	double		first = 0;
+
+	for (int64 i = 0; i < f->n; i++)
+	{
+		const double *r = f->data + i * f->ncols;
+
+		if (!(r[1] > 0))
+			continue;
+		if (!seen)
+		{
+			first = r[j + 1];
+			seen = true;
+		}
+		else if (r[j + 1] != first)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Weighted means and standard deviations of the features (two O(n p)
  * passes) into f->mean, f->inv_sd and the penalty in scaled coordinates
  * f->pen.  A constant feature is an error without l2 (with l2 its scale
@@ -208,8 +235,10 @@ LogitScales(LogitFit *f, double wsum, double l2)
 	{
 		const double *r = f->data + i * f->ncols;
 
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
 		for (int j = 1; j < k; j++)
-			f->mean[j] += r[1] * r[j + 1];
+			f->mean[j] += r[1] * f->wscale[0] * f->wscale[1] * r[j + 1];
 	}
 	for (int j = 1; j < k; j++)
 		f->mean[j] /= wsum;
@@ -223,7 +252,7 @@ LogitScales(LogitFit *f, double wsum, double l2)
 		{
 			double		d = r[j + 1] - f->mean[j];
 
-			var[j] += r[1] * d * d;
+			var[j] += r[1] * f->wscale[0] * f->wscale[1] * d * d;
 		}
 	}
 	f->inv_sd[0] = 1.0;
@@ -231,8 +260,21 @@ LogitScales(LogitFit *f, double wsum, double l2)
 	{
 		double		sd = sqrt(var[j] / wsum);
 
+		if (!isfinite(f->mean[j]) || !isfinite(sd))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("clm.logit_fit: feature %d is too large in magnitude to fit", j),
+					 errdetail("Its weighted mean or spread overflows."),
+					 errhint("Rescale the feature.")));
+
 		if (!(sd > 0))
 		{
+			if (l2 == 0 && LogitVaries(f, j))
+				ereport(ERROR,
+						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+						 errmsg("clm.logit_fit: feature %d varies too little to fit", j),
+						 errdetail("Its spread is below the float8 range (about 1e-154)."),
+						 errhint("Rescale the feature.")));
 			if (l2 == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -290,6 +332,8 @@ LogitDesignChecks(LogitFit *f, const double *hess0, double pbar, double wsum, do
 		for (int b = 0; b < k; b++)
 		{
 			double		sum = 0;
+
+			CHECK_FOR_INTERRUPTS();
 
 			for (int c = 0; c < k; c++)
 			{
@@ -382,6 +426,8 @@ clm_logit_final(PG_FUNCTION_ARGS)
 	int			k;
 	double		wsum = 0,
 				wy = 0,
+				wmax = 0,
+				wscale[2] = {1, 1},
 				ll0,
 				null_ll,
 				cond;
@@ -404,12 +450,28 @@ clm_logit_final(PG_FUNCTION_ARGS)
 		elog(ERROR, "clm_logit_final: return type must be a row type");
 	tupdesc = BlessTupleDesc(tupdesc);
 
+	/*
+	 * The fit is invariant to the scale of the weights (with l2 scaled
+	 * alike) but for its convergence test, which has an absolute part, and
+	 * the range of the sums: weights whose largest is below 1 or above 2^512
+	 * are scaled exactly by a power of two to a largest in [1, 2), and the
+	 * log-likelihoods and standard errors scaled back.
+	 */
+	for (int64 i = 0; i < v.n; i++)
+		wmax = Max(wmax, v.data[i * v.ncols + 1]);
+	if (wmax > 0 && (wmax < 1 || wmax > 0x1p512))
+	{
+		int			shift = -ilogb(wmax);	/* in -1023 .. 1074: two factors */
+
+		wscale[0] = ldexp(1.0, shift / 2);
+		wscale[1] = ldexp(1.0, shift - shift / 2);
+	}
 	for (int64 i = 0; i < v.n; i++)
 	{
 		const double *r = v.data + i * v.ncols;
 
-		wsum += r[1];
-		wy += r[1] * r[0];
+		wsum += r[1] * wscale[0] * wscale[1];
+		wy += r[1] * wscale[0] * wscale[1] * r[0];
 	}
 	if (v.n == 0 || !(wy > 0) || !(wy < wsum))
 	{
@@ -426,6 +488,8 @@ clm_logit_final(PG_FUNCTION_ARGS)
 	f.n = v.n;
 	f.ncols = v.ncols;
 	f.k = k;
+	f.wscale[0] = wscale[0];
+	f.wscale[1] = wscale[1];
 	f.mean = palloc0(sizeof(double) * k);
 	f.inv_sd = palloc0(sizeof(double) * k);
 	f.pen = palloc0(sizeof(double) * k);
@@ -437,13 +501,18 @@ clm_logit_final(PG_FUNCTION_ARGS)
 	zv = palloc0(sizeof(double) * k);
 	pv = palloc0(sizeof(double) * k);
 	orat = palloc0(sizeof(double) * k);
-	LogitScales(&f, wsum, v.param);
+	if (isinf(v.param * wscale[0] * wscale[1]))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("clm.logit_fit: l2 is out of range for weights this small"),
+				 errdetail("l2 %g, largest weight %g.", v.param, wmax)));
+	LogitScales(&f, wsum, v.param * wscale[0] * wscale[1]);
 
 	/* Newton's method from the intercept-only fit */
 	gamma[0] = log(wy / (wsum - wy));
 	null_ll = wy * log(wy / wsum) + (wsum - wy) * log((wsum - wy) / wsum);
 	ll0 = LogitEval(gamma, grad, hess, &f);
-	cond = LogitDesignChecks(&f, hess, wy / wsum, wsum, v.param);
+	cond = LogitDesignChecks(&f, hess, wy / wsum, wsum, v.param * wscale[0] * wscale[1]);
 	res = clm_newton_max(LogitEval, &f, k, gamma, &ll0, grad, hess, LOGIT_MAX_ITER,
 						 &f.separated, palloc(sizeof(double) * (2 * k * k + 3 * k)));
 	if (!res.converged)
@@ -455,6 +524,19 @@ clm_logit_final(PG_FUNCTION_ARGS)
 				 errhint("Fit with an l2 penalty, e.g. clm.logit_fit(label, features, 1.0, 0.1).")));
 
 	LogitBackTransform(&f, gamma, hess, beta, se);
+	if (wscale[0] != 1 || wscale[1] != 1)
+	{
+		f.unpen = f.unpen / wscale[0] / wscale[1];
+		null_ll = null_ll / wscale[0] / wscale[1];
+		for (int j = 0; j < k; j++)
+			se[j] *= sqrt(wscale[0]) * sqrt(wscale[1]);
+		if (!isfinite(f.unpen) || !isfinite(null_ll))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("clm.logit_fit: the log-likelihood is out of range"),
+					 errdetail("The weights are too large (largest %g).", wmax),
+					 errhint("Rescale the weights.")));
+	}
 	for (int j = 0; j < k; j++)
 	{
 		zv[j] = beta[j] / se[j];
@@ -496,5 +578,6 @@ clm_logit_predict(PG_FUNCTION_ARGS)
 	eta = coef[0];
 	for (int j = 0; j < p; j++)
 		eta += coef[j + 1] * x[j];
+	churn_check_eta(eta, "clm.logit_predict");
 	PG_RETURN_FLOAT8(1.0 / (1.0 + exp(-eta)));
 }

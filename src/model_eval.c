@@ -412,6 +412,24 @@ BrierState(ArrayType *a)
 }
 
 /*
+ * A state that did not come from clm_brier_accum (written by hand, or a
+ * stored value) is checked before it is read: a whole, finite count of
+ * rows and a sum of squared errors between 0 and that count (each error
+ * is at most 1).
+ */
+static void
+BrierValidate(const double *s)
+{
+	if (!(s[0] >= 0 && s[0] <= 0x1p53 && s[0] == floor(s[0])) ||
+		!(s[1] >= 0 && s[1] <= s[0]))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid clm.brier state"),
+				 errdetail("Rows %g, sum of squared errors %g: rows must be a whole number and the sum between 0 and rows.",
+						   s[0], s[1])));
+}
+
+/*
  * Transition (state, probability, label): updated in place (the state is
  * the aggregate's own copy of the initial value, as float8_accum).
  */
@@ -450,6 +468,8 @@ clm_brier_combine(PG_FUNCTION_ARGS)
 		elog(ERROR, "clm_brier_combine called in non-aggregate context");
 	s = BrierState(a);
 	t = BrierState(PG_GETARG_ARRAYTYPE_P(1));
+	BrierValidate(s);
+	BrierValidate(t);
 	s[0] += t[0];
 	s[1] += t[1];
 	PG_RETURN_ARRAYTYPE_P(a);
@@ -460,6 +480,7 @@ clm_brier_final(PG_FUNCTION_ARGS)
 {
 	double	   *s = BrierState(PG_GETARG_ARRAYTYPE_P(0));
 
+	BrierValidate(s);
 	if (s[0] == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_FLOAT8(s[1] / s[0]);

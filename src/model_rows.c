@@ -32,6 +32,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "executor/executor.h"
 #include "funcapi.h"
 #include "libpq/pqformat.h"
@@ -191,7 +192,26 @@ churn_model_coef(HeapTupleHeader model, const char *fname, int nfeat, const doub
 				 errmsg("%s: the model has %d coefficients, the features give %d",
 						fname, ARR_DIMS(a)[0], nfeat)));
 	*coef = churn_array_data(a);
+	for (int j = 0; j < nfeat; j++)
+		if (isnan((*coef)[j]) || isinf((*coef)[j]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s: the model's coefficient %d must be a finite number", fname, j + 1),
+					 errdetail("Got %g.", (*coef)[j])));
 	return a;
+}
+
+/*
+ * A linear predictor of a model and features: finite, else 22003 (finite
+ * coefficients times finite features can still overflow).
+ */
+void
+churn_check_eta(double eta, const char *fname)
+{
+	if (isnan(eta) || isinf(eta))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s: the linear predictor features . coef is out of range", fname)));
 }
 
 /* ---------------------------------------------------------------------
@@ -402,6 +422,10 @@ ChurnAdd(FunctionCallInfo fcinfo, MemoryContext aggcontext, int kind, int ncols,
 		ChurnViewFlat(s, &v);
 	}
 	ChurnCheckCompatible(&v, kind, rows ? ncols : 0, has_param, option, param);
+	if (pg_add_s64_overflow(v.skipped, nskip, &v.skipped))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s: count of skipped rows out of range", ChurnKindName(kind))));
 
 	if (rows && nrows > 0)
 	{
@@ -447,7 +471,7 @@ ChurnAdd(FunctionCallInfo fcinfo, MemoryContext aggcontext, int kind, int ncols,
 	}
 	if (e)
 	{
-		e->skipped += nskip;
+		e->skipped = v.skipped;
 		if (has_param && !e->has_param)
 		{
 			e->has_param = true;
@@ -456,7 +480,7 @@ ChurnAdd(FunctionCallInfo fcinfo, MemoryContext aggcontext, int kind, int ncols,
 		}
 		return EOHPGetRWDatum(&e->hdr);
 	}
-	s->skipped += nskip;
+	s->skipped = v.skipped;
 	if (has_param && !s->has_param)
 	{
 		s->has_param = true;
