@@ -24,7 +24,8 @@ SQL_SOURCES  = src/clm.sql \
                src/churn.sql \
                src/satisfaction.sql \
                src/stage_kpis.sql \
-               src/action.sql
+               src/action.sql \
+               src/citus.sql
 
 # Upgrade 1.0 -> 1.1: the changes to 1.0's objects (src/upgrade/1.0--1.1/*.sql,
 # in name order), then the sources of the features that are new in 1.1, whole.
@@ -33,7 +34,8 @@ NEW_IN_1_1   = src/security.sql \
                src/churn.sql \
                src/satisfaction.sql \
                src/stage_kpis.sql \
-               src/action.sql
+               src/action.sql \
+               src/citus.sql
 
 # clm--1.0.sql is the shipped 1.0 install script: it never changes again
 DATA         = $(EXTENSION)--1.0.sql

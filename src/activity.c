@@ -14,6 +14,8 @@
 
 #include "activity.h"
 
+#include "utils/lsyscache.h"
+
 PG_FUNCTION_INFO_V1(clm_activity_in);
 PG_FUNCTION_INFO_V1(clm_activity_out);
 PG_FUNCTION_INFO_V1(clm_activity_recv);
@@ -154,6 +156,66 @@ ActArgConst(FunctionCallInfo fcinfo, int i)
 }
 
 /*
+ * Generations are numbered per backend, not per cache: a cache made anew
+ * at every row may reuse the address of the previous row's, and must still
+ * not pass for it in ActState.checked_args.
+ */
+static uint32 act_arg_gen = 0;
+
+/*
+ * The SQL type of the customer key (argument 1 of the transition
+ * function).  From the aggregate's call expression when there is one;
+ * otherwise from the declared signature of the transition function
+ * called, which is one clm.activity_accum overload per key type.  Citus's
+ * worker_partial_agg calls the transition function through an FmgrInfo of
+ * its own, without the call expression (and with a new FmgrInfo, hence an
+ * empty fn_extra, at every row).
+ */
+static Oid
+ActKeyType(FunctionCallInfo fcinfo)
+{
+	Oid			kt = get_fn_expr_argtype(fcinfo->flinfo, 1);
+
+	if (!OidIsValid(kt) && OidIsValid(fcinfo->flinfo->fn_oid))
+	{
+		Oid		   *argtypes;
+		int			nargs;
+
+		get_func_signature(fcinfo->flinfo->fn_oid, &argtypes, &nargs);
+		if (nargs > 1)
+			kt = argtypes[1];
+		pfree(argtypes);
+	}
+	return kt;
+}
+
+/*
+ * Without a call expression (Citus's worker_partial_agg, see ActKeyType)
+ * the FmgrInfo, and so fn_extra, is new at every row: such calls share one
+ * argument cache per transition function (one per key type and arity) for
+ * the backend's life instead, found by function OID.  Returns it, creating
+ * it (zeroed, in TopMemoryContext) when missing.
+ */
+#define ACT_NO_EXPR_CACHES 16
+
+static ActArgCache *
+ActNoExprCache(Oid fn)
+{
+	static Oid	fns[ACT_NO_EXPR_CACHES];
+	static ActArgCache *caches[ACT_NO_EXPR_CACHES];
+	int			i;
+
+	for (i = 0; i < ACT_NO_EXPR_CACHES && OidIsValid(fns[i]); i++)
+		if (fns[i] == fn)
+			return caches[i];
+	if (i == ACT_NO_EXPR_CACHES)
+		elog(ERROR, "too many clm.activity_accum functions");
+	caches[i] = MemoryContextAllocZero(TopMemoryContext, sizeof(ActArgCache));
+	fns[i] = fn;
+	return caches[i];
+}
+
+/*
  * Parse the period unit and time zone arguments, again only when their
  * text differs from the previous row's (never, when both are constants).
  */
@@ -169,11 +231,21 @@ ActArgs(FunctionCallInfo fcinfo)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("period and time zone of clm.activity_agg must not be NULL")));
-	if (ac == NULL)
+	if (ac == NULL && fcinfo->flinfo->fn_expr == NULL)
 	{
-		Oid			kt = get_fn_expr_argtype(fcinfo->flinfo, 1);
+		ac = ActNoExprCache(fcinfo->flinfo->fn_oid);
+		/* the session's zone may have changed since the cache's last use */
+		if (ac->have && !have_zone && ac->tz != session_timezone)
+			ac->have = false;
+		if (ac->have)
+			fcinfo->flinfo->fn_extra = ac;
+	}
+	if (ac == NULL || !ac->have)
+	{
+		Oid			kt = ActKeyType(fcinfo);
 
-		ac = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ActArgCache));
+		if (ac == NULL)
+			ac = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ActArgCache));
 		if (kt == INT4OID || kt == INT8OID || kt == INT2OID)
 			ac->kind = ACT_KEY_INT;
 		else if (kt == TEXTOID)
@@ -209,7 +281,7 @@ ActArgs(FunctionCallInfo fcinfo)
 			ac->tz = tz;
 			strlcpy(ac->tzname, name, sizeof(ac->tzname));
 			clm_tzcache_init(&ac->tzc, tz);
-			ac->gen++;
+			ac->gen = ++act_arg_gen;
 		}
 		ac->period_len = ActArgKeep(ptxt, ac->period_arg);
 		ac->zone_len = ztxt ? ActArgKeep(ztxt, ac->zone_arg) : -1;

@@ -220,6 +220,13 @@ BEGIN
 				CASE WHEN ktype IS NULL THEN tracked_key_column ELSE tracked_stage_column END, tracked_table
 				USING ERRCODE = 'undefined_column';
 		END IF;
+		IF @extschema@.citus_table_type(tracked_table) IS NOT NULL THEN
+			RAISE EXCEPTION 'the tracked customer table cannot be the Citus % table "%"',
+				@extschema@.citus_table_type(tracked_table), tracked_table
+				USING ERRCODE = 'feature_not_supported',
+					  DETAIL = 'The refresh writes the stages into it by row, and clm.track does not support Citus tables.',
+					  HINT = 'Keep the tracked customer table an ordinary table on the coordinator.';
+		END IF;
 		IF ktype NOT IN ('bigint'::regtype, 'integer'::regtype, 'text'::regtype, 'uuid'::regtype) THEN
 			RAISE EXCEPTION 'tracked key column "%" has type %', tracked_key_column, ktype
 				USING ERRCODE = 'datatype_mismatch', DETAIL = 'Customer keys must be bigint, integer, text or uuid.';
@@ -259,7 +266,9 @@ BEGIN
 		incremental, refresh_interval, full_refresh_interval)
 	RETURNING * INTO src;
 
-	IF incremental THEN
+	IF incremental AND @extschema@.citus_table_type(events) IS NOT NULL THEN
+		PERFORM @extschema@.citus_register_queue(caller, src);
+	ELSIF incremental THEN
 		PERFORM FROM @extschema@.run_as(caller, format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS clm_new_rows
 			FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.queue_changes(%L, %L)',
 			'clm_' || name || '_insert', rel, name, customer_column)) AS x(n integer);
@@ -334,7 +343,8 @@ BEGIN
 							AND d.refobjid = '@extschema@.scores'::regclass)) THEN
 		PERFORM FROM @extschema@.run_as(src.owner, format('DROP VIEW %s', src.scores_view)) AS x(n integer);
 	END IF;
-	IF src.incremental AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = src.events) THEN
+	IF src.incremental AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = src.events)
+	   AND NOT @extschema@.citus_unregister_queue(src) THEN
 		FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
 			-- as the source owner, who created it, or else as the caller (who
 			-- may own the table); never with more rights than these two have

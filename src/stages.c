@@ -868,6 +868,8 @@ clm_track(PG_FUNCTION_ARGS)
 	int64		recorded = 0;
 
 	rel = OpenOwnedTable(relid);
+	clm_citus_refuse(relid, "clm.track",
+					 "Keep the tracked customer table an ordinary table on the coordinator: it can still be joined with distributed tables.");
 	/*
 	 * A temporary table is dropped at the end of its session (or ON COMMIT
 	 * DROP) without an sql_drop event: clm.on_drop would never remove its
