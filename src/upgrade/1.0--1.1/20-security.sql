@@ -4,8 +4,9 @@
  * objects (gateways' internal functions, clm.run_as, clm.forget, the
  * sql_drop event trigger...) come whole from src/security.sql.
  *
- * The function bodies below are copies of those in src/scores.sql
- * (regenerate with scripts/gen_security_upgrade.py after editing them).
+ * The function bodies below are copies of those in src/scores.sql, the
+ * Citus change queue (#14) in refresh_start and worker_status included
+ * (written by scripts/gen_upgrade_1_1.py: edit src/scores.sql and rerun).
  */
 
 -- hole 1: the change-queue trigger is C, not SECURITY DEFINER
@@ -127,6 +128,7 @@ BEGIN
 		error = 'interrupted: the process running it ended before it finished'
 	WHERE r.source = name AND r.status = 'running';
 	DELETE FROM @extschema@.refresh_stage st WHERE st.source = name;
+	PERFORM @extschema@.citus_drain_queue(src);
 
 	SELECT max(v.created_at) INTO last_version FROM @extschema@.score_versions v WHERE v.source = name;
 	IF want_full OR NOT src.incremental OR last_version IS NULL
@@ -507,7 +509,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
 	LEFT JOIN LATERAL (SELECT count(*) AS n, (array_agg(r.error ORDER BY r.started_at DESC, r.id DESC))[1] AS error
 					   FROM @extschema@.refresh_runs r WHERE r.source = s.name AND r.status = 'error'
 					   AND r.started_at > coalesce(ok.started_at, '-infinity')) err ON err.n > 0
-	LEFT JOIN LATERAL (SELECT count(DISTINCT coalesce(qq.customer_key, '')) AS n, min(qq.queued_at) AS oldest
+	LEFT JOIN LATERAL (SELECT count(DISTINCT coalesce(qq.customer_key, '')) + coalesce(@extschema@.citus_pending(s), 0) AS n,
+						  min(qq.queued_at) AS oldest
 					   FROM @extschema@.refresh_queue qq WHERE qq.source = s.name) q ON true
 $fn$;
 

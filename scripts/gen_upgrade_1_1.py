@@ -1,3 +1,10 @@
+# scripts/gen_upgrade_1_1.py: writes src/upgrade/1.0--1.1/20-security.sql,
+# the part of the 1.0 -> 1.1 upgrade that replaces functions of the scoring
+# pipeline (security #13, and the Citus change queue of #14 in refresh_start
+# and worker_status).  Their bodies are copied from src/scores.sql, so that
+# they are written once: edit src/scores.sql, then run this from the
+# checkout's root and commit both.  test/t/001_upgrade.pl fails when the
+# upgrade and a fresh install disagree.
 import re
 s=open('src/scores.sql').read()
 def extract(name):
@@ -19,8 +26,9 @@ out=['''/*
  * objects (gateways' internal functions, clm.run_as, clm.forget, the
  * sql_drop event trigger...) come whole from src/security.sql.
  *
- * The function bodies below are copies of those in src/scores.sql
- * (regenerate with scripts/gen_security_upgrade.py after editing them).
+ * The function bodies below are copies of those in src/scores.sql, the
+ * Citus change queue (#14) in refresh_start and worker_status included
+ * (written by scripts/gen_upgrade_1_1.py: edit src/scores.sql and rerun).
  */
 
 -- hole 1: the change-queue trigger is C, not SECURITY DEFINER
