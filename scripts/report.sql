@@ -115,31 +115,33 @@ ev AS (SELECT customer_id, day::timestamptz AS at,
 SELECT customer_id AS customer_key, stage, at AS changed_at
 FROM (SELECT *, lag(stage) OVER (PARTITION BY customer_id ORDER BY at) AS prev_stage FROM ev) e
 WHERE stage IS DISTINCT FROM prev_stage;
-CREATE TEMP TABLE demo_customers AS
+-- an ordinary table: clm.track refuses temporary ones (their history could not be erased);
+-- this transaction is rolled back, table and history with it
+CREATE TABLE clm_demo.demo_customers AS
 SELECT DISTINCT ON (customer_key) customer_key AS id, stage
 FROM demo_stage_events ORDER BY customer_key, changed_at DESC;
-SELECT clm.track('demo_customers', 'id', 'stage', 'behavioral', record_existing => false) AS existing_recorded;
-SELECT clm.import_history('demo_customers', 'demo_stage_events') AS transitions_imported;
+SELECT clm.track('clm_demo.demo_customers', 'id', 'stage', 'behavioral', record_existing => false) AS existing_recorded;
+SELECT clm.import_history('clm_demo.demo_customers', 'demo_stage_events') AS transitions_imported;
 
 \echo 'Stage mix at three dates (clm.stage_at)'
 SELECT s.stage,
-       count(*) FILTER (WHERE clm.stage_at('demo_customers', c.id, '1997-03-31') = s.stage) AS "1997-03-31",
-       count(*) FILTER (WHERE clm.stage_at('demo_customers', c.id, '1997-09-30') = s.stage) AS "1997-09-30",
-       count(*) FILTER (WHERE clm.stage_at('demo_customers', c.id, '1998-06-30') = s.stage) AS "1998-06-30"
-FROM clm.stage s CROSS JOIN demo_customers c
+       count(*) FILTER (WHERE clm.stage_at('clm_demo.demo_customers', c.id, '1997-03-31') = s.stage) AS "1997-03-31",
+       count(*) FILTER (WHERE clm.stage_at('clm_demo.demo_customers', c.id, '1997-09-30') = s.stage) AS "1997-09-30",
+       count(*) FILTER (WHERE clm.stage_at('clm_demo.demo_customers', c.id, '1998-06-30') = s.stage) AS "1998-06-30"
+FROM clm.stage s CROSS JOIN clm_demo.demo_customers c
 WHERE s.model = 'behavioral' GROUP BY s.stage, s.position ORDER BY s.position;
 
 \echo 'Transition matrix 1997-01-01 to 1998-07-01 (from_stage - = entry)'
 SELECT coalesce(from_stage, '-') AS from_stage, to_stage, transitions, round(probability::numeric, 3) AS probability
-FROM clm.transition_matrix('demo_customers', '1997-01-01', '1998-07-01')
+FROM clm.transition_matrix('clm_demo.demo_customers', '1997-01-01', '1998-07-01')
 ORDER BY from_stage NULLS FIRST, transitions DESC, to_stage;
 
 \echo 'Funnel new > active > at_risk > dormant > churned, strict order vs any order'
 SELECT f.step, f.stage, f.customers AS strict_customers, round(f.cumulative_conversion::numeric, 3) AS strict_cum,
        a.customers AS any_order_customers, round(a.cumulative_conversion::numeric, 3) AS any_order_cum
-FROM clm.stage_funnel('demo_customers', '1997-01-01', '1998-07-01', true,
+FROM clm.stage_funnel('clm_demo.demo_customers', '1997-01-01', '1998-07-01', true,
                       ARRAY['new', 'active', 'at_risk', 'dormant', 'churned']) f
-JOIN clm.stage_funnel('demo_customers', '1997-01-01', '1998-07-01', false,
+JOIN clm.stage_funnel('clm_demo.demo_customers', '1997-01-01', '1998-07-01', false,
                       ARRAY['new', 'active', 'at_risk', 'dormant', 'churned']) a USING (step)
 ORDER BY f.step;
 
