@@ -65,6 +65,14 @@ WITH f AS (
 SELECT round(g0::numeric, 9) AS intercept_score, round((g1 - 5.0 * b1)::numeric, 9) AS gpa_score,
        round((g4 - 5.0 * b4)::numeric, 9) AS rank4_score, gpa_shrunk
 FROM s;
+-- l2 against scikit-learn: LogisticRegression(C = 1 / l2, solver='newton-cg',
+-- tol=1e-14) (1.2.1, intercept unpenalised) on gre/100, gpa, rank 2/3/4 gives
+-- l2 = 1:  -3.9780841, 0.2364057, 0.7267053, -0.4707861, -1.0879048, -1.2361367
+-- l2 = 10: -3.5246782, 0.2646538, 0.4101898, -0.0276082, -0.4484005, -0.4766982
+-- (scipy BFGS on sum log-loss + l2/2 * sum b_j^2 gives the same 7 digits)
+SELECT l2, pg_temp.r((clm.logit_fit(admit = 1, ARRAY[gre / 100, gpa, (rank = 2)::int, (rank = 3)::int, (rank = 4)::int],
+                                    1, l2)).coef, 7) AS coef
+FROM grad, (VALUES (1.0::float8), (10.0)) v(l2) GROUP BY l2 ORDER BY l2;
 -- l2 = 0 is the unpenalised fit
 SELECT pg_temp.r((clm.logit_fit(admit = 1, ARRAY[gre, gpa, (rank = 2)::int, (rank = 3)::int, (rank = 4)::int], 1, 0)).coef, 6) AS coef
 FROM grad;
