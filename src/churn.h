@@ -81,6 +81,7 @@ extern bool churn_features(ArrayType *a, int *nfeat, const double **vals,
 
 /* a label / weight / duration check helper: finite, else 22023 */
 extern void churn_check_finite(double v, const char *what);
+extern double churn_duration(double d);
 
 /* a sort key and the row it belongs to */
 typedef struct ChurnKey

@@ -92,14 +92,7 @@ clm_coxph_accum(PG_FUNCTION_ARGS)
 	for (int i = 1; i <= 3; i++)
 		if (PG_ARGISNULL(i))
 			return churn_rows_add(fcinfo, CHURN_COX, 0, NULL, false, 0, 0);
-	row[0] = PG_GETARG_FLOAT8(1);
-	churn_check_finite(row[0], "duration");
-	if (row[0] < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("duration must not be negative"),
-				 errdetail("Got %g.", row[0])));
-	row[0] += 0.0;
+	row[0] = churn_duration(PG_GETARG_FLOAT8(1));
 	row[1] = PG_GETARG_BOOL(2) ? 1.0 : 0.0;
 	if (!churn_features(PG_GETARG_ARRAYTYPE_P(3), &p, &x, "clm.coxph_fit"))
 		return churn_rows_add(fcinfo, CHURN_COX, 0, NULL, false, 0, 0);

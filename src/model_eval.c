@@ -168,14 +168,7 @@ clm_surv_accum(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		return churn_rows_add(fcinfo, CHURN_SURV, 0, NULL, false, 0, 0);
-	row[0] = PG_GETARG_FLOAT8(1);
-	churn_check_finite(row[0], "duration");
-	if (row[0] < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("duration must not be negative"),
-				 errdetail("Got %g.", row[0])));
-	row[0] += 0.0;
+	row[0] = churn_duration(PG_GETARG_FLOAT8(1));
 	row[1] = PG_GETARG_BOOL(2) ? 1.0 : 0.0;
 	row[2] = PG_GETARG_FLOAT8(3);
 	churn_check_finite(row[2], "risk");

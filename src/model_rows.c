@@ -121,6 +121,22 @@ churn_check_finite(double v, const char *what)
 				 errdetail("Got %g.", v)));
 }
 
+/*
+ * A duration of clm.coxph_fit or clm.concordance: finite and not negative
+ * (22023); -0 comes back as +0 so that equal durations compare equal
+ */
+double
+churn_duration(double d)
+{
+	churn_check_finite(d, "duration");
+	if (d < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("duration must not be negative"),
+				 errdetail("Got %g.", d)));
+	return d + 0.0;
+}
+
 bool
 churn_features(ArrayType *a, int *nfeat, const double **vals, const char *fname)
 {
