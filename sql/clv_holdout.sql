@@ -77,6 +77,8 @@ SELECT error_of($$SELECT * FROM clm.holdout_check((SELECT bg FROM clv_models), '
 SELECT error_of($$SELECT * FROM clm.holdout_check((SELECT bg FROM clv_models), NULL)$$) AS null_summary;
 SELECT error_of($$SELECT * FROM clm.holdout_check((SELECT bg FROM clv_models), 'clv_ho', NULL)$$) AS null_max_frequency;
 SELECT error_of($$SELECT * FROM clm.holdout_check(NULL::clm.bgnbd, 'clv_ho')$$) AS null_model;
+-- the shared body refuses a model type without a model check table
+SELECT error_of($$SELECT * FROM clm.holdout_check_rows(1, 'clv_ho', 7)$$) AS integer_model;
 -- each amount finite, their sums not: 1e308 + 1e308 overflows (it gave Infinity
 -- or NaN); calibration (three purchases) and holdout (two) sums
 SELECT error_of($$SELECT clm.calibration_holdout(at, a, '2024-01-01', '2024-06-01')
