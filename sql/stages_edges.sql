@@ -114,3 +114,19 @@ SELECT error_of($$INSERT INTO extra_trg VALUES (2, 'e1', 1)$$);
 CREATE TABLE extra_trg2 (id int, st text, n int);
 CREATE TRIGGER aaa AFTER INSERT ON extra_trg2 FOR EACH ROW EXECUTE FUNCTION clm.stage_trigger();
 SELECT error_of($$INSERT INTO extra_trg2 VALUES (1, 'x', 1)$$);
+-- with arguments, clm.stage_trigger() runs only on the shards of a Citus
+-- distributed table (src/stages_citus.c): without Citus, 0A000; with one
+-- argument or three, 39P01
+CREATE TRIGGER bbb AFTER INSERT ON extra_trg2 FOR EACH ROW
+	EXECUTE FUNCTION clm.stage_trigger('public.clm_stage_changes_1', '1');
+DROP TRIGGER aaa ON extra_trg2;
+CREATE TRIGGER aaa AFTER UPDATE OF st, id ON extra_trg2 FOR EACH ROW
+	EXECUTE FUNCTION clm.stage_trigger('public.clm_stage_changes_1', '1');
+SELECT error_of($$INSERT INTO extra_trg2 VALUES (1, 'x', 1)$$);
+DROP TRIGGER bbb ON extra_trg2;
+CREATE TRIGGER bbb AFTER INSERT ON extra_trg2 FOR EACH ROW EXECUTE FUNCTION clm.stage_trigger('x');
+SELECT error_of($$INSERT INTO extra_trg2 VALUES (1, 'x', 1)$$);
+DROP TRIGGER bbb ON extra_trg2;
+CREATE TRIGGER bbb AFTER INSERT ON extra_trg2 FOR EACH ROW EXECUTE FUNCTION clm.stage_trigger('x', 'y', 'z');
+SELECT error_of($$INSERT INTO extra_trg2 VALUES (1, 'x', 1)$$);
+DROP TABLE extra_trg2;

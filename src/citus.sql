@@ -107,6 +107,13 @@ BEGIN
 			'CREATE TRIGGER %I AFTER %s ON %s FOR EACH ROW EXECUTE FUNCTION @extschema@.queue_changes_row(%L, %L)',
 			'clm_' || src.name || '_' || op, op, src.events, q, src.customer_column)) AS x(n integer);
 	END LOOP;
+	-- TRUNCATE fires no row trigger, but Citus fires the statement triggers
+	-- of the coordinator's table: as for a local table, the C queue trigger
+	-- queues "everyone" (on the shards, where clm.sources has no such
+	-- source, it does nothing)
+	PERFORM FROM @extschema@.run_as(caller, pg_catalog.format(
+		'CREATE TRIGGER %I AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.queue_changes(%L, %L)',
+		'clm_' || src.name || '_truncate', src.events, src.name, src.customer_column)) AS x(n integer);
 	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', coalesce(unsafe, 'off'), true);
 	RETURN q::regclass;
 END
@@ -155,7 +162,7 @@ BEGIN
 END
 $fn$;
 
--- clm.unregister_as: drop the row triggers and the change queue of a
+-- clm.unregister_as: drop the triggers and the change queue of a
 -- source over a Citus table, with the source owner's rights; false
 -- (nothing done) for other sources
 CREATE FUNCTION @extschema@.citus_unregister_queue(src @extschema@.sources) RETURNS boolean
@@ -169,7 +176,7 @@ BEGIN
 		RETURN false;
 	END IF;
 	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
-	FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
+	FOREACH op IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
 		PERFORM FROM @extschema@.run_as(src.owner, pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s',
 			'clm_' || src.name || '_' || op, src.events)) AS x(n integer);
 	END LOOP;
@@ -195,7 +202,7 @@ COMMENT ON FUNCTION @extschema@.queue_changes_row() IS
 'Row trigger installed by clm.register on a distributed events table: queues the customer of each changed row in the co-located change queue (runs on the shards, with the writer''s rights)';
 
 COMMENT ON FUNCTION @extschema@.citus_register_queue(regrole, @extschema@.sources) IS
-'Used by clm.register_as for an incremental source over a Citus table: refuses all but tables distributed by the customer column, creates the co-located change queue (INSERT granted to the events'' owner and writers) and the row triggers';
+'Used by clm.register_as for an incremental source over a Citus table: refuses all but tables distributed by the customer column, creates the co-located change queue (INSERT granted to the events'' owner and writers), the row triggers and the TRUNCATE trigger';
 
 COMMENT ON FUNCTION @extschema@.citus_drain_queue(@extschema@.sources) IS
 'Used by clm.refresh_start: moves the customers queued on the workers into clm.refresh_queue; returns the rows moved (0 for other sources)';
@@ -204,7 +211,7 @@ COMMENT ON FUNCTION @extschema@.citus_pending(@extschema@.sources) IS
 'Used by clm.worker_status: customers queued on the workers for a source over a Citus table (0 for other sources, NULL if the caller may not read the queue)';
 
 COMMENT ON FUNCTION @extschema@.citus_unregister_queue(@extschema@.sources) IS
-'Used by clm.unregister_as: drops the row triggers and the change queue of a source over a Citus table; false for other sources';
+'Used by clm.unregister_as: drops the triggers and the change queue of a source over a Citus table; false for other sources';
 
 REVOKE EXECUTE ON FUNCTION @extschema@.citus_register_queue(regrole, @extschema@.sources),
 	@extschema@.citus_drain_queue(@extschema@.sources),

@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "clm.h"
@@ -18,6 +19,8 @@
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
+
+bool		clm_preloaded = false;
 
 /*
  * Define the clm.* settings and, when preloaded through
@@ -33,4 +36,6 @@ _PG_init(void)
 	MarkGUCPrefixReserved("clm");
 	clm_worker_register();
 	clm_roles_install_hook();
+	clm_stage_citus_install_hooks();
+	clm_preloaded = process_shared_preload_libraries_in_progress;
 }

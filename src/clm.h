@@ -32,6 +32,12 @@ extern void clm_roles_install_hook(void);
 extern const char *clm_citus_table_type_of(Oid relid);
 extern void clm_citus_refuse(Oid relid, const char *what, const char *hint);
 
+/* loaded through shared_preload_libraries (clm.c) */
+extern bool clm_preloaded;
+
+/* stage tracking of Citus tables: executor and utility hooks (stages_citus.c) */
+extern void clm_stage_citus_install_hooks(void);
+
 /* setting definitions, one per feature file, called from _PG_init */
 extern void clm_stages_define_gucs(void);
 

@@ -224,8 +224,8 @@ BEGIN
 			RAISE EXCEPTION 'the tracked customer table cannot be the Citus % table "%"',
 				@extschema@.citus_table_type(tracked_table), tracked_table
 				USING ERRCODE = 'feature_not_supported',
-					  DETAIL = 'The refresh writes the stages into it by row, and clm.track does not support Citus tables.',
-					  HINT = 'Keep the tracked customer table an ordinary table on the coordinator.';
+					  DETAIL = 'The refresh writes the stages into the rows it read by their physical address (ctid), which does not identify a row of a Citus table.',
+					  HINT = 'Keep the tracked customer table an ordinary table on the coordinator (clm.track also tracks a table distributed by its key, whose stages you write).';
 		END IF;
 		IF ktype NOT IN ('bigint'::regtype, 'integer'::regtype, 'text'::regtype, 'uuid'::regtype) THEN
 			RAISE EXCEPTION 'tracked key column "%" has type %', tracked_key_column, ktype

@@ -58,37 +58,10 @@
 
 #include "clm.h"
 #include "period.h"
+#include "stages.h"
 
 /* backfill setting: when not empty, the time recorded by the trigger */
-static char *clm_stage_changed_at = NULL;
-
-typedef enum ClmPolicy
-{
-	CLM_POLICY_ANY,
-	CLM_POLICY_FORWARD_ONLY,
-	CLM_POLICY_GRAPH
-} ClmPolicy;
-
-typedef struct ClmStage
-{
-	char	   *name;
-	int32		position;
-} ClmStage;
-
-/* what the trigger needs to know about one tracked table */
-typedef struct ClmTrackInfo
-{
-	AttrNumber	stage_attnum;	/* InvalidAttrNumber if no clm trigger */
-	AttrNumber	key_attnum;
-	Oid			key_type;
-	FmgrInfo	key_out;
-	char	   *model;
-	Datum		model_text;
-	ClmPolicy	policy;
-	int			nstages;
-	ClmStage   *stages;			/* ordered by position */
-	bool	   *edges;			/* (nstages + 1) x nstages, row 0 = from NULL */
-} ClmTrackInfo;
+static char *clm_stage_changed_at_setting = NULL;
 
 typedef struct ClmTrackEntry
 {
@@ -141,7 +114,7 @@ clm_stages_define_gucs(void)
 	DefineCustomStringVariable("clm.stage_changed_at",
 							   "Time recorded in clm.stage_history for stage changes (backfill loads).",
 							   "Empty (the default) records the transaction timestamp.",
-							   &clm_stage_changed_at,
+							   &clm_stage_changed_at_setting,
 							   "",
 							   PGC_USERSET,
 							   0,
@@ -218,8 +191,8 @@ LoadConfig(void)
 /*
  * Create the cache on first use and make sure the configuration is known.
  */
-static void
-EnsureCache(void)
+void
+clm_stage_ensure_cache(void)
 {
 	if (TrackCache == NULL)
 	{
@@ -239,6 +212,16 @@ EnsureCache(void)
 	}
 	if (!Config.valid)
 		LoadConfig();
+}
+
+/*
+ * The OID of clm.stage_trigger().
+ */
+Oid
+clm_stage_trigger_fn(void)
+{
+	clm_stage_ensure_cache();
+	return Config.trigger_fn;
 }
 
 /*
@@ -263,6 +246,66 @@ ExecAsOwner(const char *sql, int nargs, Oid *types, Datum *values,
 }
 
 /*
+ * The stage and key columns of a table, from its UPDATE OF stage, key
+ * trigger calling trigger_fn; false if it has none.  The table's owner may
+ * create more triggers calling clm.stage_trigger() (the function is
+ * executable by PUBLIC): clm.track's own trigger, clm_stage_update, wins
+ * over others (which would come first by name, e.g. one "UPDATE OF n, id"
+ * with n an integer, whose value was then read as text: SIGSEGV), and the
+ * callers check the types of the columns whichever trigger is used.
+ */
+bool
+clm_stage_columns(Relation rel, Oid trigger_fn, AttrNumber *stage_attnum,
+				  AttrNumber *key_attnum)
+{
+	TriggerDesc *trigdesc = rel->trigdesc;
+	int			i;
+
+	*stage_attnum = InvalidAttrNumber;
+	*key_attnum = InvalidAttrNumber;
+	for (i = 0; trigdesc != NULL && i < trigdesc->numtriggers; i++)
+	{
+		Trigger    *t = &trigdesc->triggers[i];
+
+		if (t->tgfoid == trigger_fn && t->tgnattr == 2 &&
+			TRIGGER_FOR_UPDATE(t->tgtype) &&
+			(*stage_attnum == InvalidAttrNumber ||
+			 strcmp(t->tgname, "clm_stage_update") == 0))
+		{
+			*stage_attnum = t->tgattr[0];
+			*key_attnum = t->tgattr[1];
+			if (strcmp(t->tgname, "clm_stage_update") == 0)
+				break;
+		}
+	}
+	return *key_attnum != InvalidAttrNumber;
+}
+
+/*
+ * Raise 39P01 unless the stage column is text or varchar and the key column
+ * bigint, integer, text or uuid (the columns of a clm UPDATE trigger).
+ */
+void
+clm_stage_check_column_types(Relation rel, AttrNumber stage_attnum, AttrNumber key_attnum)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	Form_pg_attribute katt = TupleDescAttr(desc, key_attnum - 1);
+	Form_pg_attribute satt = TupleDescAttr(desc, stage_attnum - 1);
+
+	if ((satt->atttypid != TEXTOID && satt->atttypid != VARCHAROID) ||
+		(katt->atttypid != INT8OID && katt->atttypid != INT4OID &&
+		 katt->atttypid != TEXTOID && katt->atttypid != UUIDOID))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("the clm UPDATE trigger of table \"%s\" names columns \"%s\" (%s) and \"%s\" (%s)",
+						RelationGetRelationName(rel),
+						NameStr(satt->attname), format_type_be(satt->atttypid),
+						NameStr(katt->attname), format_type_be(katt->atttypid)),
+				 errdetail("clm.stage_trigger() reads UPDATE OF stage (text or varchar), key (bigint, integer, text or uuid)."),
+				 errhint("Drop triggers calling clm.stage_trigger() that clm.track() did not create, or use clm.untrack() and clm.track().")));
+}
+
+/*
  * Read the model of one tracked table from the clm.* tables into entry's
  * memory context.  The columns come from the table's clm UPDATE trigger.
  */
@@ -275,8 +318,7 @@ LoadTrackInfo(ClmTrackEntry *entry, Relation rel)
 	Datum		args[1];
 	int			i;
 	char	   *policy;
-	char	   *badcols = NULL;
-	TriggerDesc *trigdesc = rel->trigdesc;
+	bool		badcols = false;
 
 	elog(DEBUG1, "clm: loading the stage model of table \"%s\"",
 		 RelationGetRelationName(rel));
@@ -284,30 +326,8 @@ LoadTrackInfo(ClmTrackEntry *entry, Relation rel)
 	info->stage_attnum = InvalidAttrNumber;
 	info->key_attnum = InvalidAttrNumber;
 
-	/*
-	 * The columns, from the UPDATE OF stage, key trigger.  The table's owner
-	 * may create more triggers calling clm.stage_trigger() (the function is
-	 * executable by PUBLIC): clm.track's own trigger, clm_stage_update, wins
-	 * over others (which would come first by name, e.g. one "UPDATE OF n,
-	 * id" with n an integer, whose value was then read as text: SIGSEGV),
-	 * and the types of the columns are checked whichever trigger is used.
-	 */
-	for (i = 0; trigdesc != NULL && i < trigdesc->numtriggers; i++)
-	{
-		Trigger    *t = &trigdesc->triggers[i];
-
-		if (t->tgfoid == Config.trigger_fn && t->tgnattr == 2 &&
-			TRIGGER_FOR_UPDATE(t->tgtype) &&
-			(info->stage_attnum == InvalidAttrNumber ||
-			 strcmp(t->tgname, "clm_stage_update") == 0))
-		{
-			info->stage_attnum = t->tgattr[0];
-			info->key_attnum = t->tgattr[1];
-			if (strcmp(t->tgname, "clm_stage_update") == 0)
-				break;
-		}
-	}
-	if (info->key_attnum != InvalidAttrNumber)
+	/* the columns, from the UPDATE OF stage, key trigger */
+	if (clm_stage_columns(rel, Config.trigger_fn, &info->stage_attnum, &info->key_attnum))
 	{
 		TupleDesc	desc = RelationGetDescr(rel);
 		Form_pg_attribute katt = TupleDescAttr(desc, info->key_attnum - 1);
@@ -315,12 +335,9 @@ LoadTrackInfo(ClmTrackEntry *entry, Relation rel)
 		Oid			outfn;
 		bool		isvarlena;
 
-		if ((satt->atttypid != TEXTOID && satt->atttypid != VARCHAROID) ||
+		badcols = (satt->atttypid != TEXTOID && satt->atttypid != VARCHAROID) ||
 			(katt->atttypid != INT8OID && katt->atttypid != INT4OID &&
-			 katt->atttypid != TEXTOID && katt->atttypid != UUIDOID))
-			badcols = psprintf("\"%s\" (%s) and \"%s\" (%s)",
-							   NameStr(satt->attname), format_type_be(satt->atttypid),
-							   NameStr(katt->attname), format_type_be(katt->atttypid));
+			 katt->atttypid != TEXTOID && katt->atttypid != UUIDOID);
 		info->key_type = katt->atttypid;
 		getTypeOutputInfo(info->key_type, &outfn, &isvarlena);
 		fmgr_info_cxt(outfn, &info->key_out, entry->cxt);
@@ -341,13 +358,8 @@ LoadTrackInfo(ClmTrackEntry *entry, Relation rel)
 				 errmsg("table \"%s\" is not tracked by clm",
 						RelationGetRelationName(rel)),
 				 errhint("Use clm.track() to track it.")));
-	if (badcols != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("the clm UPDATE trigger of table \"%s\" names columns %s",
-						RelationGetRelationName(rel), badcols),
-				 errdetail("clm.stage_trigger() reads UPDATE OF stage (text or varchar), key (bigint, integer, text or uuid)."),
-				 errhint("Drop triggers calling clm.stage_trigger() that clm.track() did not create, or use clm.untrack() and clm.track().")));
+	if (badcols)
+		clm_stage_check_column_types(rel, info->stage_attnum, info->key_attnum);
 	oldcxt = MemoryContextSwitchTo(entry->cxt);
 	info->model = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	policy = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
@@ -415,14 +427,14 @@ LoadTrackInfo(ClmTrackEntry *entry, Relation rel)
 /*
  * The cached tracking information of a table, (re)loaded when invalid.
  */
-static ClmTrackInfo *
-GetTrackInfo(Relation rel)
+ClmTrackInfo *
+clm_stage_track_info(Relation rel)
 {
 	Oid			relid = RelationGetRelid(rel);
 	ClmTrackEntry *entry;
 	bool		found;
 
-	EnsureCache();
+	clm_stage_ensure_cache();
 	entry = (ClmTrackEntry *) hash_search(TrackCache, &relid, HASH_ENTER, &found);
 	if (!found)
 	{
@@ -467,8 +479,8 @@ FindStage(ClmTrackInfo *info, const char *name)
  * transition policy.  Setting the stage to NULL is always allowed; so is
  * leaving a stage the model no longer has.  Raises check_violation.
  */
-static void
-CheckMove(ClmTrackInfo *info, Relation rel, const char *key,
+void
+clm_stage_check_move(ClmTrackInfo *info, Relation rel, const char *key,
 		  const char *from, const char *to)
 {
 	int			t,
@@ -540,15 +552,15 @@ CheckRecordedTime(TimestampTz ts, const char *what)
  * The time to record: clm.stage_changed_at if set, else the transaction
  * timestamp (now()).
  */
-static TimestampTz
-ChangedAt(void)
+TimestampTz
+clm_stage_changed_at(void)
 {
 	TimestampTz ts;
 
-	if (clm_stage_changed_at == NULL || clm_stage_changed_at[0] == '\0')
+	if (clm_stage_changed_at_setting == NULL || clm_stage_changed_at_setting[0] == '\0')
 		return GetCurrentTransactionStartTimestamp();
 	ts = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
-												 CStringGetDatum(clm_stage_changed_at),
+												 CStringGetDatum(clm_stage_changed_at_setting),
 												 ObjectIdGetDatum(InvalidOid),
 												 Int32GetDatum(-1)));
 	CheckRecordedTime(ts, "clm.stage_changed_at");
@@ -568,8 +580,8 @@ RoleCacheCallback(Datum arg, int cacheid, uint32 hashvalue)
 /*
  * The current user's name as a name Datum, cached for the last user seen.
  */
-static Datum
-CurrentUserName(void)
+Datum
+clm_stage_current_user_name(void)
 {
 	static NameData cached_name;
 	Oid			user = GetUserId();
@@ -583,12 +595,23 @@ CurrentUserName(void)
 }
 
 /*
- * Insert one history row through the kept plan, as the extension owner.
+ * The writing transaction, as recorded in clm.stage_history.xid.
+ */
+static Datum
+TopXid(void)
+{
+	return FullTransactionIdGetDatum(GetTopFullTransactionId());
+}
+
+/*
+ * Insert one history row through the kept plan, as the extension owner:
+ * xid and changed_by are the writing transaction (xid8) and role (name).
  * The caller has an SPI connection open.
  */
-static void
-WriteHistory(ClmTrackInfo *info, Oid relid, Datum key, const char *from,
-			 Datum to, bool to_null, TimestampTz at, const char *source)
+void
+clm_stage_write_history(ClmTrackInfo *info, Oid relid, Datum key, const char *from,
+						Datum to, bool to_null, TimestampTz at, Datum xid,
+						Datum changed_by, const char *source)
 {
 	Datum		values[9];
 	char		nulls[9];
@@ -622,8 +645,8 @@ WriteHistory(ClmTrackInfo *info, Oid relid, Datum key, const char *from,
 	if (to_null)
 		nulls[4] = 'n';
 	values[5] = TimestampTzGetDatum(at);
-	values[6] = FullTransactionIdGetDatum(GetTopFullTransactionId());
-	values[7] = CurrentUserName();
+	values[6] = xid;
+	values[7] = changed_by;
 	values[8] = CStringGetTextDatum(source);
 
 	GetUserIdAndSecContext(&save_user, &save_sec);
@@ -680,9 +703,15 @@ clm_stage_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("clm.stage_trigger() must be fired AFTER INSERT or UPDATE FOR EACH ROW"),
 				 errhint("Install it with clm.track().")));
+	/* on the shards of a Citus table: see stages_citus.c */
+	if (td->tg_trigger->tgnargs > 0)
+	{
+		clm_stage_shard_trigger(td);
+		return PointerGetDatum(NULL);
+	}
 	rel = td->tg_relation;
 	desc = RelationGetDescr(rel);
-	info = GetTrackInfo(rel);
+	info = clm_stage_track_info(rel);
 	if (info->stage_attnum == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -731,13 +760,14 @@ clm_stage_trigger(PG_FUNCTION_ARGS)
 						RelationGetRelationName(rel)),
 				 errdetail("Stage changes are recorded per customer key.")));
 	keytext = KeyText(info, newkey);
-	CheckMove(info, rel, TextDatumGetCString(keytext), from, to);
+	clm_stage_check_move(info, rel, TextDatumGetCString(keytext), from, to);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	WriteHistory(info, RelationGetRelid(rel), keytext, from,
-				 newstage_null ? (Datum) 0 : PointerGetDatum(PG_DETOAST_DATUM_PACKED(newstage)),
-				 newstage_null, ChangedAt(), "trigger");
+	clm_stage_write_history(info, RelationGetRelid(rel), keytext, from,
+							newstage_null ? (Datum) 0 : PointerGetDatum(PG_DETOAST_DATUM_PACKED(newstage)),
+							newstage_null, clm_stage_changed_at(), TopXid(),
+							clm_stage_current_user_name(), "trigger");
 	SPI_finish();
 	return PointerGetDatum(NULL);
 }
@@ -797,8 +827,8 @@ OpenOwnedTable(Oid relid)
 /*
  * The tracked_table row of a table: true if there is one.
  */
-static bool
-IsTracked(Oid relid)
+bool
+clm_stage_is_tracked(Oid relid)
 {
 	Oid			types[1] = {OIDOID};
 	Datum		values[1];
@@ -868,8 +898,6 @@ clm_track(PG_FUNCTION_ARGS)
 	int64		recorded = 0;
 
 	rel = OpenOwnedTable(relid);
-	clm_citus_refuse(relid, "clm.track",
-					 "Keep the tracked customer table an ordinary table on the coordinator: it can still be joined with distributed tables.");
 	/*
 	 * A temporary table is dropped at the end of its session (or ON COMMIT
 	 * DROP) without an sql_drop event: clm.on_drop would never remove its
@@ -891,7 +919,7 @@ clm_track(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("key and stage columns must differ")));
 
-	EnsureCache();
+	clm_stage_ensure_cache();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	types[0] = TEXTOID;
@@ -904,7 +932,7 @@ clm_track(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("stage model \"%s\" does not exist", text_to_cstring(model)),
 				 errhint("The models are listed in clm.stage_model.")));
-	if (IsTracked(relid))
+	if (clm_stage_is_tracked(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("table \"%s\" is already tracked", RelationGetRelationName(rel)),
@@ -929,8 +957,11 @@ clm_track(PG_FUNCTION_ARGS)
 	 * No WHEN clauses: the executor parses a trigger's WHEN expression from
 	 * its stored text at every statement, which costs more than queueing
 	 * the event and letting the C function return at once when nothing
-	 * changed (measured in bench/stages.sh).
+	 * changed (measured in bench/stages.sh).  A Citus distributed table
+	 * gets triggers that fire on its shards instead (stages_citus.c).
 	 */
+	if (!clm_stage_citus_track(rel, keyatt, qtable, qkey, qstage))
+	{
 	appendStringInfo(&sql,
 					 "CREATE TRIGGER clm_stage_insert AFTER INSERT ON %s FOR EACH ROW "
 					 "EXECUTE FUNCTION clm.stage_trigger()",
@@ -944,11 +975,12 @@ clm_track(PG_FUNCTION_ARGS)
 					 qstage, qkey, qtable);
 	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "CREATE TRIGGER failed");
+	}
 
 	if (record_existing)
 	{
-		ClmTrackInfo *info = GetTrackInfo(rel);
-		TimestampTz at = ChangedAt();
+		ClmTrackInfo *info = clm_stage_track_info(rel);
+		TimestampTz at = clm_stage_changed_at();
 		Portal		portal;
 		SPIPlanPtr	plan;
 		/* per-row allocations, freed after each row: bounded memory (#13) */
@@ -994,8 +1026,9 @@ clm_track(PG_FUNCTION_ARGS)
 				ktext = KeyText(info, k);
 				stage = TextDatumGetCString(s);
 				if (FindStage(info, stage) < 0)
-					CheckMove(info, rel, TextDatumGetCString(ktext), NULL, stage);
-				WriteHistory(info, relid, ktext, NULL, s, false, at, "track");
+					clm_stage_check_move(info, rel, TextDatumGetCString(ktext), NULL, stage);
+				clm_stage_write_history(info, relid, ktext, NULL, s, false, at, TopXid(),
+										clm_stage_current_user_name(), "track");
 				/* SPI calls return to the SPI procedure context: switch back */
 				MemoryContextSwitchTo(old);
 				MemoryContextReset(rowcxt);
@@ -1023,24 +1056,35 @@ clm_untrack(PG_FUNCTION_ARGS)
 	List	   *names = NIL;
 	ListCell   *lc;
 	char	   *qtable;
+	const char *outbox;
+	int			nest;
 	Oid			types[1] = {OIDOID};
 	Datum		values[1];
 	int			i;
 
 	rel = OpenOwnedTable(relid);
-	EnsureCache();
+	clm_stage_ensure_cache();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (!IsTracked(relid))
+	if (!clm_stage_is_tracked(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("table \"%s\" is not tracked", RelationGetRelationName(rel))));
+	/* a distributed table: record its last changes, then drop its change table */
+	outbox = clm_stage_outbox_of(rel, Config.trigger_fn, false);
+	if (outbox != NULL)
+		(void) clm_stage_citus_move(rel);
 	trigdesc = rel->trigdesc;
 	for (i = 0; trigdesc != NULL && i < trigdesc->numtriggers; i++)
 		if (trigdesc->triggers[i].tgfoid == Config.trigger_fn)
 			names = lappend(names, pstrdup(trigdesc->triggers[i].tgname));
 	qtable = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 										RelationGetRelationName(rel));
+	/* Citus drops the triggers of a distributed table on its shards too */
+	nest = NewGUCNestLevel();
+	if (outbox != NULL || clm_citus_table_type_of(relid) != NULL)
+		(void) set_config_option("citus.enable_unsafe_triggers", "on",
+								 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	foreach(lc, names)
 	{
 		char	   *sql = psprintf("DROP TRIGGER %s ON %s",
@@ -1049,6 +1093,9 @@ clm_untrack(PG_FUNCTION_ARGS)
 		if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
 			elog(ERROR, "DROP TRIGGER failed");
 	}
+	AtEOXact_GUC(true, nest);
+	if (outbox != NULL)
+		clm_stage_citus_untrack(rel, outbox);
 	values[0] = ObjectIdGetDatum(relid);
 	if (ExecAsOwner("DELETE FROM clm.tracked_table "
 					"WHERE table_oid::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
@@ -1088,15 +1135,15 @@ clm_import_history(PG_FUNCTION_ARGS)
 	rel = OpenUserTable(relid, RowExclusiveLock);
 	if (!pg_class_ownercheck(relid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, RelationGetRelationName(rel));
-	EnsureCache();
+	clm_stage_ensure_cache();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (!IsTracked(relid))
+	if (!clm_stage_is_tracked(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("table \"%s\" is not tracked", RelationGetRelationName(rel)),
 				 errhint("Use clm.track() first: the import validates against the table's model.")));
-	info = GetTrackInfo(rel);
+	info = clm_stage_track_info(rel);
 	if (FirstChangePlan == NULL)
 	{
 		Oid			types[2] = {OIDOID, TEXTOID};
@@ -1208,8 +1255,9 @@ clm_import_history(PG_FUNCTION_ARGS)
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("imported history of customer %s repeats stage \"%s\"", key, stage),
 						 errdetail("Each row must change the stage.")));
-			CheckMove(info, rel, key, prev_stage, stage);
-			WriteHistory(info, relid, k, prev_stage, s, false, at, "import");
+			clm_stage_check_move(info, rel, key, prev_stage, stage);
+			clm_stage_write_history(info, relid, k, prev_stage, s, false, at, TopXid(),
+									clm_stage_current_user_name(), "import");
 			prev_stage = MemoryContextStrdup(keycxt, stage);
 			prev_at = at;
 			MemoryContextSwitchTo(old);

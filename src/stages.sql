@@ -377,13 +377,13 @@ COMMENT ON FUNCTION @extschema@.stage_config_changed() IS
 'Statement trigger on the stage model tables: invalidates the cached models of the tracking triggers';
 
 COMMENT ON FUNCTION @extschema@.stage_trigger() IS
-'Row trigger installed by clm.track(): validates stage moves against the model and writes clm.stage_history';
+'Row trigger installed by clm.track(): validates stage moves against the model and writes clm.stage_history; with two arguments (change table, table OID), on the shards of a Citus distributed table, it appends each change to the table''s change table, which the coordinator validates and moves into clm.stage_history at the end of the statement';
 
 COMMENT ON FUNCTION @extschema@.track(regclass, name, name, text, boolean) IS
-'Track the stage column of a table you own (key bigint, integer, text or uuid): installs the clm_stage_insert/clm_stage_update triggers; with record_existing, records each existing row''s stage; returns the rows recorded';
+'Track the stage column of a table you own (key bigint, integer, text or uuid; a Citus table must be distributed by the key column): installs the clm_stage_insert/clm_stage_update triggers (and, for a distributed table, its change table clm_stage_changes_<table OID>); with record_existing, records each existing row''s stage; returns the rows recorded';
 
 COMMENT ON FUNCTION @extschema@.untrack(regclass) IS
-'Stop tracking a table: drops its clm triggers and registry row, keeps its history';
+'Stop tracking a table: drops its clm triggers (and the change table of a distributed table) and registry row, keeps its history';
 
 COMMENT ON FUNCTION @extschema@.import_history(regclass, regclass) IS
 'Load past stage changes of a tracked table from source(customer_key, stage, changed_at), validated against the model; returns the rows imported';

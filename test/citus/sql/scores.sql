@@ -3,9 +3,9 @@
 -- change queue filled by row triggers on the shards) or not (each refresh
 -- summarises every customer on the workers); sources over other Citus
 -- tables with incremental => false; tracked customer tables that are
--- ordinary tables on the coordinator.  Refused with 0A000: clm.track on any
--- Citus table, incremental refresh on other Citus tables, a Citus tracked
--- customer table.
+-- ordinary tables on the coordinator.  Refused with 0A000: clm.track on a
+-- reference table, incremental refresh on other Citus tables, a Citus
+-- tracked customer table for a source.
 \set VERBOSITY sqlstate
 SET timezone = 'UTC';
 CREATE TABLE sc_lines (line text);
@@ -23,13 +23,10 @@ INSERT INTO sc_ev_dist SELECT * FROM sc_ev_local;
 CREATE INDEX ON sc_ev_dist (customer);
 SELECT clm.citus_table_type('sc_ev_dist') AS events_dist, clm.citus_table_type('sc_ev_local') AS events_local;
 
--- stage tracking: a distributed customers table is refused, with the reason
+-- stage tracking: a reference table is refused (test/citus/sql/stages.sql
+-- tracks a table distributed by customer)
 CREATE TABLE sc_cust_dist (id bigint PRIMARY KEY, stage text);
 SELECT create_distributed_table('sc_cust_dist', 'id');
-SELECT clm.track('sc_cust_dist', 'id', 'stage', 'behavioral');
-\set VERBOSITY default
-SELECT clm.track('sc_cust_dist', 'id', 'stage', 'behavioral');
-\set VERBOSITY sqlstate
 CREATE TABLE sc_cust_ref (id bigint PRIMARY KEY, stage text);
 SELECT create_reference_table('sc_cust_ref');
 SELECT clm.citus_table_type('sc_cust_ref') AS ref_kind;
@@ -151,6 +148,15 @@ INSERT INTO sc_ev_alice VALUES (5, '1998-06-30', 10), (101, '1998-06-30', 20);
 SELECT source, pending_customers FROM clm.worker_status();
 SELECT mode, rows FROM clm.refresh('sc_alice');
 SELECT customer_key, frequency, total FROM clm.scores WHERE source = 'sc_alice' AND customer_key IN ('5', '101') ORDER BY 1;
+-- TRUNCATE queues everyone (Citus fires the coordinator's statement
+-- trigger): the next incremental refresh drops every customer's scores
+TRUNCATE sc_ev_alice;
+SELECT count(*) AS queued_everyone FROM clm.refresh_queue WHERE source = 'sc_alice' AND customer_key IS NULL;
+SELECT mode FROM clm.refresh('sc_alice');
+SELECT count(*) AS scored_after_truncate FROM clm.scores WHERE source = 'sc_alice';
+INSERT INTO sc_ev_alice VALUES (7, '1998-06-30', 10);
+SELECT mode, rows FROM clm.refresh('sc_alice');
+SELECT customer_key, frequency, total FROM clm.scores WHERE source = 'sc_alice';
 -- nobody else may read or empty the queue, nor refresh the source
 \c - clm_cit_bob
 SELECT count(*) FROM clm_sc_alice_changes;
