@@ -1073,7 +1073,7 @@ clm_untrack(PG_FUNCTION_ARGS)
 	/* a distributed table: record its last changes, then drop its change table */
 	outbox = clm_stage_outbox_of(rel, Config.trigger_fn, false);
 	if (outbox != NULL)
-		(void) clm_stage_citus_move(rel);
+		(void) clm_stage_citus_move(rel, 0);
 	trigdesc = rel->trigdesc;
 	for (i = 0; trigdesc != NULL && i < trigdesc->numtriggers; i++)
 		if (trigdesc->triggers[i].tgfoid == Config.trigger_fn)

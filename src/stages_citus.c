@@ -174,6 +174,26 @@ ExecChangeWrite(const char *sql, Datum *values, const char *nulls)
 }
 
 /*
+ * The name of the distributed table a shard belongs to: the shard's name
+ * without Citus's "_<shard id>" suffix.
+ */
+static char *
+TableOfShard(Relation rel)
+{
+	char	   *name = pstrdup(RelationGetRelationName(rel));
+	char	   *p = strrchr(name, '_');
+	char	   *q;
+
+	if (p == NULL || p[1] == '\0')
+		return name;
+	for (q = p + 1; *q; q++)
+		if (*q < '0' || *q > '9')
+			return name;
+	*p = '\0';
+	return name;
+}
+
+/*
  * Text of a datum of a text or varchar column, or NULL.
  */
 static Datum
@@ -228,7 +248,7 @@ clm_stage_shard_trigger(TriggerData *td)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("table \"%s\" has no clm UPDATE trigger naming its stage and key columns",
-						RelationGetRelationName(rel)),
+						TableOfShard(rel)),
 				 errhint("Use clm.untrack() and clm.track() to reinstall the triggers.")));
 	clm_stage_check_column_types(rel, stage_att, key_att);
 	keytype = TupleDescAttr(desc, key_att - 1)->atttypid;
@@ -250,7 +270,7 @@ clm_stage_shard_trigger(TriggerData *td)
 			ereport(ERROR,
 					(errcode(ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION),
 					 errmsg("cannot change the customer key of a row with a stage in tracked table \"%s\"",
-							RelationGetRelationName(rel)),
+							TableOfShard(rel)),
 					 errdetail("clm.stage_history identifies customers by their key.")));
 		if (oldstage_null && newstage_null)
 			return;
@@ -264,7 +284,7 @@ clm_stage_shard_trigger(TriggerData *td)
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("customer key is NULL in a row with a stage in tracked table \"%s\"",
-						RelationGetRelationName(rel)),
+						TableOfShard(rel)),
 				 errdetail("Stage changes are recorded per customer key.")));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -275,7 +295,7 @@ clm_stage_shard_trigger(TriggerData *td)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("stages of the tracked distributed table \"%s\" change only through the coordinator",
-						RelationGetRelationName(rel)),
+						TableOfShard(rel)),
 				 errdetail("clm validates and records stage changes on the coordinator, in the writer's distributed transaction."),
 				 errhint("Run the statement on the coordinator, with clm in its shared_preload_libraries.")));
 	if (ShardPlan == NULL || ShardPlanKeyType != keytype ||
@@ -389,11 +409,12 @@ ChangeCmp(const void *a, const void *b)
 
 /*
  * Move the rows of a tracked distributed table's change table into
- * clm.stage_history, validated against the model.  Returns the number of
- * rows recorded; 0 when rel is not a tracked distributed table.
+ * clm.stage_history, validated against the model.  changed: the rows the
+ * statement changed (a bound; 0 if unknown).  Returns the number of rows
+ * recorded; 0 when rel is not a tracked distributed table.
  */
 uint64
-clm_stage_citus_move(Relation rel)
+clm_stage_citus_move(Relation rel, uint64 changed)
 {
 	Oid			relid = RelationGetRelid(rel);
 	const char *outbox;
@@ -426,6 +447,14 @@ clm_stage_citus_move(Relation rel)
 	nest = NewGUCNestLevel();
 	(void) set_config_option("citus.all_modifications_commutative", "on",
 							 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	/*
+	 * After a statement that changed few rows, one connection per worker
+	 * (those the transaction has: opening more costs more than the shards'
+	 * few rows), the workers in parallel; else Citus's parallel default.
+	 */
+	if (changed > 0 && changed <= 1000)
+		(void) set_config_option("citus.max_adaptive_executor_pool_size", "1",
+								 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	/*
 	 * As the current user: Citus runs it on the connections that wrote the
 	 * rows, which are that user's (it refuses another user's connection to
@@ -541,7 +570,7 @@ CoordinateTransaction(void)
  * triggers.
  */
 static void
-MoveChangesOf(List *rtable, bool coordinate)
+MoveChangesOf(List *rtable, bool coordinate, uint64 changed)
 {
 	ListCell   *lc;
 	List	   *done = NIL;
@@ -567,7 +596,7 @@ MoveChangesOf(List *rtable, bool coordinate)
 			if (coordinate)
 				found = true;
 			else
-				(void) clm_stage_citus_move(rel);
+				(void) clm_stage_citus_move(rel, changed);
 		}
 		RelationClose(rel);
 		if (found)
@@ -639,7 +668,7 @@ clm_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	if (Writes(queryDesc) && CitusPresent())
 		RefuseChangeTableWrites(queryDesc->plannedstmt->rtable);
 	if (!(eflags & EXEC_FLAG_EXPLAIN_ONLY) && Writes(queryDesc))
-		MoveChangesOf(queryDesc->plannedstmt->rtable, true);
+		MoveChangesOf(queryDesc->plannedstmt->rtable, true, 0);
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
 	else
@@ -654,7 +683,19 @@ clm_ExecutorFinish(QueryDesc *queryDesc)
 	else
 		standard_ExecutorFinish(queryDesc);
 	if (Writes(queryDesc))
-		MoveChangesOf(queryDesc->plannedstmt->rtable, false);
+	{
+		/* the rows a plain INSERT, UPDATE or DELETE changed (none: no trigger fired) */
+		uint64		changed = 0;
+
+		if (queryDesc->operation != CMD_SELECT && !queryDesc->plannedstmt->hasModifyingCTE &&
+			queryDesc->estate != NULL)
+		{
+			changed = queryDesc->estate->es_processed;
+			if (changed == 0)
+				return;
+		}
+		MoveChangesOf(queryDesc->plannedstmt->rtable, false, changed);
+	}
 }
 
 /*
@@ -729,7 +770,7 @@ clm_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 			rte.relid = relid;
 			rte.relkind = get_rel_relkind(relid);
 			copied = list_make1(&rte);
-			MoveChangesOf(copied, true);
+			MoveChangesOf(copied, true, 0);
 		}
 	}
 	if (prev_ProcessUtility)
@@ -739,7 +780,7 @@ clm_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 								queryEnv, dest, qc);
 	if (copied != NIL)
-		MoveChangesOf(copied, false);
+		MoveChangesOf(copied, false, 0);
 }
 
 /*
