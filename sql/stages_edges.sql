@@ -130,3 +130,5 @@ DROP TRIGGER bbb ON extra_trg2;
 CREATE TRIGGER bbb AFTER INSERT ON extra_trg2 FOR EACH ROW EXECUTE FUNCTION clm.stage_trigger('x', 'y', 'z');
 SELECT error_of($$INSERT INTO extra_trg2 VALUES (1, 'x', 1)$$);
 DROP TABLE extra_trg2;
+-- clm.stage_history_here: without Citus every table's history is here
+SELECT clm.stage_history_here('extra_trg') AS here, clm.stage_history_here(NULL) AS here_null;

@@ -71,6 +71,7 @@ BEGIN
 		RAISE EXCEPTION 'permission denied for table %', tbl
 			USING ERRCODE = '42501', HINT = 'Stage KPIs of a table need the SELECT privilege on it.';
 	END IF;
+	PERFORM @extschema@.stage_history_here(tbl);
 	SELECT t.model INTO m FROM @extschema@.tracked_table t WHERE t.table_oid = tbl;
 	IF m IS NULL THEN
 		SELECT h.model INTO m FROM @extschema@.stage_history h

@@ -171,12 +171,17 @@ FROM (SELECT h.table_oid, h.customer_key, h.model, h.to_stage AS stage, h.change
 	  FROM @extschema@.stage_history h) s
 WHERE stage IS NOT NULL;
 
+-- true, unless this is a Citus worker and tbl a Citus table (0A000): the
+-- stage functions check it first (src/stages_citus.c)
+CREATE FUNCTION @extschema@.stage_history_here(tbl regclass) RETURNS boolean
+AS 'MODULE_PATHNAME', 'clm_stage_history_here' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
 CREATE FUNCTION @extschema@.stage_at(tbl regclass, customer_key anyelement, at timestamptz)
 RETURNS text LANGUAGE sql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 SELECT h.to_stage FROM @extschema@.stage_history h
-WHERE h.table_oid = $1 AND h.customer_key = $2::text AND h.changed_at <= $3
+WHERE @extschema@.stage_history_here($1) AND h.table_oid = $1 AND h.customer_key = $2::text AND h.changed_at <= $3
 ORDER BY h.changed_at DESC, h.id DESC LIMIT 1
 $$;
 
@@ -195,6 +200,7 @@ BEGIN
 		RAISE EXCEPTION 'as_of must be before the year 10000'
 			USING ERRCODE = '22008', DETAIL = format('Got %s.', $2);
 	END IF;
+	PERFORM @extschema@.stage_history_here($1);
 	RETURN QUERY
 	WITH h AS (
 		SELECT h.customer_key, h.to_stage, h.changed_at, h.id,
@@ -218,7 +224,7 @@ AS $$
 SELECT h.from_stage, h.to_stage, count(*),
 	count(*)::float8 / sum(count(*)) OVER (PARTITION BY h.from_stage)
 FROM @extschema@.stage_history h
-WHERE h.table_oid = $1 AND h.changed_at >= $2 AND h.changed_at < $3
+WHERE @extschema@.stage_history_here($1) AND h.table_oid = $1 AND h.changed_at >= $2 AND h.changed_at < $3
 GROUP BY h.from_stage, h.to_stage
 $$;
 
@@ -246,6 +252,7 @@ BEGIN
 		RAISE EXCEPTION 'from_at must be earlier than to_at'
 			USING ERRCODE = '22023', DETAIL = format('Got %s and %s.', from_at, to_at);
 	END IF;
+	PERFORM @extschema@.stage_history_here(tbl);
 	SELECT t.model INTO m FROM @extschema@.tracked_table t WHERE t.table_oid = tbl;
 	IF m IS NULL THEN
 		SELECT h.model INTO m FROM @extschema@.stage_history h
@@ -397,6 +404,9 @@ COMMENT ON VIEW @extschema@.stage_spans IS
 'One row per stay of a customer in a stage: entered_at, and exited_at = time of the next change (NULL while still in the stage)';
 
 GRANT SELECT ON @extschema@.stage_spans TO PUBLIC;
+
+COMMENT ON FUNCTION @extschema@.stage_history_here(regclass) IS
+'true, unless this is a Citus worker and tbl a Citus table, whose stage history is on the coordinator (0A000): the stage functions check it first, since Citus runs functions called in a query on a distributed table on the workers';
 
 COMMENT ON FUNCTION @extschema@.stage_at(regclass, anyelement, timestamptz) IS
 'Stage of a customer of a tracked table at a time (NULL before its first recorded stage)';

@@ -904,3 +904,49 @@ clm_stage_citus_untrack(Relation rel, const char *outbox)
 	if (SPI_execute(psprintf("DROP TABLE %s", outbox), false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "DROP TABLE %s failed", outbox);
 }
+
+/*
+ * clm.stage_history_here(tbl regclass) → boolean: true, unless this is a
+ * Citus worker and tbl a Citus table; then 0A000.  The stage functions
+ * check it first: Citus runs a function called in a query on a distributed
+ * table on the workers, whose clm.stage_history is empty, so that e.g.
+ * SELECT clm.stage_at('customers', id, now()) FROM customers would give
+ * NULL for every customer instead of an error.
+ */
+PG_FUNCTION_INFO_V1(clm_stage_history_here);
+
+Datum
+clm_stage_history_here(PG_FUNCTION_ARGS)
+{
+	static int	worker = -1;	/* per backend: 1 on a Citus worker */
+	Oid			relid = PG_GETARG_OID(0);
+
+	if (!CitusPresent())
+		PG_RETURN_BOOL(true);
+	if (worker < 0)
+	{
+		bool		isnull;
+		int			group = 0;
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (SPI_execute("SELECT groupid FROM pg_catalog.pg_dist_local_group", true, 1) == SPI_OK_SELECT &&
+			SPI_processed == 1)
+		{
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+			if (!isnull)
+				group = DatumGetInt32(d);
+		}
+		SPI_finish();
+		/* group 0 is the coordinator; -1 before it is added to the metadata */
+		worker = group > 0;
+	}
+	if (worker && clm_citus_table_type_of(relid) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the stage history of \"%s\" is on the coordinator", get_rel_name(relid)),
+				 errdetail("This is a Citus worker node: Citus runs functions called in a query on a distributed table here."),
+				 errhint("Call the stage functions on the coordinator: read the keys first (WITH ... AS MATERIALIZED, or a temporary table), or join clm.stage_history yourself.")));
+	PG_RETURN_BOOL(true);
+}

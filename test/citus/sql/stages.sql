@@ -100,9 +100,14 @@ DROP VIEW st_hist;
 -- the current stages of the tables, as the history has them
 SELECT stage, count(*) FROM st_dist GROUP BY stage ORDER BY stage;
 SELECT count(*) AS differ FROM st_local l JOIN st_dist d USING (id) WHERE l.stage IS DISTINCT FROM d.stage;
--- (the stage functions read clm.stage_history of the node they run on:
--- call them on the coordinator, not in a query Citus runs on the workers)
 SELECT count(*) AS differ FROM st_local l WHERE l.stage IS DISTINCT FROM clm.stage_at('st_dist', l.id, 'infinity');
+-- the history is on the coordinator: called in a query that Citus runs on
+-- the workers, a stage function fails (0A000) instead of reading a
+-- worker's empty history; on keys read first it runs on the coordinator
+SELECT clm.stage_at('st_dist', id, 'infinity') FROM st_dist LIMIT 1;
+SELECT * FROM (SELECT (clm.stage_properties('st_dist', '1998-07-01')).stage FROM st_dist LIMIT 1) x;
+WITH k AS MATERIALIZED (SELECT id, stage FROM st_dist)
+SELECT count(*) AS differ FROM k WHERE k.stage IS DISTINCT FROM clm.stage_at('st_dist', k.id, 'infinity');
 -- the stage functions read the history on the coordinator
 SELECT * FROM clm.transition_matrix('st_dist', '1997-01-01', '1998-07-01') ORDER BY from_stage NULLS FIRST, to_stage;
 SELECT count(*) AS differ FROM (
