@@ -2,9 +2,9 @@
  *
  * citus.c
  *	  What kind of Citus table a relation is, for the clm functions that
- *	  cannot work on one (they need triggers that fire where the clm
- *	  catalogs are, on the coordinator).  clm does not link with Citus: it
- *	  reads Citus's catalog pg_catalog.pg_dist_partition when it exists.
+ *	  treat Citus tables apart (clm.track, the change queue of sources).
+ *	  clm does not link with Citus: it reads Citus's catalog
+ *	  pg_catalog.pg_dist_partition when it exists.
  *
  * pg_dist_partition (Citus 12): partmethod 'h' (hash; 'a' and 'r' in older
  * releases) is a distributed table; 'n' is a reference table when repmodel
@@ -69,24 +69,6 @@ clm_citus_table_type_of(Oid relid)
 	}
 	SPI_finish();
 	return kind;
-}
-
-/*
- * Refuse a Citus table for "what" (e.g. "clm.track"): 0A000 with the
- * reason and what to do instead.
- */
-void
-clm_citus_refuse(Oid relid, const char *what, const char *hint)
-{
-	const char *kind = clm_citus_table_type_of(relid);
-
-	if (kind != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("%s does not support the Citus %s table \"%s\"", what, kind,
-						get_rel_name(relid)),
-				 errdetail("Citus runs row triggers on the shards, on the worker nodes, away from the clm catalogs and clm.stage_history of the coordinator."),
-				 errhint("%s", hint)));
 }
 
 /*

@@ -28,9 +28,8 @@ extern Oid	clm_extension_owner(void);
 /* DROP ROLE removes clm's rows about the role (roles.c) */
 extern void clm_roles_install_hook(void);
 
-/* Citus table type of a relation, NULL if none; refusal with 0A000 (citus.c) */
+/* Citus table type of a relation, NULL if none (citus.c) */
 extern const char *clm_citus_table_type_of(Oid relid);
-extern void clm_citus_refuse(Oid relid, const char *what, const char *hint);
 
 /* loaded through shared_preload_libraries (clm.c) */
 extern bool clm_preloaded;
