@@ -190,6 +190,25 @@ SELECT stage FROM st_dist WHERE id = 900001;
 \set VERBOSITY sqlstate
 SET timezone = 'UTC';
 
+-- moving a shard to the other worker (its change shard, co-located, moves
+-- with it) keeps the tracking of its customers
+SELECT shardid AS s1, groupid AS g1 FROM pg_dist_shard JOIN pg_dist_placement USING (shardid)
+WHERE logicalrelid = 'st_dist'::regclass ORDER BY shardid LIMIT 1 \gset
+SELECT n.nodeport AS from_port, o.nodeport AS to_port FROM pg_dist_node n, pg_dist_node o
+WHERE n.groupid = :g1 AND o.groupid NOT IN (0, :g1) \gset
+SELECT citus_move_shard_placement(:s1, '127.0.0.1', :from_port, '127.0.0.1', :to_port, shard_transfer_mode => 'block_writes');
+-- (Citus drops the moved shards' old copies later; now, for the counts below)
+CALL citus_cleanup_orphaned_resources();
+SELECT count(*) AS change_shards_moved FROM pg_dist_placement p JOIN pg_dist_shard s USING (shardid)
+WHERE s.logicalrelid = :'changes'::regclass AND p.groupid <> :g1
+  AND s.shardminvalue = (SELECT shardminvalue FROM pg_dist_shard WHERE shardid = :s1);
+SELECT id AS c2 FROM st_dist WHERE get_shard_id_for_distribution_column('st_dist', id) = :s1 AND stage = 'churned'
+ORDER BY id LIMIT 1 \gset
+UPDATE st_dist SET stage = 'reactivated' WHERE id = :c2;
+SELECT from_stage, to_stage FROM clm.stage_history
+WHERE table_oid = 'st_dist'::regclass AND customer_key = :'c2' ORDER BY id DESC LIMIT 1;
+SELECT count(*) AS pending FROM :changes;
+
 -- clm.forget erases a customer's history of the distributed table too
 SELECT object, rows_erased FROM clm.forget('900003') WHERE rows_erased > 0 ORDER BY object;
 SELECT count(*) AS left_of_900003 FROM clm.stage_history WHERE table_oid = 'st_dist'::regclass AND customer_key = '900003';
