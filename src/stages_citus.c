@@ -32,10 +32,11 @@
  *    the current user: Citus must run it on the connections that wrote the
  *    rows, which are that user's.  So every role may select and delete the
  *    change tables, but only clm may write them (the executor hook refuses
- *    any other statement that does, on every node): a writer who deleted
- *    the rows of his own statement before the move, in a data-modifying
- *    WITH, would leave his changes unrecorded; other transactions never
- *    see a row, since each statement empties what it wrote.
+ *    any other statement that does, on every node, and on the coordinator
+ *    one that writes their shards): a writer who deleted the rows of his
+ *    own statement before the move, in a data-modifying WITH, would leave
+ *    his changes unrecorded; other transactions never see a row, since
+ *    each statement empties what it wrote.
  *
  * The DELETE runs with citus.all_modifications_commutative for that one
  * statement: each transaction deletes only the rows it sees, so Citus's
@@ -614,36 +615,78 @@ Writes(QueryDesc *queryDesc)
 }
 
 /*
- * Whether a relation is the change table of a tracked distributed table
- * (clm_stage_changes_<digits>; its shards have one more _<digits>).
+ * Whether this node is a Citus worker (per backend: the coordinator is node
+ * group 0; -1 before it is added to the metadata).
  */
 static bool
-IsChangeTable(Oid relid)
+IsCitusWorker(void)
+{
+	static int	worker = -1;
+
+	if (worker < 0)
+	{
+		bool		isnull;
+		int			group = 0;
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (SPI_execute("SELECT groupid FROM pg_catalog.pg_dist_local_group", true, 1) == SPI_OK_SELECT &&
+			SPI_processed == 1)
+		{
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+			if (!isnull)
+				group = DatumGetInt32(d);
+		}
+		SPI_finish();
+		worker = group > 0;
+	}
+	return worker == 1;
+}
+
+/*
+ * Whether a relation is a change table of a tracked distributed table
+ * (clm_stage_changes_<digits>) or, with shards, one of its shards (one more
+ * _<digits>).
+ */
+static bool
+IsChangeTable(Oid relid, bool shards)
 {
 	char	   *name = get_rel_name(relid);
 	const char *p;
+	int			parts = 0;
 
 	if (name == NULL || strncmp(name, CHANGES_PREFIX, strlen(CHANGES_PREFIX)) != 0)
 		return false;
 	p = name + strlen(CHANGES_PREFIX);
-	if (*p == '\0')
-		return false;
-	for (; *p; p++)
-		if (*p < '0' || *p > '9')
-			return false;
-	return true;
+	while (*p >= '0' && *p <= '9')
+	{
+		while (*p >= '0' && *p <= '9')
+			p++;
+		parts++;
+		if (*p == '_' && p[1] >= '0' && p[1] <= '9')
+			p++;
+		else
+			break;
+	}
+	return *p == '\0' && (parts == 1 || (shards && parts == 2));
 }
 
 /*
  * Only clm writes change tables: every role may delete from them (so that
  * each writer's statement can move its own rows, see above), but a
  * statement of a user that deleted its own rows before the move, e.g. in a
- * data-modifying WITH, would leave its changes unrecorded.
+ * data-modifying WITH, would leave its changes unrecorded.  On the
+ * coordinator its shards are refused too (a coordinator may hold shards,
+ * and clm's own writes of them run inside its flagged statements); on a
+ * worker a statement on a shard may be the coordinator's move, but it runs
+ * in the writer's transaction only when the coordinator sends it.
  */
 static void
 RefuseChangeTableWrites(List *rtable)
 {
 	ListCell   *lc;
+	int			coordinator = -1;
 
 	if (ClmWritesChanges)
 		return;
@@ -651,9 +694,13 @@ RefuseChangeTableWrites(List *rtable)
 	{
 		RangeTblEntry *rte = (RangeTblEntry *) lfirst(lc);
 
-		if (rte->rtekind == RTE_RELATION && rte->relkind == RELKIND_RELATION &&
-			(rte->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE)) != 0 &&
-			IsChangeTable(rte->relid))
+		if (rte->rtekind != RTE_RELATION || rte->relkind != RELKIND_RELATION ||
+			(rte->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE)) == 0 ||
+			!IsChangeTable(rte->relid, true))
+			continue;
+		if (coordinator < 0)
+			coordinator = !IsCitusWorker();
+		if (coordinator || IsChangeTable(rte->relid, false))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("only clm writes the change table \"%s\"", get_rel_name(rte->relid)),
@@ -918,31 +965,11 @@ PG_FUNCTION_INFO_V1(clm_stage_history_here);
 Datum
 clm_stage_history_here(PG_FUNCTION_ARGS)
 {
-	static int	worker = -1;	/* per backend: 1 on a Citus worker */
 	Oid			relid = PG_GETARG_OID(0);
 
 	if (!CitusPresent())
 		PG_RETURN_BOOL(true);
-	if (worker < 0)
-	{
-		bool		isnull;
-		int			group = 0;
-
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute("SELECT groupid FROM pg_catalog.pg_dist_local_group", true, 1) == SPI_OK_SELECT &&
-			SPI_processed == 1)
-		{
-			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-			if (!isnull)
-				group = DatumGetInt32(d);
-		}
-		SPI_finish();
-		/* group 0 is the coordinator; -1 before it is added to the metadata */
-		worker = group > 0;
-	}
-	if (worker && clm_citus_table_type_of(relid) != NULL)
+	if (IsCitusWorker() && clm_citus_table_type_of(relid) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("the stage history of \"%s\" is on the coordinator", get_rel_name(relid)),

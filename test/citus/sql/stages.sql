@@ -315,6 +315,11 @@ CREATE TRIGGER clm_stage_insert AFTER INSERT ON st_mallory FOR EACH ROW
 CREATE TRIGGER clm_stage_update AFTER UPDATE OF stage, id ON st_mallory FOR EACH ROW
 	EXECUTE FUNCTION clm.stage_trigger('public.st_mallory_box', :'mallory_oid');
 INSERT INTO st_mallory VALUES (1, 'churned');
+-- on the coordinator, which may hold shards, the names of change shards are
+-- refused too: a table named like one cannot be written (42501)
+CREATE TABLE clm_stage_changes_1_2 (x int);
+INSERT INTO clm_stage_changes_1_2 VALUES (1);
+DROP TABLE clm_stage_changes_1_2;
 -- nor may she track, untrack or drop alice's table (42501)
 SELECT clm.untrack('st_alice');
 DROP TABLE st_alice;
