@@ -477,11 +477,12 @@ FindStage(ClmTrackInfo *info, const char *name)
 /*
  * Check a move from -> to (either may be NULL) against the model and its
  * transition policy.  Setting the stage to NULL is always allowed; so is
- * leaving a stage the model no longer has.  Raises check_violation.
+ * leaving a stage the model no longer has.  Reports check_violation at
+ * elevel (ERROR; WARNING for a change already committed elsewhere).
  */
 void
 clm_stage_check_move(ClmTrackInfo *info, Relation rel, const char *key,
-		  const char *from, const char *to)
+					 const char *from, const char *to, int elevel)
 {
 	int			t,
 				f;
@@ -490,12 +491,15 @@ clm_stage_check_move(ClmTrackInfo *info, Relation rel, const char *key,
 		return;
 	t = FindStage(info, to);
 	if (t < 0)
-		ereport(ERROR,
+	{
+		ereport(elevel,
 				(errcode(ERRCODE_CHECK_VIOLATION),
 				 errmsg("stage \"%s\" is not in model \"%s\"", to, info->model),
 				 errdetail("Customer %s of table \"%s\".", key,
 						   RelationGetRelationName(rel)),
 				 errhint("The stages of a model are listed in clm.stage.")));
+		return;
+	}
 	f = from ? FindStage(info, from) : -1;
 	if (from != NULL && f < 0)
 		return;
@@ -505,7 +509,7 @@ clm_stage_check_move(ClmTrackInfo *info, Relation rel, const char *key,
 			return;
 		case CLM_POLICY_FORWARD_ONLY:
 			if (f >= 0 && info->stages[t].position < info->stages[f].position)
-				ereport(ERROR,
+				ereport(elevel,
 						(errcode(ERRCODE_CHECK_VIOLATION),
 						 errmsg("moving back from stage \"%s\" to \"%s\" is not allowed in model \"%s\"",
 								from, to, info->model),
@@ -516,7 +520,7 @@ clm_stage_check_move(ClmTrackInfo *info, Relation rel, const char *key,
 			if (f < 0 && t == 0)
 				return;
 			if (!info->edges[(f + 1) * info->nstages + t])
-				ereport(ERROR,
+				ereport(elevel,
 						(errcode(ERRCODE_CHECK_VIOLATION),
 						 errmsg("transition from %s%s%s to stage \"%s\" is not allowed in model \"%s\"",
 								from ? "stage \"" : "", from ? from : "no stage",
@@ -760,7 +764,7 @@ clm_stage_trigger(PG_FUNCTION_ARGS)
 						RelationGetRelationName(rel)),
 				 errdetail("Stage changes are recorded per customer key.")));
 	keytext = KeyText(info, newkey);
-	clm_stage_check_move(info, rel, TextDatumGetCString(keytext), from, to);
+	clm_stage_check_move(info, rel, TextDatumGetCString(keytext), from, to, ERROR);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -1026,7 +1030,7 @@ clm_track(PG_FUNCTION_ARGS)
 				ktext = KeyText(info, k);
 				stage = TextDatumGetCString(s);
 				if (FindStage(info, stage) < 0)
-					clm_stage_check_move(info, rel, TextDatumGetCString(ktext), NULL, stage);
+					clm_stage_check_move(info, rel, TextDatumGetCString(ktext), NULL, stage, ERROR);
 				clm_stage_write_history(info, relid, ktext, NULL, s, false, at, TopXid(),
 										clm_stage_current_user_name(), "track");
 				/* SPI calls return to the SPI procedure context: switch back */
@@ -1255,7 +1259,7 @@ clm_import_history(PG_FUNCTION_ARGS)
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("imported history of customer %s repeats stage \"%s\"", key, stage),
 						 errdetail("Each row must change the stage.")));
-			clm_stage_check_move(info, rel, key, prev_stage, stage);
+			clm_stage_check_move(info, rel, key, prev_stage, stage, ERROR);
 			clm_stage_write_history(info, relid, k, prev_stage, s, false, at, TopXid(),
 									clm_stage_current_user_name(), "import");
 			prev_stage = MemoryContextStrdup(keycxt, stage);

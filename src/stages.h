@@ -51,7 +51,7 @@ extern Oid	clm_stage_trigger_fn(void);
 extern bool clm_stage_is_tracked(Oid relid);
 extern ClmTrackInfo *clm_stage_track_info(Relation rel);
 extern void clm_stage_check_move(ClmTrackInfo *info, Relation rel, const char *key,
-								 const char *from, const char *to);
+								 const char *from, const char *to, int elevel);
 extern TimestampTz clm_stage_changed_at(void);
 extern void clm_stage_write_history(ClmTrackInfo *info, Oid relid, Datum key,
 									const char *from, Datum to, bool to_null,

@@ -32,11 +32,10 @@
  *    the current user: Citus must run it on the connections that wrote the
  *    rows, which are that user's.  So every role may select and delete the
  *    change tables, but only clm may write them (the executor hook refuses
- *    any other statement that does, on every node, and on the coordinator
- *    one that writes their shards): a writer who deleted the rows of his
- *    own statement before the move, in a data-modifying WITH, would leave
- *    his changes unrecorded; other transactions never see a row, since
- *    each statement empties what it wrote.
+ *    any other statement that does, on every node): a writer who deleted
+ *    the rows of his own statement before the move, in a data-modifying
+ *    WITH, would leave his changes unrecorded; other transactions never see
+ *    a row, since each statement empties what it wrote.
  *
  * The DELETE runs with citus.all_modifications_commutative for that one
  * statement: each transaction deletes only the rows it sees, so Citus's
@@ -426,8 +425,7 @@ clm_stage_citus_move(Relation rel, uint64 changed)
 				i;
 	int			nest;
 	int			rc;
-	TimestampTz now = 0;
-	bool		now_set = false;
+	TimestampTz now;
 	Datum		myxid;
 	MemoryContext cxt,
 				oldcxt;
@@ -499,23 +497,24 @@ clm_stage_citus_move(Relation rel, uint64 changed)
 	SPI_freetuptable(SPI_tuptable);
 	qsort(rows, n, sizeof(ClmChange), ChangeCmp);
 	myxid = FullTransactionIdGetDatum(GetTopFullTransactionId());
+	now = clm_stage_changed_at();
 	for (i = 0; i < n; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		/* rows of committed transactions are recorded as they were committed */
-		if (rows[i].own)
-			clm_stage_check_move(info, rel, rows[i].key, rows[i].from, rows[i].to);
-		if (rows[i].own && !now_set)
-		{
-			now = clm_stage_changed_at();
-			now_set = true;
-		}
+
+		/*
+		 * A row of another transaction was committed with its change, where
+		 * the coordinator did not see it (a session without clm's hooks, or
+		 * a worker-side transaction claiming a coordinator's transaction
+		 * id, which any role can): the table holds the change, so it is
+		 * recorded, at this transaction's time, and a move the model
+		 * forbids is reported, not refused.
+		 */
+		clm_stage_check_move(info, rel, rows[i].key, rows[i].from, rows[i].to,
+							 rows[i].own ? ERROR : WARNING);
 		clm_stage_write_history(info, relid, CStringGetTextDatum(rows[i].key), rows[i].from,
 								rows[i].to ? CStringGetTextDatum(rows[i].to) : (Datum) 0,
-								rows[i].to == NULL,
-								rows[i].own ? now : rows[i].stamp,
-								rows[i].own ? myxid : rows[i].xid,
-								rows[i].changed_by, "trigger");
+								rows[i].to == NULL, now, myxid, rows[i].changed_by, "trigger");
 		/* SPI calls return to the SPI procedure context */
 		MemoryContextSwitchTo(cxt);
 	}
@@ -645,48 +644,39 @@ IsCitusWorker(void)
 }
 
 /*
- * Whether a relation is a change table of a tracked distributed table
- * (clm_stage_changes_<digits>) or, with shards, one of its shards (one more
- * _<digits>).
+ * Whether a relation is the change table of a tracked distributed table
+ * (clm_stage_changes_<digits>; its shards have one more _<digits>).
  */
 static bool
-IsChangeTable(Oid relid, bool shards)
+IsChangeTable(Oid relid)
 {
 	char	   *name = get_rel_name(relid);
 	const char *p;
-	int			parts = 0;
 
 	if (name == NULL || strncmp(name, CHANGES_PREFIX, strlen(CHANGES_PREFIX)) != 0)
 		return false;
 	p = name + strlen(CHANGES_PREFIX);
-	while (*p >= '0' && *p <= '9')
-	{
-		while (*p >= '0' && *p <= '9')
-			p++;
-		parts++;
-		if (*p == '_' && p[1] >= '0' && p[1] <= '9')
-			p++;
-		else
-			break;
-	}
-	return *p == '\0' && (parts == 1 || (shards && parts == 2));
+	if (*p == '\0')
+		return false;
+	for (; *p; p++)
+		if (*p < '0' || *p > '9')
+			return false;
+	return true;
 }
 
 /*
  * Only clm writes change tables: every role may delete from them (so that
  * each writer's statement can move its own rows, see above), but a
  * statement of a user that deleted its own rows before the move, e.g. in a
- * data-modifying WITH, would leave its changes unrecorded.  On the
- * coordinator its shards are refused too (a coordinator may hold shards,
- * and clm's own writes of them run inside its flagged statements); on a
- * worker a statement on a shard may be the coordinator's move, but it runs
- * in the writer's transaction only when the coordinator sends it.
+ * data-modifying WITH, would leave its changes unrecorded.  Their shards
+ * are not refused: the coordinator's own DELETE arrives on a worker (or on
+ * a coordinator that holds shards, over a connection to itself) as a
+ * statement on a shard, from a backend that looks like any other.
  */
 static void
 RefuseChangeTableWrites(List *rtable)
 {
 	ListCell   *lc;
-	int			coordinator = -1;
 
 	if (ClmWritesChanges)
 		return;
@@ -694,13 +684,9 @@ RefuseChangeTableWrites(List *rtable)
 	{
 		RangeTblEntry *rte = (RangeTblEntry *) lfirst(lc);
 
-		if (rte->rtekind != RTE_RELATION || rte->relkind != RELKIND_RELATION ||
-			(rte->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE)) == 0 ||
-			!IsChangeTable(rte->relid, true))
-			continue;
-		if (coordinator < 0)
-			coordinator = !IsCitusWorker();
-		if (coordinator || IsChangeTable(rte->relid, false))
+		if (rte->rtekind == RTE_RELATION && rte->relkind == RELKIND_RELATION &&
+			(rte->requiredPerms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE)) != 0 &&
+			IsChangeTable(rte->relid))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("only clm writes the change table \"%s\"", get_rel_name(rte->relid)),
