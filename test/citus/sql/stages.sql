@@ -245,6 +245,26 @@ SELECT to_regclass(:'changes') AS change_table, (SELECT count(*) FROM clm.tracke
 SELECT nodeport > 0 AS worker, result AS change_shards FROM run_command_on_workers(
 	$$SELECT count(*) FROM pg_class WHERE relname LIKE 'clm_stage_changes_%'$$) ORDER BY nodeport;
 
+-- a coordinator that holds shards too (as in single-node Citus): the
+-- changes of its own shards are recorded alike
+SELECT citus_set_node_property('127.0.0.1', :cport, 'shouldhaveshards', true);
+CREATE TABLE st_everywhere (id bigint PRIMARY KEY, stage text);
+SELECT create_distributed_table('st_everywhere', 'id', shard_count => 6);
+SELECT count(DISTINCT groupid) AS nodes_with_shards FROM pg_dist_shard JOIN pg_dist_placement USING (shardid)
+WHERE logicalrelid = 'st_everywhere'::regclass;
+INSERT INTO st_everywhere SELECT g, 'new' FROM generate_series(1, 60) g;
+SELECT clm.track('st_everywhere', 'id', 'stage', 'behavioral') AS recorded;
+UPDATE st_everywhere SET stage = 'active' WHERE id <= 30;
+BEGIN;
+UPDATE st_everywhere SET stage = 'at_risk' WHERE id > 50;
+UPDATE st_everywhere SET stage = 'churned' WHERE id = 1;
+ROLLBACK;
+UPDATE st_everywhere SET stage = 'at_risk' WHERE id > 50;
+SELECT to_stage, count(*) FROM clm.stage_history WHERE table_oid = 'st_everywhere'::regclass GROUP BY to_stage ORDER BY to_stage;
+SELECT stage, count(*) FROM st_everywhere GROUP BY stage ORDER BY stage;
+DROP TABLE st_everywhere;
+SELECT citus_set_node_property('127.0.0.1', :cport, 'shouldhaveshards', false);
+
 -- the Citus tables clm.track refuses (0A000): distributed by another
 -- column, reference, single shard, Citus local
 CREATE TABLE st_by_other (id bigint, region int, stage text);
