@@ -39,7 +39,9 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -222,6 +224,75 @@ TupleValue(HeapTuple tuple, TupleDesc desc, const char *name, bool *isnull)
 }
 
 /*
+ * The tables that have a stage notification channel, read once per
+ * backend from clm.stage_notify_channel and again after a change of it (a
+ * statement trigger on it sends a relcache invalidation of the table; the
+ * callback marks the list stale).  Most stage changes are of tables without
+ * a channel: they then cost no statement.
+ */
+static Oid *NotifyTables = NULL;
+static int	NotifyTableCount = 0;
+static bool NotifyTablesValid = false;
+static Oid	NotifyChannelRel = InvalidOid;
+static uint64 NotifyInvalCount = 0;
+
+static void
+NotifyTablesCallback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == NotifyChannelRel)
+	{
+		NotifyTablesValid = false;
+		NotifyInvalCount++;
+	}
+}
+
+/*
+ * Whether table relid has a notification channel.  The caller has SPI open.
+ */
+static bool
+HasNotifyChannel(Oid owner, Oid relid)
+{
+	static bool registered = false;
+	int			i;
+
+	if (!registered)
+	{
+		CacheRegisterRelcacheCallback(NotifyTablesCallback, (Datum) 0);
+		registered = true;
+	}
+	while (!NotifyTablesValid)
+	{
+		uint64		start = NotifyInvalCount;
+		int			rc;
+
+		NotifyChannelRel = get_relname_relid("stage_notify_channel",
+											 get_namespace_oid("clm", false));
+		rc = ExecAsOwner(owner, "SELECT DISTINCT table_oid::pg_catalog.oid FROM clm.stage_notify_channel",
+						 0, NULL, NULL, NULL);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "reading clm.stage_notify_channel failed: %s", SPI_result_code_string(rc));
+		if (NotifyTables != NULL)
+			pfree(NotifyTables);
+		NotifyTables = MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * Max(SPI_processed, 1));
+		NotifyTableCount = (int) SPI_processed;
+		for (i = 0; i < NotifyTableCount; i++)
+		{
+			bool		isnull;
+
+			NotifyTables[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+															 SPI_tuptable->tupdesc, 1, &isnull));
+		}
+		/* an invalidation that arrived while reading means: read again */
+		if (NotifyInvalCount == start)
+			NotifyTablesValid = true;
+	}
+	for (i = 0; i < NotifyTableCount; i++)
+		if (NotifyTables[i] == relid)
+			return true;
+	return false;
+}
+
+/*
  * clm.action_trigger(): see the file header.
  */
 Datum
@@ -256,9 +327,28 @@ clm_action_trigger(PG_FUNCTION_ARGS)
 		Oid			types[1] = {INT8OID};
 		Datum		values[1];
 		bool		isnull;
+		Datum		source;
+		Datum		table_oid;
 
 		if (!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_BY_INSERT(td->tg_event))
 			elog(ERROR, "clm.action_trigger() on clm.stage_history must be AFTER INSERT FOR EACH ROW");
+
+		/*
+		 * only changes made by the stage trigger notify (not track, import),
+		 * and only of tables with a channel
+		 */
+		source = TupleValue(td->tg_trigtuple, RelationGetDescr(rel), "source", &isnull);
+		if (isnull || strcmp(TextDatumGetCString(source), "trigger") != 0)
+		{
+			SPI_finish();
+			return PointerGetDatum(NULL);
+		}
+		table_oid = TupleValue(td->tg_trigtuple, RelationGetDescr(rel), "table_oid", &isnull);
+		if (isnull || !HasNotifyChannel(owner, DatumGetObjectId(table_oid)))
+		{
+			SPI_finish();
+			return PointerGetDatum(NULL);
+		}
 		values[0] = TupleValue(td->tg_trigtuple, RelationGetDescr(rel), "id", &isnull);
 		if (isnull)
 			elog(ERROR, "stage history row without id");

@@ -596,8 +596,17 @@ AS 'MODULE_PATHNAME', 'clm_call_checked' LANGUAGE C;
 CREATE FUNCTION @extschema@.action_trigger() RETURNS trigger
 AS 'MODULE_PATHNAME', 'clm_action_trigger' LANGUAGE C;
 
+-- edits of the channels reach every session's list of the tables that have
+-- one (src/action.c) at commit
+CREATE TRIGGER stage_config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON @extschema@.stage_notify_channel
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.stage_config_changed();
+
+-- (no WHEN clause: PostgreSQL parses it at every statement, and each history
+-- row is inserted by a statement of its own; the function returns at once
+-- for rows not written by the stage trigger)
 CREATE TRIGGER clm_stage_notify AFTER INSERT ON @extschema@.stage_history
-	FOR EACH ROW WHEN (NEW.source = 'trigger') EXECUTE FUNCTION @extschema@.action_trigger();
+	FOR EACH ROW EXECUTE FUNCTION @extschema@.action_trigger();
 
 CREATE TRIGGER clm_score_changes_insert AFTER INSERT ON @extschema@.scores
 	REFERENCING NEW TABLE AS clm_new_scores

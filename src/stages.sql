@@ -381,7 +381,7 @@ GRANT SELECT ON @extschema@.stage_history, @extschema@.tracked_table,
 	@extschema@.stage_model, @extschema@.stage, @extschema@.stage_transition TO PUBLIC;
 
 COMMENT ON FUNCTION @extschema@.stage_config_changed() IS
-'Statement trigger on the stage model tables: invalidates the cached models of the tracking triggers';
+'Statement trigger on the stage model tables and clm.stage_notify_channel: invalidates the cached models of the tracking triggers and the cached list of tables with a notification channel';
 
 COMMENT ON FUNCTION @extschema@.stage_trigger() IS
 'Row trigger installed by clm.track(): validates stage moves against the model and writes clm.stage_history; with two arguments (change table, table OID), on the shards of a Citus distributed table, it appends each change to the table''s change table, which the coordinator validates and moves into clm.stage_history at the end of the statement';

@@ -5,7 +5,12 @@
  * stage functions that take a table first check clm.stage_history_here
  * (new), so that Citus running them on a worker raises an error instead of
  * reading the worker's empty history.  The same text as src/stages.sql.
+ * clm.stage_config_changed() now also fires on clm.stage_notify_channel
+ * (src/action.sql): its description says so.
  */
+
+COMMENT ON FUNCTION @extschema@.stage_config_changed() IS
+'Statement trigger on the stage model tables and clm.stage_notify_channel: invalidates the cached models of the tracking triggers and the cached list of tables with a notification channel';
 
 COMMENT ON FUNCTION @extschema@.stage_trigger() IS
 'Row trigger installed by clm.track(): validates stage moves against the model and writes clm.stage_history; with two arguments (change table, table OID), on the shards of a Citus distributed table, it appends each change to the table''s change table, which the coordinator validates and moves into clm.stage_history at the end of the statement';
