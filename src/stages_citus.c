@@ -42,6 +42,18 @@
  * exclusive lock for multi-shard modifications, which would serialise every
  * concurrent stage change of the table until commit, is not needed.
  *
+ * Limits (README, "Stage tracking on distributed tables"): the Citus
+ * transaction id the shard trigger checks can be claimed by any role in its
+ * own session; rows so committed on a worker are recorded by the next
+ * statement through the coordinator, at its time, with a WARNING if the
+ * model forbids the move.  On a coordinator that holds shards, a statement
+ * naming a change shard is not refused (Citus empties such a shard over a
+ * connection to itself, which looks like any session).
+ *
+ * Also here: clm.stage_history_here(), which the stage functions call
+ * first, so that Citus running one of them on a worker fails instead of
+ * reading the worker's empty history.
+ *
  * IDENTIFICATION
  *	  src/stages_citus.c
  *
