@@ -77,6 +77,7 @@
 #include "storage/proc.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "fmgr.h"
 #include "utils/datum.h"
@@ -162,10 +163,11 @@ CurrentCitusXact(void)
 
 /*
  * Run clm's own write of a change table: the shard trigger's INSERT (sql
- * NULL: the kept plan, with values and nulls) or the move's DELETE.
+ * NULL: the kept plan, with values and nulls) or the move's DELETE (of the
+ * customers in keys, if not NULL: its $1).
  */
 static int
-ExecChangeWrite(const char *sql, Datum *values, const char *nulls)
+ExecChangeWrite(const char *sql, Datum *values, const char *nulls, ArrayType *keys)
 {
 	int			rc;
 
@@ -174,8 +176,15 @@ ExecChangeWrite(const char *sql, Datum *values, const char *nulls)
 	{
 		if (sql == NULL)
 			rc = SPI_execute_plan(ShardPlan, values, nulls, false, 0);
-		else
+		else if (keys == NULL)
 			rc = SPI_execute(sql, false, 0);
+		else
+		{
+			Oid			types[1] = {get_array_type(ARR_ELEMTYPE(keys))};
+			Datum		args[1] = {PointerGetDatum(keys)};
+
+			rc = SPI_execute_with_args(sql, 1, types, args, NULL, false, 0);
+		}
 	}
 	PG_FINALLY();
 	{
@@ -352,7 +361,7 @@ clm_stage_shard_trigger(TriggerData *td)
 	SetUserIdAndSecContext(rel->rd_rel->relowner,
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
-	rc = ExecChangeWrite(NULL, values, nulls);
+	rc = ExecChangeWrite(NULL, values, nulls, NULL);
 	SetUserIdAndSecContext(save_user, save_sec);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "appending to %s failed: %s", tg->tgargs[0], SPI_result_code_string(rc));
@@ -404,6 +413,29 @@ clm_stage_outbox_of(Relation rel, Oid trigger_fn, bool strict)
 	return NULL;
 }
 
+/*
+ * The first column of a result (customer keys) as an array of its type.
+ */
+static ArrayType *
+KeyArray(SPITupleTable *tt)
+{
+	Oid			type = SPI_gettypeid(tt->tupdesc, 1);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Datum	   *elems = palloc(sizeof(Datum) * tt->numvals);
+	uint64		i;
+
+	get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
+	for (i = 0; i < tt->numvals; i++)
+	{
+		bool		isnull;
+
+		elems[i] = SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull);
+	}
+	return construct_array(elems, (int) tt->numvals, type, typlen, typbyval, typalign);
+}
+
 static int
 ChangeCmp(const void *a, const void *b)
 {
@@ -437,6 +469,7 @@ clm_stage_citus_move(Relation rel, uint64 changed)
 				i;
 	int			nest;
 	int			rc;
+	ArrayType  *keys;
 	TimestampTz now;
 	Datum		myxid;
 	MemoryContext cxt,
@@ -469,11 +502,35 @@ clm_stage_citus_move(Relation rel, uint64 changed)
 	/*
 	 * As the current user: Citus runs it on the connections that wrote the
 	 * rows, which are that user's (it refuses another user's connection to
-	 * placements modified in the transaction).
+	 * placements modified in the transaction).  After a statement that
+	 * changed few rows, the customers are read first (a read writes no
+	 * shard) and only their shards are emptied: a DELETE on every shard
+	 * would write on every worker, hence a two-phase commit, where the
+	 * statement itself may have written one.  (Not read-only: rows that
+	 * Citus wrote through a local shard are visible to a new snapshot only.)
 	 */
-	rc = ExecChangeWrite(psprintf("DELETE FROM %s RETURNING customer_key::pg_catalog.text, from_stage, "
-								  "to_stage, changed_by, seq, txn, initiator, stamp, xid", outbox),
-						 NULL, NULL);
+	keys = NULL;
+	if (changed > 0 && changed <= 1000)
+	{
+		if (SPI_execute(psprintf("SELECT DISTINCT customer_key FROM %s", outbox), false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "reading %s failed", outbox);
+		if (SPI_processed == 0)
+		{
+			AtEOXact_GUC(true, nest);
+			SPI_finish();
+			return 0;
+		}
+		keys = KeyArray(SPI_tuptable);
+	}
+	if (keys == NULL)
+		rc = ExecChangeWrite(psprintf("DELETE FROM %s RETURNING customer_key::pg_catalog.text, from_stage, "
+									  "to_stage, changed_by, seq, txn, initiator, stamp, xid", outbox),
+							 NULL, NULL, NULL);
+	else
+		rc = ExecChangeWrite(psprintf("DELETE FROM %s WHERE customer_key OPERATOR(pg_catalog.=) ANY ($1) "
+									  "RETURNING customer_key::pg_catalog.text, from_stage, "
+									  "to_stage, changed_by, seq, txn, initiator, stamp, xid", outbox),
+							 NULL, NULL, keys);
 	AtEOXact_GUC(true, nest);
 	if (rc != SPI_OK_DELETE_RETURNING)
 		elog(ERROR, "emptying %s failed: %s", outbox, SPI_result_code_string(rc));
