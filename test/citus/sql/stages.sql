@@ -224,6 +224,13 @@ SELECT from_stage, to_stage FROM clm.stage_history
 WHERE table_oid = 'st_dist'::regclass AND customer_key = :'c2' ORDER BY id DESC LIMIT 1;
 SELECT count(*) AS pending FROM :changes;
 
+-- clm.notify: its trigger is on clm.stage_history, so a listening client
+-- gets the changes of the distributed table as of an ordinary one (a
+-- client of its own, run with \!: the id and time are replaced)
+SELECT clm.notify('st_dist', 'st_events') AS channel;
+\! "$CLM_PSQL" -X -q -d clm_citus -c "LISTEN st_events" -c "INSERT INTO st_dist VALUES (900020, 'new', '1998-07-01')" -c "UPDATE st_dist SET stage = 'active' WHERE id = 900020" -c "UPDATE st_dist SET stage = 'active' WHERE id = 900020" -c "SELECT 'polled' AS poll" 2>&1 | sed -E -e 's/PID [0-9]+/PID N/' -e 's/"id" : [0-9]+/"id" : N/' -e 's/"changed_at" : "[^"]*"/"changed_at" : T/'
+SELECT clm.notify('st_dist', NULL) AS channel;
+
 -- clm.forget erases a customer's history of the distributed table too
 SELECT object, rows_erased FROM clm.forget('900003') WHERE rows_erased > 0 ORDER BY object;
 SELECT count(*) AS left_of_900003 FROM clm.stage_history WHERE table_oid = 'st_dist'::regclass AND customer_key = '900003';
