@@ -966,19 +966,19 @@ clm_track(PG_FUNCTION_ARGS)
 	 */
 	if (!clm_stage_citus_track(rel, keyatt, qtable, qkey, qstage))
 	{
-	appendStringInfo(&sql,
-					 "CREATE TRIGGER clm_stage_insert AFTER INSERT ON %s FOR EACH ROW "
-					 "EXECUTE FUNCTION clm.stage_trigger()",
-					 qtable);
-	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "CREATE TRIGGER failed");
-	resetStringInfo(&sql);
-	appendStringInfo(&sql,
-					 "CREATE TRIGGER clm_stage_update AFTER UPDATE OF %s, %s ON %s FOR EACH ROW "
-					 "EXECUTE FUNCTION clm.stage_trigger()",
-					 qstage, qkey, qtable);
-	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "CREATE TRIGGER failed");
+		appendStringInfo(&sql,
+						 "CREATE TRIGGER clm_stage_insert AFTER INSERT ON %s FOR EACH ROW "
+						 "EXECUTE FUNCTION clm.stage_trigger()",
+						 qtable);
+		if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "CREATE TRIGGER failed");
+		resetStringInfo(&sql);
+		appendStringInfo(&sql,
+						 "CREATE TRIGGER clm_stage_update AFTER UPDATE OF %s, %s ON %s FOR EACH ROW "
+						 "EXECUTE FUNCTION clm.stage_trigger()",
+						 qstage, qkey, qtable);
+		if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "CREATE TRIGGER failed");
 	}
 
 	if (record_existing)
