@@ -1,13 +1,17 @@
-# scripts/gen_upgrade_1_1.py: writes src/upgrade/1.0--1.1/20-security.sql,
-# the part of the 1.0 -> 1.1 upgrade that replaces functions of the scoring
-# pipeline (security #13, and the Citus change queue of #14 in refresh_start
-# and worker_status).  Their bodies are copied from src/scores.sql, so that
-# they are written once: edit src/scores.sql, then run this from the
-# checkout's root and commit both.  test/t/001_upgrade.pl fails when the
-# upgrade and a fresh install disagree.
+# scripts/gen_upgrade_1_1.py: writes the parts of the 1.0 -> 1.1 upgrade
+# that restate 1.0 functions with their 1.1 text, so that it is written once:
+# - src/upgrade/1.0--1.1/20-security.sql: functions of the scoring pipeline
+#   (security #13, and the Citus change queue of #14 in refresh_start and
+#   worker_status), from src/scores.sql;
+# - src/upgrade/1.0--1.1/45-stages-citus.sql: the stage functions that check
+#   clm.stage_history_here and the changed comments (#14), from
+#   src/stages.sql.
+# Edit src/scores.sql or src/stages.sql, then run this from the checkout's
+# root and commit all.  test/t/001_upgrade.pl fails when the upgrade and a
+# fresh install disagree.
 import re
 s=open('src/scores.sql').read()
-def extract(name):
+def extract(name, s=s):
     i=s.index('CREATE FUNCTION @extschema@.'+name+'(')
     # find end
     rest=s[i:]
@@ -81,3 +85,30 @@ st=open('src/stages.sql').read()
 i=st.index('COMMENT ON TABLE @extschema@.stage_history IS'); j=st.index("';", i)+2
 out.append(st[i:j]+'\n')
 open('src/upgrade/1.0--1.1/20-security.sql','w').write(''.join(out))
+
+# part 45: stage tracking of Citus distributed tables
+def comment(pat, text):
+    i=text.index(pat); j=text.index("';", i)+2
+    return text[i:j]+'\n'
+out=["""/*
+ * Upgrade 1.0 -> 1.1, part 45: stage tracking of Citus distributed tables
+ * (issue #14, src/stages_citus.c).  clm.track, clm.untrack and the trigger
+ * keep their SQL definitions; their descriptions say what they now do.  The
+ * stage functions that take a table first check clm.stage_history_here
+ * (new), so that Citus running them on a worker raises an error instead of
+ * reading the worker's empty history.  clm.stage_config_changed() now also
+ * fires on clm.stage_notify_channel (src/action.sql): its description says
+ * so.  Written by scripts/gen_upgrade_1_1.py from src/stages.sql.
+ */
+
+"""]
+for pat in ['COMMENT ON FUNCTION @extschema@.stage_config_changed() IS',
+            'COMMENT ON FUNCTION @extschema@.stage_trigger() IS',
+            'COMMENT ON FUNCTION @extschema@.track(regclass, name, name, text, boolean) IS',
+            'COMMENT ON FUNCTION @extschema@.untrack(regclass) IS']:
+    out.append(comment(pat, st)+'\n')
+out.append(extract('stage_history_here', st).replace('CREATE OR REPLACE FUNCTION', 'CREATE FUNCTION', 1)+'\n\n')
+for n in ['stage_at','stage_properties','transition_matrix','stage_funnel']:
+    out.append(extract(n, st)+'\n\n')
+out.append(comment('COMMENT ON FUNCTION @extschema@.stage_history_here(regclass) IS', st))
+open('src/upgrade/1.0--1.1/45-stages-citus.sql','w').write(''.join(out))

@@ -1099,7 +1099,7 @@ clm_untrack(PG_FUNCTION_ARGS)
 	}
 	AtEOXact_GUC(true, nest);
 	if (outbox != NULL)
-		clm_stage_citus_untrack(rel, outbox);
+		clm_stage_drop_change_table(outbox);
 	values[0] = ObjectIdGetDatum(relid);
 	if (ExecAsOwner("DELETE FROM clm.tracked_table "
 					"WHERE table_oid::pg_catalog.oid OPERATOR(pg_catalog.=) $1",

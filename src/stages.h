@@ -67,7 +67,7 @@ extern void clm_stage_check_column_types(Relation rel, AttrNumber stage_attnum,
 extern void clm_stage_shard_trigger(TriggerData *td);
 extern bool clm_stage_citus_track(Relation rel, AttrNumber keyatt, const char *qtable,
 								  const char *qkey, const char *qstage);
-extern void clm_stage_citus_untrack(Relation rel, const char *outbox);
+extern void clm_stage_drop_change_table(const char *outbox);
 extern uint64 clm_stage_citus_move(Relation rel, uint64 changed);
 extern const char *clm_stage_outbox_of(Relation rel, Oid trigger_fn, bool strict);
 extern void clm_stage_citus_install_hooks(void);

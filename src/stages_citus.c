@@ -114,7 +114,6 @@ typedef struct ClmChange
 	int64		seq;
 	bool		own;
 	TimestampTz stamp;
-	Datum		xid;
 } ClmChange;
 
 static ClmCitusXact CitusXact = {InvalidLocalTransactionId, 0, 0, 0};
@@ -248,8 +247,8 @@ clm_stage_shard_trigger(TriggerData *td)
 				newkey_null;
 	Oid			keytype;
 	ClmCitusXact *x;
-	Datum		values[9];
-	char		nulls[9];
+	Datum		values[8];
+	char		nulls[8];
 	Oid			save_user;
 	int			save_sec;
 	int			rc;
@@ -322,17 +321,17 @@ clm_stage_shard_trigger(TriggerData *td)
 	if (ShardPlan == NULL || ShardPlanKeyType != keytype ||
 		strcmp(ShardPlanTable, tg->tgargs[0]) != 0)
 	{
-		Oid			types[9] = {keytype, TEXTOID, TEXTOID, NAMEOID, INT8OID,
-		INT8OID, INT4OID, TIMESTAMPTZOID, XID8OID};
+		Oid			types[8] = {keytype, TEXTOID, TEXTOID, NAMEOID, INT8OID,
+		INT8OID, INT4OID, TIMESTAMPTZOID};
 		List	   *names = stringToQualifiedNameList(tg->tgargs[0]);
 		RangeVar   *rv = makeRangeVarFromNameList(names);
 		char	   *sql;
 		SPIPlanPtr	plan;
 
 		sql = psprintf("INSERT INTO %s (customer_key, from_stage, to_stage, changed_by, seq, "
-					   "txn, initiator, stamp, xid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+					   "txn, initiator, stamp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
 					   quote_qualified_identifier(rv->schemaname, rv->relname));
-		plan = SPI_prepare(sql, 9, types);
+		plan = SPI_prepare(sql, 8, types);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 		SPI_keepplan(plan);
@@ -355,7 +354,6 @@ clm_stage_shard_trigger(TriggerData *td)
 	values[5] = Int64GetDatum(x->number);
 	values[6] = Int32GetDatum(x->initiator);
 	values[7] = TimestampTzGetDatum(x->stamp);
-	values[8] = FullTransactionIdGetDatum(GetTopFullTransactionId());
 
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(rel->rd_rel->relowner,
@@ -524,12 +522,12 @@ clm_stage_citus_move(Relation rel, uint64 changed)
 	}
 	if (keys == NULL)
 		rc = ExecChangeWrite(psprintf("DELETE FROM %s RETURNING customer_key::pg_catalog.text, from_stage, "
-									  "to_stage, changed_by, seq, txn, initiator, stamp, xid", outbox),
+									  "to_stage, changed_by, seq, txn, initiator, stamp", outbox),
 							 NULL, NULL, NULL);
 	else
 		rc = ExecChangeWrite(psprintf("DELETE FROM %s WHERE customer_key OPERATOR(pg_catalog.=) ANY ($1) "
 									  "RETURNING customer_key::pg_catalog.text, from_stage, "
-									  "to_stage, changed_by, seq, txn, initiator, stamp, xid", outbox),
+									  "to_stage, changed_by, seq, txn, initiator, stamp", outbox),
 							 NULL, NULL, keys);
 	AtEOXact_GUC(true, nest);
 	if (rc != SPI_OK_DELETE_RETURNING)
@@ -560,7 +558,6 @@ clm_stage_citus_move(Relation rel, uint64 changed)
 		txn = DatumGetInt64(SPI_getbinval(t, d, 6, &isnull));
 		initiator = DatumGetInt32(SPI_getbinval(t, d, 7, &isnull));
 		rows[i].stamp = DatumGetTimestampTz(SPI_getbinval(t, d, 8, &isnull));
-		rows[i].xid = SPI_getbinval(t, d, 9, &isnull);	/* xid8 is passed by value */
 		rows[i].own = (txn == x->number && initiator == x->initiator && txn != 0);
 	}
 	SPI_freetuptable(SPI_tuptable);
@@ -831,8 +828,7 @@ DropChangeTables(DropStmt *stmt)
 			continue;
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute(psprintf("DROP TABLE %s", outbox), false, 0) != SPI_OK_UTILITY)
-			elog(ERROR, "DROP TABLE %s failed", outbox);
+		clm_stage_drop_change_table(outbox);
 		SPI_finish();
 	}
 }
@@ -959,8 +955,7 @@ clm_stage_citus_track(Relation rel, AttrNumber keyatt, const char *qtable,
 	if (SPI_execute(psprintf("CREATE TABLE %s (customer_key %s%s NOT NULL, from_stage pg_catalog.text, "
 							 "to_stage pg_catalog.text, changed_by pg_catalog.name NOT NULL, "
 							 "seq pg_catalog.int8 NOT NULL, txn pg_catalog.int8 NOT NULL, "
-							 "initiator pg_catalog.int4 NOT NULL, stamp pg_catalog.timestamptz NOT NULL, "
-							 "xid pg_catalog.xid8 NOT NULL)",
+							 "initiator pg_catalog.int4 NOT NULL, stamp pg_catalog.timestamptz NOT NULL)",
 							 qoutbox, format_type_be_qualified(katt->atttypid), collate),
 					false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "CREATE TABLE %s failed", qoutbox);
@@ -997,11 +992,11 @@ clm_stage_citus_track(Relation rel, AttrNumber keyatt, const char *qtable,
 }
 
 /*
- * clm.untrack of a distributed table, after its triggers are dropped: drop
- * its change table (as the caller, the table's owner).
+ * Drop a change table (clm.untrack, after the triggers; DROP TABLE of its
+ * table, before), as the current user, its owner.  SPI is open.
  */
 void
-clm_stage_citus_untrack(Relation rel, const char *outbox)
+clm_stage_drop_change_table(const char *outbox)
 {
 	if (SPI_execute(psprintf("DROP TABLE %s", outbox), false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "DROP TABLE %s failed", outbox);

@@ -4,9 +4,9 @@
  * keep their SQL definitions; their descriptions say what they now do.  The
  * stage functions that take a table first check clm.stage_history_here
  * (new), so that Citus running them on a worker raises an error instead of
- * reading the worker's empty history.  The same text as src/stages.sql.
- * clm.stage_config_changed() now also fires on clm.stage_notify_channel
- * (src/action.sql): its description says so.
+ * reading the worker's empty history.  clm.stage_config_changed() now also
+ * fires on clm.stage_notify_channel (src/action.sql): its description says
+ * so.  Written by scripts/gen_upgrade_1_1.py from src/stages.sql.
  */
 
 COMMENT ON FUNCTION @extschema@.stage_config_changed() IS
@@ -21,8 +21,6 @@ COMMENT ON FUNCTION @extschema@.track(regclass, name, name, text, boolean) IS
 COMMENT ON FUNCTION @extschema@.untrack(regclass) IS
 'Stop tracking a table: drops its clm triggers (and the change table of a distributed table) and registry row, keeps its history';
 
--- true, unless this is a Citus worker and tbl a Citus table (0A000): the
--- stage functions check it first (src/stages_citus.c)
 CREATE FUNCTION @extschema@.stage_history_here(tbl regclass) RETURNS boolean
 AS 'MODULE_PATHNAME', 'clm_stage_history_here' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
